@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs Parley. With no configuration: the embedded profile (PGlite, in-process bus and
+# jobs, local media) with its data under ./data, on http://localhost:8080.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_node_modules
+echo "== build"
+npx tsc -p tsconfig.build.json
+if [ -f web/package.json ]; then npm run --silent build:web; fi
+exec node dist/src/cli.js serve "$@"

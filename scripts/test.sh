@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, type-checks, lints, then runs every test
+# file with Node's built-in runner against the real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_node_modules
+ensure_local_services
+
+echo "== typecheck"
+npx tsc --noEmit
+echo "== lint"
+npx eslint --max-warnings 0 .
+
+mapfile -t files < <(find src test sdk bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
+if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
+echo "== tests (${#files[@]} files)"
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" "${files[@]}"

@@ -1,0 +1,120 @@
+/**
+ * The composition root: opens each port's adapter (chosen once from configuration),
+ * builds the services, and starts the requested roles. Everything the process runs is
+ * created here and stopped by `stop()` in reverse order.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Config, Role } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { openSqlDatabase, type SqlDatabase } from './platform/sql/index.js';
+import { migrate } from './platform/sql/migrator.js';
+import { openKeyValueStore, type KeyValueStore } from './platform/kv/index.js';
+import { createHttpApp, makeRequireAuth, registerHealthRoutes, type HttpApp } from './gateway/http.js';
+import { Metrics } from './gateway/metrics.js';
+import { AccessTokens, resolveJwtSecret } from './modules/auth/tokens.js';
+import { AuthService } from './modules/auth/auth.service.js';
+import { registerAuthRoutes } from './modules/auth/auth.routes.js';
+import { UsersRepository } from './modules/users/users.repository.js';
+import { UsersService } from './modules/users/users.service.js';
+import { registerUsersRoutes } from './modules/users/users.routes.js';
+import { DevicesRepository } from './modules/devices/devices.repository.js';
+import { DevicesService } from './modules/devices/devices.service.js';
+import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
+
+export interface Platform {
+  sql: SqlDatabase;
+  kv: KeyValueStore;
+}
+
+export interface Services {
+  auth: AuthService;
+  users: UsersService;
+  devices: DevicesService;
+}
+
+export interface Parley {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly platform: Platform;
+  readonly services: Services;
+  readonly http: HttpApp;
+  readonly metrics: Metrics;
+  /** Base URL the server listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  readonly roles: readonly Role[];
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  roles?: readonly Role[];
+  logger?: Logger;
+}
+
+/** Opens every port's adapter, in dependency order; closes what opened if one fails. */
+async function openPlatform(config: Config, logger: Logger, closers: (() => Promise<void>)[]): Promise<Platform> {
+  const sql = await openSqlDatabase(config, logger);
+  closers.push(() => sql.close());
+  await migrate(sql, logger);
+  const kv = await openKeyValueStore(config, logger);
+  closers.push(() => kv.close());
+  return { sql, kv };
+}
+
+/** Starts Parley with `config`: migrates, builds services, listens. */
+export async function startParley(config: Config, opts: StartOptions = {}): Promise<Parley> {
+  const roles = opts.roles ?? config.ROLES;
+  const logger = opts.logger ?? createLogger(config.LOG_LEVEL, { roles: roles.join(',') });
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ err }, 'error while closing');
+      }
+    }
+  };
+
+  try {
+    const platform = await openPlatform(config, logger, closers);
+    const metrics = new Metrics();
+
+    const users = new UsersService(new UsersRepository(platform.sql));
+    const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
+    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
+    const devices = new DevicesService(new DevicesRepository(platform.sql));
+    const services: Services = { auth, users, devices };
+
+    const http = await createHttpApp({ config, logger, metrics });
+    closers.push(() => http.close());
+    const requireAuth = makeRequireAuth(auth);
+    registerHealthRoutes(http, { sql: () => platform.sql.ping(), kv: () => platform.kv.ping() });
+    if (roles.includes('api')) {
+      registerAuthRoutes(http, { auth, requireAuth });
+      registerUsersRoutes(http, { users, requireAuth });
+      registerDevicesRoutes(http, { devices, requireAuth });
+    }
+
+    await http.listen({ port: config.PORT, host: config.HOST });
+    const addr = http.server.address() as AddressInfo;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    logger.info({ url, roles, sql: platform.sql.kind }, 'parley started');
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      logger,
+      platform,
+      services,
+      http,
+      metrics,
+      url,
+      roles,
+      stop: () => (stopping ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

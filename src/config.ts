@@ -1,0 +1,245 @@
+/**
+ * The one typed configuration. It is read once at startup from the environment (and an
+ * optional `.env` file in the working directory), validated as a whole, and frozen.
+ * Every field is documented here; the README's configuration table is generated from
+ * this spec (`npm run config:table`) and `test/config.test.ts` checks that they agree.
+ *
+ * With no variables set at all, Parley runs in the embedded profile: PGlite under
+ * `DATA_DIR`, in-process bus/cache/jobs, local-directory blobs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+
+type Parser<T> = (raw: string) => T;
+
+interface FieldSpec<T> {
+  readonly group: string;
+  readonly doc: string;
+  /** Raw default, parsed like a given value; undefined means "unset". */
+  readonly default: string;
+  readonly parse: Parser<T>;
+  readonly secret?: boolean;
+}
+
+function field<T>(group: string, def: string, parse: Parser<T>, doc: string, secret = false): FieldSpec<T> {
+  return { group, default: def, parse, doc, secret };
+}
+
+// ---- parsers: each throws an Error with a human message on bad input ----
+
+const str: Parser<string> = (raw) => raw;
+
+function int(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`expected an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+const bool: Parser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+  throw new Error(`expected true or false, got "${raw}"`);
+};
+
+function oneOf<T extends string>(...values: T[]): Parser<T> {
+  return (raw) => {
+    if ((values as string[]).includes(raw)) return raw as T;
+    throw new Error(`expected one of ${values.join(', ')}, got "${raw}"`);
+  };
+}
+
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses "900", "15m", "30d", "500ms" into seconds. */
+export function parseDurationSeconds(raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!m) throw new Error(`expected a duration like 30s, 15m, 24h or 7d, got "${raw}"`);
+  return Number(m[1]) * UNIT_SECONDS[m[2] ?? 's']!;
+}
+const duration: Parser<number> = (raw) => {
+  const s = parseDurationSeconds(raw);
+  if (s <= 0) throw new Error('must be positive');
+  return s;
+};
+
+/** A rate limit "N/window", e.g. "20/10m": at most N events per window. */
+export interface RateLimit {
+  readonly max: number;
+  readonly windowSeconds: number;
+}
+const rate: Parser<RateLimit> = (raw) => {
+  const [n, w] = raw.split('/');
+  if (!n || !w || !/^\d+$/.test(n)) throw new Error(`expected "N/window" like 20/10m, got "${raw}"`);
+  const max = Number(n);
+  if (max < 1) throw new Error('N must be at least 1');
+  return { max, windowSeconds: duration(w) };
+};
+
+function url(...protocols: string[]): Parser<string> {
+  return (raw) => {
+    if (raw === '') return '';
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new Error(`expected a URL, got "${redact(raw)}"`);
+    }
+    if (!protocols.includes(u.protocol.replace(/:$/, ''))) {
+      throw new Error(`expected a ${protocols.join(' or ')} URL, got ${u.protocol}//...`);
+    }
+    return raw;
+  };
+}
+
+function list(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const ROLES = ['api', 'ws', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+/** Parses a role list such as "api,ws". */
+export function parseRoles(raw: string): Role[] {
+  const roles = list(raw);
+  if (roles.length === 0) throw new Error('at least one role is required');
+  for (const r of roles) if (!(ROLES as readonly string[]).includes(r)) throw new Error(`unknown role "${r}" (roles: ${ROLES.join(', ')})`);
+  return [...new Set(roles)] as Role[];
+}
+
+function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):([^@]+)@/, '//$1:***@');
+}
+
+// ---- the spec ----
+
+export const CONFIG_SPEC = {
+  // Server
+  PORT: field('Server', '8080', int(0, 65535), 'TCP port of the HTTP and WebSocket server.'),
+  HOST: field('Server', '0.0.0.0', str, 'Address to listen on.'),
+  ROLES: field('Server', 'api,ws,worker', parseRoles, 'Process roles to run: any of `api` (REST), `ws` (WebSocket gateway), `worker` (job consumers). `parley serve --roles` overrides it.'),
+  DATA_DIR: field('Server', './data', str, 'Where the embedded profile keeps its data (PGlite database, generated JWT secret, local media, mail outbox).'),
+  PUBLIC_URL: field('Server', '', url('http', 'https'), 'External base URL of this deployment (e.g. `https://chat.example.com`); used for signed local media URLs. Default: `http://localhost:PORT`.'),
+  LOG_LEVEL: field('Server', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level.'),
+  TRUST_PROXY: field('Server', 'false', str, 'Trust `X-Forwarded-*` from a proxy: `true`, `false`, or a comma list of proxy addresses/CIDRs (set it behind Nginx so rate limits see client IPs).'),
+  BODY_LIMIT_BYTES: field('Server', '1048576', int(1024, 64 * 1024 * 1024), 'Largest accepted request body (413 above).'),
+  SHUTDOWN_GRACE: field('Server', '10s', duration, 'How long graceful shutdown waits for requests, sockets and jobs in hand before exiting.'),
+
+  // Database
+  DATABASE_URL: field('Database', '', url('postgres', 'postgresql'), 'PostgreSQL connection URL. Unset: embedded PGlite under `DATA_DIR/pglite`.', true),
+  DATABASE_POOL_MAX: field('Database', '10', int(1, 1000), 'Maximum PostgreSQL connections per process.'),
+  MONGODB_URL: field('Database', '', url('mongodb', 'mongodb+srv'), 'MongoDB URL for the message store. Unset: messages live in the SQL database.', true),
+  MONGODB_DATABASE: field('Database', 'parley', str, 'MongoDB database name for messages.'),
+
+  // Redis
+  REDIS_URL: field('Redis', '', url('redis', 'rediss'), 'Redis URL for the pub/sub bus, presence, sessions and rate limits. Unset: in-process (single process only).', true),
+  REDIS_CLUSTER: field('Redis', 'false', bool, 'Treat `REDIS_URL` as a seed node of a Redis Cluster and use sharded pub/sub (SSUBSCRIBE/SPUBLISH).'),
+  REDIS_KEY_PREFIX: field('Redis', 'parley:', str, 'Prefix for every Redis key and channel, so deployments can share a server.'),
+
+  // Jobs
+  AMQP_URL: field('Jobs', '', url('amqp', 'amqps'), 'RabbitMQ URL for background jobs. Unset: in-process queue with the same retry and dead-letter semantics.', true),
+  AMQP_QUEUE_PREFIX: field('Jobs', 'parley', str, 'Prefix of the queue and exchange names.'),
+  JOB_PREFETCH: field('Jobs', '16', int(1, 10000), 'Jobs in hand per consumer (RabbitMQ prefetch).'),
+  JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
+  JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
+
+  // Auth
+  JWT_SECRET: field('Auth', '', str, 'HMAC secret (at least 32 characters) for access tokens. Unset: generated once and kept in `DATA_DIR/jwt-secret`. Set it (the same everywhere) when running several processes.', true),
+  ACCESS_TOKEN_TTL: field('Auth', '15m', duration, 'Lifetime of an access token (JWT).'),
+  REFRESH_TOKEN_TTL: field('Auth', '30d', duration, 'Lifetime of a session and its refresh token.'),
+  SESSION_CACHE_TTL: field('Auth', '30s', duration, 'How long a process may cache that a session is live (revocation is written through to the cache at once).'),
+  RATE_LIMIT_SIGNUP_IP: field('Auth', '30/10m', rate, 'Signups per client address.'),
+  RATE_LIMIT_LOGIN_IP: field('Auth', '100/10m', rate, 'Login attempts per client address.'),
+  RATE_LIMIT_LOGIN_ACCOUNT: field('Auth', '10/15m', rate, 'Failed logins per account before it is locked for the rest of the window.'),
+
+  // Chat
+  GROUP_MEMBER_LIMIT: field('Chat', '1000', int(2, 1_000_000), 'Most members a group may have.'),
+  RATE_LIMIT_WS_SEND: field('Chat', '30/10s', rate, 'Messages a WebSocket connection may send (and REST sends per user).'),
+  RATE_LIMIT_WS_TYPING: field('Chat', '10/10s', rate, 'Typing frames a WebSocket connection may send; extra ones are dropped with an error.'),
+  WS_MAX_BUFFERED_BYTES: field('Chat', '4194304', int(65536, 1 << 30), 'A WebSocket whose unsent buffer grows past this is closed (1013): a slow reader cannot hold memory.'),
+  WS_HEARTBEAT_INTERVAL: field('Chat', '30s', duration, 'Interval of server pings; a connection that misses one is dropped.'),
+  PRESENCE_TTL: field('Chat', '60s', duration, 'A user is offline when no gateway has renewed their presence for this long.'),
+
+  // Media
+  S3_ENDPOINT: field('Media', '', url('http', 'https'), 'S3 API endpoint (AWS, Aliyun OSS, MinIO, R2). Unset with no `S3_BUCKET`: local directory under `DATA_DIR/media`.'),
+  S3_REGION: field('Media', 'us-east-1', str, 'S3 region.'),
+  S3_BUCKET: field('Media', '', str, 'Bucket for media. Setting it selects the S3 adapter.'),
+  S3_ACCESS_KEY_ID: field('Media', '', str, 'S3 access key id (unset: the AWS SDK default credential chain).', true),
+  S3_SECRET_ACCESS_KEY: field('Media', '', str, 'S3 secret access key.', true),
+  S3_FORCE_PATH_STYLE: field('Media', 'false', bool, 'Use path-style URLs (MinIO and most self-hosted S3 servers).'),
+  S3_PUBLIC_URL: field('Media', '', url('http', 'https'), 'Optional CDN/public base URL that replaces the endpoint in download URLs.'),
+  MEDIA_MAX_IMAGE_BYTES: field('Media', '20971520', int(1, 2 ** 40), 'Largest image upload.'),
+  MEDIA_MAX_VIDEO_BYTES: field('Media', '209715200', int(1, 2 ** 40), 'Largest video upload.'),
+  MEDIA_MAX_AUDIO_BYTES: field('Media', '52428800', int(1, 2 ** 40), 'Largest audio upload.'),
+  MEDIA_MAX_FILE_BYTES: field('Media', '104857600', int(1, 2 ** 40), 'Largest other file upload.'),
+  MEDIA_UPLOAD_URL_TTL: field('Media', '15m', duration, 'Lifetime of a presigned upload URL.'),
+  MEDIA_DOWNLOAD_URL_TTL: field('Media', '5m', duration, 'Lifetime of a download URL.'),
+  MEDIA_PENDING_TTL: field('Media', '1h', duration, 'An upload not completed within this time is deleted by the periodic cleanup.'),
+} as const;
+
+type Spec = typeof CONFIG_SPEC;
+export type ConfigKey = keyof Spec;
+export type Config = { readonly [K in ConfigKey]: ReturnType<Spec[K]['parse']> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Variables with this prefix are ours: an unknown one is a mistake worth stopping for. */
+const OWN_PREFIX = 'PARLEY_';
+
+/**
+ * Reads and validates the configuration from `env`, merged over `.env` in `cwd` if present
+ * (the environment wins). Throws a ConfigError listing every problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenvPath?: string | null } = {}): Config {
+  const problems: string[] = [];
+  let fileVars: Record<string, string> = {};
+  const dotenvPath = opts.dotenvPath === undefined ? '.env' : opts.dotenvPath;
+  if (dotenvPath && existsSync(dotenvPath)) {
+    fileVars = parseDotenv(readFileSync(dotenvPath));
+    for (const k of Object.keys(fileVars)) {
+      if (!(k in CONFIG_SPEC)) problems.push(`${k} (in ${dotenvPath}): unknown variable`);
+    }
+  }
+  for (const k of Object.keys(env)) {
+    if (k.startsWith(OWN_PREFIX)) problems.push(`${k}: unknown variable (no Parley setting has this name)`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(CONFIG_SPEC) as [ConfigKey, FieldSpec<unknown>][]) {
+    const raw = env[key] ?? fileVars[key] ?? spec.default;
+    try {
+      out[key] = spec.parse(raw);
+    } catch (e) {
+      problems.push(`${key}: ${(e as Error).message}`);
+    }
+  }
+  if (typeof out.JWT_SECRET === 'string' && out.JWT_SECRET !== '' && out.JWT_SECRET.length < 32) {
+    problems.push('JWT_SECRET: must be at least 32 characters');
+  }
+  if (out.S3_BUCKET === '' && out.S3_ENDPOINT !== '') problems.push('S3_BUCKET: required when S3_ENDPOINT is set');
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(out) as Config;
+}
+
+/** The configuration table for the README, generated from the spec. */
+export function configTableMarkdown(): string {
+  const rows = ['| variable | default | description |', '| --- | --- | --- |'];
+  let group = '';
+  for (const [key, spec] of Object.entries(CONFIG_SPEC) as [string, FieldSpec<unknown>][]) {
+    if (spec.group !== group) {
+      group = spec.group;
+      rows.push(`| **${group}** | | |`);
+    }
+    rows.push(`| \`${key}\` | ${spec.default === '' ? '—' : `\`${spec.default}\``} | ${spec.doc} |`);
+  }
+  return rows.join('\n');
+}

@@ -1,0 +1,10 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * New opaque id: 48 bits of milliseconds then 80 random bits, base32-ish lowercase hex,
+ * so ids sort roughly by creation time (useful for index locality) and never collide.
+ */
+export function newId(): string {
+  const t = Date.now().toString(16).padStart(12, '0');
+  return t + randomBytes(10).toString('hex');
+}

@@ -1,0 +1,186 @@
+import argon2 from 'argon2';
+import { conflict, unauthorized } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { Config } from '../../config.js';
+import type { KeyValueStore } from '../../platform/kv/index.js';
+import type { SqlDatabase } from '../../platform/sql/index.js';
+import { isUniqueViolation } from '../../platform/sql/index.js';
+import { UsersRepository } from '../users/users.repository.js';
+import type { UsersService } from '../users/users.service.js';
+import type { SelfUser } from '../users/users.schemas.js';
+import { SessionsRepository } from './sessions.repository.js';
+import type { AccessTokens} from './tokens.js';
+import { hashToken, newRefreshToken, sessionIdOfRefreshToken, type AccessClaims } from './tokens.js';
+import { RateLimiter } from './rate-limiter.js';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface AuthResult extends TokenPair {
+  user: SelfUser;
+}
+
+/** Who is calling: set by the gateways after `authenticate`. */
+export interface AuthContext {
+  userId: string;
+  sessionId: string;
+}
+
+export interface ClientInfo {
+  ip: string;
+  userAgent?: string;
+}
+
+// argon2id, OWASP's first recommended setting (m=19 MiB, t=2, p=1): strong, and cheap
+// enough that a team signing up at once does not stall a 2-core server.
+const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+const SESSION_LIVE = 'live';
+const SESSION_REVOKED = 'revoked';
+
+/** Signup, login, refresh with rotation and reuse detection, logout, and token checks. */
+export class AuthService {
+  private readonly users: UsersRepository;
+  private readonly sessions: SessionsRepository;
+  private readonly limiter: RateLimiter;
+  /** A real hash to verify against when the login names no user, so timing does not tell. */
+  private dummyHash: Promise<string>;
+  /** Called after a session is revoked (the WebSocket gateway closes its sockets). */
+  onSessionRevoked: (sessionId: string) => void = () => {};
+
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly kv: KeyValueStore,
+    private readonly tokens: AccessTokens,
+    private readonly usersService: UsersService,
+    private readonly config: Config,
+  ) {
+    this.users = new UsersRepository(db);
+    this.sessions = new SessionsRepository(db);
+    this.limiter = new RateLimiter(kv);
+    this.dummyHash = argon2.hash('not-a-real-password', ARGON2_OPTIONS);
+  }
+
+  async signup(input: { email: string; username: string; password: string; displayName?: string }, client: ClientInfo): Promise<AuthResult> {
+    await this.limiter.hit(`signup:ip:${client.ip}`, this.config.RATE_LIMIT_SIGNUP_IP, 'signups from this address');
+    const passwordHash = await argon2.hash(input.password, ARGON2_OPTIONS);
+    const displayName = input.displayName?.trim() || input.username;
+    let row;
+    try {
+      row = await this.users.insert({ id: newId(), email: input.email.trim(), username: input.username, displayName, passwordHash });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('That email or username is already taken.');
+      throw err;
+    }
+    const pair = await this.startSession(row.id, client);
+    return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  async login(input: { login: string; password: string }, client: ClientInfo): Promise<AuthResult> {
+    const account = input.login.trim().toLowerCase();
+    await this.limiter.hit(`login:ip:${client.ip}`, this.config.RATE_LIMIT_LOGIN_IP, 'login attempts from this address');
+    const row = await this.users.findByLogin(account);
+    // Keyed by the account, not the name typed, so email and username share one budget.
+    const accountKey = `login:acct:${row ? row.id : account}`;
+    await this.limiter.assertNotLocked(accountKey, 'failed logins for this account');
+    const ok = await argon2.verify(row?.password_hash ?? (await this.dummyHash), input.password).catch(() => false);
+    if (!row || !ok) {
+      await this.limiter.failure(accountKey, this.config.RATE_LIMIT_LOGIN_ACCOUNT);
+      throw unauthorized('Wrong login or password.');
+    }
+    const pair = await this.startSession(row.id, client);
+    return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  private async startSession(userId: string, client: ClientInfo): Promise<TokenPair> {
+    const sessionId = newId();
+    const refreshToken = newRefreshToken(sessionId);
+    await this.sessions.insert({
+      id: sessionId,
+      userId,
+      refreshHash: hashToken(refreshToken),
+      expiresAt: this.refreshExpiry(),
+      ip: client.ip,
+      ...(client.userAgent ? { userAgent: client.userAgent } : {}),
+    });
+    await this.kv.set(this.sessionKey(sessionId), SESSION_LIVE, this.config.SESSION_CACHE_TTL);
+    return { accessToken: await this.tokens.sign({ userId, sessionId }), refreshToken, expiresIn: this.tokens.ttlSeconds };
+  }
+
+  private refreshExpiry(): Date {
+    return new Date(Date.now() + this.config.REFRESH_TOKEN_TTL * 1000);
+  }
+
+  /**
+   * Rotates a refresh token. The presented token is spent; presenting a spent one again
+   * (a stolen copy, or a replay) revokes the whole session, so both holders are logged out.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const sessionId = sessionIdOfRefreshToken(refreshToken);
+    if (!sessionId) throw unauthorized('Invalid refresh token.');
+    const hash = hashToken(refreshToken);
+    const next = newRefreshToken(sessionId);
+    // The outcome is decided inside the transaction but thrown after it commits, so a
+    // revocation for reuse is kept rather than rolled back with the error.
+    const outcome = await this.db.transaction(async (tx) => {
+      const sessions = new SessionsRepository(tx);
+      const s = await sessions.findForUpdate(sessionId);
+      if (!s || s.revoked_at || s.expires_at.getTime() <= Date.now()) return { kind: 'invalid' as const };
+      if (s.refresh_hash === hash) {
+        await sessions.rotate(sessionId, hash, hashToken(next), this.refreshExpiry());
+        return { kind: 'ok' as const, userId: s.user_id };
+      }
+      if (await sessions.isSpent(sessionId, hash)) {
+        await sessions.revoke(sessionId, 'refresh_token_reuse');
+        return { kind: 'reused' as const };
+      }
+      return { kind: 'invalid' as const };
+    });
+    if (outcome.kind === 'reused') {
+      await this.markRevoked(sessionId);
+      throw unauthorized('Refresh token reuse detected; the session has been revoked.');
+    }
+    if (outcome.kind === 'invalid') throw unauthorized('Invalid refresh token.');
+    return { accessToken: await this.tokens.sign({ userId: outcome.userId, sessionId }), refreshToken: next, expiresIn: this.tokens.ttlSeconds };
+  }
+
+  async logout(auth: AuthContext): Promise<void> {
+    await this.sessions.revoke(auth.sessionId, 'logout');
+    await this.markRevoked(auth.sessionId);
+  }
+
+  private async markRevoked(sessionId: string): Promise<void> {
+    // Kept as long as an access token of the session can live, so no cache says "live".
+    await this.kv.set(this.sessionKey(sessionId), SESSION_REVOKED, Math.max(this.tokens.ttlSeconds, this.config.SESSION_CACHE_TTL) + 60);
+    this.onSessionRevoked(sessionId);
+  }
+
+  /** Verifies an access token and that its session is still live; throws `unauthorized`. */
+  async authenticate(accessToken: string): Promise<AuthContext> {
+    const claims: AccessClaims = await this.tokens.verify(accessToken);
+    await this.assertSessionLive(claims.sessionId);
+    return claims;
+  }
+
+  /** Throws `unauthorized` when the session was revoked or has expired. */
+  async assertSessionLive(sessionId: string): Promise<void> {
+    const key = this.sessionKey(sessionId);
+    const cached = await this.kv.get(key);
+    if (cached === SESSION_LIVE) return;
+    if (cached === SESSION_REVOKED) throw unauthorized('Session has ended.');
+    const s = await this.sessions.find(sessionId);
+    if (!s || s.revoked_at || s.expires_at.getTime() <= Date.now()) {
+      await this.kv.set(key, SESSION_REVOKED, this.tokens.ttlSeconds + 60);
+      throw unauthorized('Session has ended.');
+    }
+    await this.kv.set(key, SESSION_LIVE, this.config.SESSION_CACHE_TTL);
+  }
+
+  private sessionKey(sessionId: string): string {
+    return `session:${sessionId}`;
+  }
+}
+

@@ -1,0 +1,93 @@
+/**
+ * The SQL port's contract: every adapter must pass these. Run from
+ * `test/sql.contract.test.ts` against PGlite and PostgreSQL.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SqlDatabase } from './sql.port.js';
+import { isUniqueViolation } from './sql.port.js';
+import { migrate } from './migrator.js';
+
+/** Registers the contract tests for an adapter produced by `open` (a fresh, empty database each call). */
+export function sqlContract(open: () => Promise<{ db: SqlDatabase; dispose(): Promise<void> }>): void {
+  test('migrations apply once and are a no-op the second time', async () => {
+    const { db, dispose } = await open();
+    try {
+      const first = await migrate(db);
+      assert.ok(first.length > 0);
+      assert.deepEqual(await migrate(db), []);
+      const { rows } = await db.query<{ n: number }>('SELECT count(*) AS n FROM schema_migrations');
+      assert.equal(rows[0]!.n, first.length);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test('query parameters, int8 as number, timestamps as Date, jsonb round trip', async () => {
+    const { db, dispose } = await open();
+    try {
+      const { rows } = await db.query<{ a: number; b: string; t: Date; j: { x: number[] } }>(
+        `SELECT $1::bigint AS a, $2::text AS b, now() AS t, $3::jsonb AS j`,
+        [42, "it's \"quoted\" ; DROP", JSON.stringify({ x: [1, 2] })],
+      );
+      assert.equal(rows[0]!.a, 42);
+      assert.equal(typeof rows[0]!.a, 'number');
+      assert.equal(rows[0]!.b, "it's \"quoted\" ; DROP");
+      assert.ok(rows[0]!.t instanceof Date);
+      assert.deepEqual(rows[0]!.j, { x: [1, 2] });
+      const arr = await db.query<{ n: number }>('SELECT cardinality($1::text[]) AS n', [['a', 'b', 'c']]);
+      assert.equal(arr.rows[0]!.n, 3);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test('transactions commit, roll back on throw, and report unique violations', async () => {
+    const { db, dispose } = await open();
+    try {
+      await db.exec('CREATE TABLE t (id int PRIMARY KEY, v text); CREATE TABLE u (k text CONSTRAINT u_k UNIQUE)');
+      await db.transaction(async (tx) => {
+        await tx.query('INSERT INTO t VALUES (1, $1)', ['one']);
+      });
+      await assert.rejects(
+        db.transaction(async (tx) => {
+          await tx.query('INSERT INTO t VALUES (2, $1)', ['two']);
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      const { rows } = await db.query<{ id: number }>('SELECT id FROM t ORDER BY id');
+      assert.deepEqual(rows.map((r) => r.id), [1]);
+      const r = await db.query('UPDATE t SET v = $1 WHERE id = 1', ['uno']);
+      assert.equal(r.rowCount, 1);
+      await db.query('INSERT INTO u VALUES ($1)', ['k']);
+      const err = await db.query('INSERT INTO u VALUES ($1)', ['k']).catch((e: unknown) => e);
+      assert.ok(isUniqueViolation(err), String(err));
+      assert.ok(isUniqueViolation(err, 'u_k'));
+      // the database keeps working after an error inside a transaction
+      await assert.rejects(db.transaction(async (tx) => tx.query('INSERT INTO u VALUES ($1)', ['k'])));
+      assert.equal((await db.query('SELECT 1 AS one')).rows.length, 1);
+    } finally {
+      await dispose();
+    }
+  });
+
+  test('row locks serialize concurrent read-modify-write', async () => {
+    const { db, dispose } = await open();
+    try {
+      await db.exec('CREATE TABLE c (id int PRIMARY KEY, n int NOT NULL)');
+      await db.query('INSERT INTO c VALUES (1, 0)');
+      const seen = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          db.transaction(async (tx) => {
+            const { rows } = await tx.query<{ n: number }>('UPDATE c SET n = n + 1 WHERE id = 1 RETURNING n');
+            return rows[0]!.n;
+          }),
+        ),
+      );
+      assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      await dispose();
+    }
+  });
+}
