@@ -63,4 +63,86 @@ CREATE TABLE devices (
 CREATE INDEX devices_user ON devices (user_id);
 `,
   },
+  {
+    version: 2,
+    name: 'conversations_members_messages',
+    sql: `
+CREATE TABLE conversations (
+  id text PRIMARY KEY,
+  type text NOT NULL CHECK (type IN ('direct', 'group')),
+  title text,
+  topic text,
+  avatar_media_id text,
+  -- "<smaller user id>:<larger user id>" for direct conversations: one per pair.
+  direct_key text UNIQUE,
+  created_by text NOT NULL,
+  member_count integer NOT NULL DEFAULT 0,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  last_activity_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE members (
+  conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+  user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role text NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+  joined_at timestamptz NOT NULL DEFAULT now(),
+  last_read_seq bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (conversation_id, user_id)
+);
+CREATE INDEX members_user ON members (user_id);
+
+-- Membership changes, read positions and conversation updates, for sync and resume.
+CREATE TABLE conversation_events (
+  id bigserial PRIMARY KEY,
+  conversation_id text NOT NULL,
+  -- the user the event is about (added/removed member, reader)
+  user_id text,
+  type text NOT NULL,
+  payload jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX conversation_events_conv ON conversation_events (conversation_id, created_at, id);
+CREATE INDEX conversation_events_user ON conversation_events (user_id, created_at, id);
+
+-- Who is mentioned where: unread mention counts are counted here.
+CREATE TABLE mentions (
+  conversation_id text NOT NULL,
+  seq bigint NOT NULL,
+  user_id text NOT NULL,
+  message_id text NOT NULL,
+  PRIMARY KEY (user_id, conversation_id, seq)
+);
+CREATE INDEX mentions_message ON mentions (message_id);
+
+-- The SQL message store (used when MONGODB_URL is not set).
+CREATE TABLE message_counters (
+  conversation_id text PRIMARY KEY,
+  last_seq bigint NOT NULL,
+  last_rev bigint NOT NULL
+);
+CREATE TABLE messages (
+  id text PRIMARY KEY,
+  conversation_id text NOT NULL,
+  seq bigint NOT NULL,
+  rev bigint NOT NULL,
+  sender_id text NOT NULL,
+  client_msg_id text NOT NULL,
+  kind text NOT NULL,
+  text text,
+  attachments jsonb NOT NULL DEFAULT '[]',
+  reply_to_id text,
+  mentions jsonb NOT NULL DEFAULT '[]',
+  reactions jsonb NOT NULL DEFAULT '{}',
+  system jsonb,
+  created_at timestamptz NOT NULL,
+  edited_at timestamptz,
+  deleted_at timestamptz,
+  updated_at timestamptz NOT NULL,
+  CONSTRAINT messages_conv_seq UNIQUE (conversation_id, seq),
+  CONSTRAINT messages_sender_client UNIQUE (sender_id, client_msg_id)
+);
+CREATE INDEX messages_updated ON messages (conversation_id, updated_at, id);
+`,
+  },
 ];

@@ -1,0 +1,163 @@
+/**
+ * The message store contract: every adapter (SQL, MongoDB) must pass it. Run from
+ * `test/message-store.contract.test.ts`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { newId } from '../../ids.js';
+import type { MessageStore, NewMessage } from './message-store.port.js';
+
+export interface StoreFactory {
+  /** A store over a fresh, empty database; `second` opens another handle on the same data (another process). */
+  open(): Promise<{ store: MessageStore; second(): Promise<MessageStore>; dispose(): Promise<void> }>;
+}
+
+function msg(conversationId: string, senderId: string, text: string, extra: Partial<NewMessage> = {}): NewMessage {
+  return { id: newId(), conversationId, senderId, clientMsgId: newId(), kind: 'user', text, attachments: [], replyToId: null, mentions: [], system: null, ...extra };
+}
+
+export function messageStoreContract(factory: StoreFactory): void {
+  const withStore = (name: string, fn: (s: MessageStore, second: () => Promise<MessageStore>) => Promise<void>) =>
+    test(name, async () => {
+      const { store, second, dispose } = await factory.open();
+      try {
+        await fn(store, second);
+      } finally {
+        await dispose();
+      }
+    });
+
+  withStore('insert assigns seq 1..n per conversation and rev increasing', async (s) => {
+    const a = newId();
+    const b = newId();
+    const m1 = await s.insert(msg(a, 'u1', 'one'));
+    const m2 = await s.insert(msg(a, 'u2', 'two'));
+    const n1 = await s.insert(msg(b, 'u1', 'other'));
+    assert.equal(m1.created, true);
+    assert.deepEqual([m1.message.seq, m2.message.seq, n1.message.seq], [1, 2, 1]);
+    assert.ok(m2.message.rev > m1.message.rev);
+    assert.equal(m1.message.text, 'one');
+    assert.deepEqual(m1.message.reactions, {});
+    assert.ok(m1.message.createdAt instanceof Date);
+    assert.equal(m1.message.deletedAt, null);
+  });
+
+  withStore('idempotent by (senderId, clientMsgId), also under concurrent retries', async (s) => {
+    const c = newId();
+    const first = msg(c, 'u1', 'hello');
+    const r1 = await s.insert(first);
+    const r2 = await s.insert({ ...first, id: newId(), text: 'changed on retry' });
+    assert.equal(r2.created, false);
+    assert.equal(r2.message.id, r1.message.id);
+    assert.equal(r2.message.text, 'hello');
+    const again = msg(c, 'u1', 'race');
+    const results = await Promise.all(Array.from({ length: 8 }, () => s.insert({ ...again, id: newId() })));
+    assert.equal(results.filter((r) => r.created).length, 1);
+    assert.equal(new Set(results.map((r) => r.message.id)).size, 1);
+    const next = await s.insert(msg(c, 'u2', 'after'));
+    assert.equal(next.message.seq, 3, 'no seq was lost to the losing retries');
+    // the same clientMsgId from another sender is another message
+    const other = await s.insert({ ...first, id: newId(), senderId: 'u2' });
+    assert.equal(other.created, true);
+  });
+
+  withStore('concurrent senders through two handles get seqs 1..N with no gap or duplicate', async (s, second) => {
+    const s2 = await second();
+    const c = newId();
+    const N = 60;
+    await Promise.all(Array.from({ length: N }, (_, i) => (i % 2 ? s : s2).insert(msg(c, `u${i % 3}`, `m${i}`))));
+    const { messages } = await s.list(c, { limit: 100 });
+    assert.deepEqual(messages.map((m) => m.seq), Array.from({ length: N }, (_, i) => i + 1));
+    const revs = messages.map((m) => m.rev);
+    assert.equal(new Set(revs).size, N);
+  });
+
+  withStore('list pages by before/after in ascending order', async (s) => {
+    const c = newId();
+    for (let i = 1; i <= 10; i++) await s.insert(msg(c, 'u1', `m${i}`));
+    const newest = await s.list(c, { limit: 4 });
+    assert.deepEqual(newest.messages.map((m) => m.seq), [7, 8, 9, 10]);
+    assert.equal(newest.hasMore, true);
+    const older = await s.list(c, { beforeSeq: 7, limit: 4 });
+    assert.deepEqual(older.messages.map((m) => m.seq), [3, 4, 5, 6]);
+    const oldest = await s.list(c, { beforeSeq: 3, limit: 4 });
+    assert.deepEqual(oldest.messages.map((m) => m.seq), [1, 2]);
+    assert.equal(oldest.hasMore, false);
+    const after = await s.list(c, { afterSeq: 8, limit: 4 });
+    assert.deepEqual(after.messages.map((m) => m.seq), [9, 10]);
+    assert.equal(after.hasMore, false);
+    const window = await s.list(c, { afterSeq: 2, beforeSeq: 6, limit: 10 });
+    assert.deepEqual(window.messages.map((m) => m.seq), [3, 4, 5]);
+    assert.deepEqual((await s.list(newId(), { limit: 5 })).messages, []);
+  });
+
+  withStore('edit, react, unreact and delete bump rev; no-ops do not', async (s) => {
+    const c = newId();
+    const { message: m } = await s.insert(msg(c, 'u1', 'hi @bob', { mentions: ['bob'] }));
+    const e = await s.apply(c, m.id, { kind: 'edit', text: 'hi all', mentions: [] });
+    assert.ok(e?.changed);
+    assert.equal(e.message.text, 'hi all');
+    assert.ok(e.message.editedAt instanceof Date);
+    assert.ok(e.message.rev > m.rev);
+    const r1 = await s.apply(c, m.id, { kind: 'reaction', emoji: '👍', userId: 'u2', add: true });
+    const r2 = await s.apply(c, m.id, { kind: 'reaction', emoji: '👍', userId: 'u3', add: true });
+    assert.deepEqual(r2?.message.reactions, { '👍': ['u2', 'u3'] });
+    const dup = await s.apply(c, m.id, { kind: 'reaction', emoji: '👍', userId: 'u3', add: true });
+    assert.equal(dup?.changed, false);
+    assert.equal(dup?.message.rev, r2?.message.rev);
+    const un = await s.apply(c, m.id, { kind: 'reaction', emoji: '👍', userId: 'u2', add: false });
+    assert.deepEqual(un?.message.reactions, { '👍': ['u3'] });
+    assert.ok(r1 && un && un.message.rev > r1.message.rev);
+    const d = await s.apply(c, m.id, { kind: 'delete' });
+    assert.ok(d?.changed);
+    assert.equal(d.message.text, null);
+    assert.ok(d.message.deletedAt instanceof Date);
+    assert.deepEqual(d.message.reactions, {});
+    const d2 = await s.apply(c, m.id, { kind: 'delete' });
+    assert.equal(d2?.changed, false);
+    assert.equal(await s.apply(c, 'nope', { kind: 'delete' }), null);
+    assert.equal(await s.apply(newId(), m.id, { kind: 'delete' }), null, 'a message is only found in its own conversation');
+    const got = await s.findById(c, m.id);
+    assert.equal(got?.rev, d.message.rev);
+  });
+
+  withStore('heads, unread counts and changedSince', async (s) => {
+    const a = newId();
+    const b = newId();
+    await s.insert(msg(a, 'me', 'mine'));
+    await s.insert(msg(a, 'other', 'x'));
+    const { message: del } = await s.insert(msg(a, 'other', 'y'));
+    await s.insert(msg(a, 'other', 'sys', { kind: 'system', system: { action: 'member.added', actorId: 'other', userIds: ['me'] } }));
+    await s.insert(msg(b, 'other', 'z'));
+    await s.apply(a, del.id, { kind: 'delete' });
+    const heads = await s.heads([a, b, newId()]);
+    assert.equal(heads.get(a)?.lastSeq, 4);
+    assert.equal(heads.get(a)?.lastMessage?.text, 'sys');
+    assert.equal(heads.get(b)?.lastSeq, 1);
+    assert.equal(heads.size, 2);
+    const unread = await s.countUnread('me', [
+      { conversationId: a, afterSeq: 0 },
+      { conversationId: b, afterSeq: 1 },
+    ]);
+    assert.equal(unread.get(a), 1, 'own, deleted and system messages are not unread');
+    assert.equal(unread.get(b), 0);
+    const since = new Date(Date.now() - 60_000);
+    const changed = await s.changedSince([a, b], since, 100);
+    assert.equal(changed.length, 5);
+    for (let i = 1; i < changed.length; i++) assert.ok(changed[i - 1]!.updatedAt <= changed[i]!.updatedAt);
+    const later = await s.changedSince([a], new Date(Date.now() + 60_000), 100);
+    assert.equal(later.length, 0);
+    assert.equal((await s.changedSince([a, b], since, 2)).length, 2);
+  });
+
+  withStore('findByClientMsgId and findById', async (s) => {
+    const c = newId();
+    const m = msg(c, 'u1', 'x', { attachments: ['media1'], replyToId: null });
+    await s.insert(m);
+    const f = await s.findByClientMsgId('u1', m.clientMsgId);
+    assert.equal(f?.id, m.id);
+    assert.deepEqual(f?.attachments, ['media1']);
+    assert.equal(await s.findByClientMsgId('u2', m.clientMsgId), null);
+    assert.equal((await s.findById(c, m.id))?.clientMsgId, m.clientMsgId);
+  });
+}

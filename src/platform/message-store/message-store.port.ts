@@ -1,0 +1,63 @@
+/**
+ * The message store port: messages and their per-conversation counters (MongoDB in the
+ * full stack, the SQL database otherwise). It is the source of truth for what clients
+ * see: `seq` orders messages, `rev` orders changes, `updatedAt` drives sync.
+ *
+ * Every adapter passes `message-store.contract.ts`.
+ */
+
+/** A message as stored (attachments are media ids; the service expands them). */
+export interface StoredMessage {
+  id: string;
+  conversationId: string;
+  seq: number;
+  rev: number;
+  senderId: string;
+  clientMsgId: string;
+  kind: 'user' | 'system';
+  text: string | null;
+  attachments: string[];
+  replyToId: string | null;
+  mentions: string[];
+  reactions: Record<string, string[]>;
+  system: { action: string; userIds?: string[]; actorId: string } | null;
+  createdAt: Date;
+  editedAt: Date | null;
+  deletedAt: Date | null;
+  /** When the last change was stored (store clock): sync scans by it. */
+  updatedAt: Date;
+}
+
+export type NewMessage = Omit<StoredMessage, 'seq' | 'rev' | 'reactions' | 'createdAt' | 'editedAt' | 'deletedAt' | 'updatedAt'>;
+
+export type MessageChange =
+  | { kind: 'edit'; text: string; mentions: string[] }
+  | { kind: 'delete' }
+  | { kind: 'reaction'; emoji: string; userId: string; add: boolean };
+
+export interface MessageStore {
+  /**
+   * Stores a new message with the conversation's next `seq` (strictly increasing, no gaps,
+   * correct under concurrent senders in several processes). Idempotent by
+   * `(senderId, clientMsgId)`: if that pair exists, returns the stored one, `created: false`.
+   */
+  insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }>;
+  findById(conversationId: string, messageId: string): Promise<StoredMessage | null>;
+  findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null>;
+  /** Messages by seq: newest page by default; ascending order in the result. */
+  list(conversationId: string, opts: { beforeSeq?: number; afterSeq?: number; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;
+  /**
+   * Applies a change and bumps `rev` and `updatedAt`. Returns null when the message does
+   * not exist, or `{message, changed: false}` when the change is a no-op (a reaction
+   * already there, a second delete).
+   */
+  apply(conversationId: string, messageId: string, change: MessageChange): Promise<{ message: StoredMessage; changed: boolean } | null>;
+  /** The newest message and counters of each conversation. */
+  heads(conversationIds: readonly string[]): Promise<Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>>;
+  /** Unread user messages from others after `afterSeq`, per conversation (not deleted). */
+  countUnread(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
+  /** Messages of these conversations changed at or after `since`, by (updatedAt, id). */
+  changedSince(conversationIds: readonly string[], since: Date, limit: number): Promise<StoredMessage[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

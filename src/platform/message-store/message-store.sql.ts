@@ -1,0 +1,200 @@
+import type { SqlDatabase, SqlExecutor } from '../sql/index.js';
+import { isUniqueViolation } from '../sql/index.js';
+import type { MessageChange, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import { applyChange } from './message-change.js';
+
+interface Row {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  rev: number;
+  sender_id: string;
+  client_msg_id: string;
+  kind: 'user' | 'system';
+  text: string | null;
+  attachments: string[];
+  reply_to_id: string | null;
+  mentions: string[];
+  reactions: Record<string, string[]>;
+  system: StoredMessage['system'];
+  created_at: Date;
+  edited_at: Date | null;
+  deleted_at: Date | null;
+  updated_at: Date;
+}
+
+const COLS = 'id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, edited_at, deleted_at, updated_at';
+
+function toMessage(r: Row): StoredMessage {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    seq: Number(r.seq),
+    rev: Number(r.rev),
+    senderId: r.sender_id,
+    clientMsgId: r.client_msg_id,
+    kind: r.kind,
+    text: r.text,
+    attachments: r.attachments ?? [],
+    replyToId: r.reply_to_id,
+    mentions: r.mentions ?? [],
+    reactions: r.reactions ?? {},
+    system: r.system,
+    createdAt: r.created_at,
+    editedAt: r.edited_at,
+    deletedAt: r.deleted_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/**
+ * Messages in the SQL database. `seq` and `rev` come from one counter row per
+ * conversation, locked by the increment until the transaction commits: concurrent senders
+ * (in any number of processes) queue on it, and a rolled-back send gives its number back,
+ * so seqs have no gaps.
+ */
+export class SqlMessageStore implements MessageStore {
+  constructor(private readonly db: SqlDatabase) {}
+
+  async insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
+    const existing = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
+    if (existing) return { message: existing, created: false };
+    try {
+      const message = await this.db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ last_seq: number; last_rev: number }>(
+          `INSERT INTO message_counters (conversation_id, last_seq, last_rev) VALUES ($1, 1, 1)
+           ON CONFLICT (conversation_id) DO UPDATE
+             SET last_seq = message_counters.last_seq + 1, last_rev = message_counters.last_rev + 1
+           RETURNING last_seq, last_rev`,
+          [msg.conversationId],
+        );
+        const { last_seq: seq, last_rev: rev } = rows[0]!;
+        const ins = await tx.query<Row>(
+          `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', $12, clock_timestamp(), clock_timestamp())
+           RETURNING ${COLS}`,
+          [
+            msg.id,
+            msg.conversationId,
+            seq,
+            rev,
+            msg.senderId,
+            msg.clientMsgId,
+            msg.kind,
+            msg.text,
+            JSON.stringify(msg.attachments),
+            msg.replyToId,
+            JSON.stringify(msg.mentions),
+            msg.system === null ? null : JSON.stringify(msg.system),
+          ],
+        );
+        return toMessage(ins.rows[0]!);
+      });
+      return { message, created: true };
+    } catch (err) {
+      // A concurrent retry with the same clientMsgId won: ours rolled back (seq included).
+      if (isUniqueViolation(err, 'messages_sender_client')) {
+        const winner = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
+        if (winner) return { message: winner, created: false };
+      }
+      throw err;
+    }
+  }
+
+  async findById(conversationId: string, messageId: string): Promise<StoredMessage | null> {
+    const { rows } = await this.db.query<Row>(`SELECT ${COLS} FROM messages WHERE id = $1 AND conversation_id = $2`, [messageId, conversationId]);
+    return rows[0] ? toMessage(rows[0]) : null;
+  }
+
+  async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
+    const { rows } = await this.db.query<Row>(`SELECT ${COLS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`, [senderId, clientMsgId]);
+    return rows[0] ? toMessage(rows[0]) : null;
+  }
+
+  async list(conversationId: string, opts: { beforeSeq?: number; afterSeq?: number; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    const params: unknown[] = [conversationId, opts.limit + 1];
+    let where = 'conversation_id = $1';
+    if (opts.afterSeq !== undefined) {
+      params.push(opts.afterSeq);
+      where += ` AND seq > $${params.length}`;
+    }
+    if (opts.beforeSeq !== undefined) {
+      params.push(opts.beforeSeq);
+      where += ` AND seq < $${params.length}`;
+    }
+    // "after" pages forward from the cursor; otherwise the newest page (before the cursor).
+    const order = opts.afterSeq !== undefined ? 'ASC' : 'DESC';
+    const { rows } = await this.db.query<Row>(`SELECT ${COLS} FROM messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
+    const hasMore = rows.length > opts.limit;
+    const page = rows.slice(0, opts.limit).map(toMessage);
+    if (order === 'DESC') page.reverse();
+    return { messages: page, hasMore };
+  }
+
+  async apply(conversationId: string, messageId: string, change: MessageChange): Promise<{ message: StoredMessage; changed: boolean } | null> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<Row>(`SELECT ${COLS} FROM messages WHERE id = $1 AND conversation_id = $2 FOR UPDATE`, [messageId, conversationId]);
+      if (!rows[0]) return null;
+      const current = toMessage(rows[0]);
+      const next = applyChange(current, change);
+      if (!next) return { message: current, changed: false };
+      const rev = await this.bumpRev(tx, conversationId);
+      const upd = await tx.query<Row>(
+        `UPDATE messages SET rev = $3, text = $4, mentions = $5, reactions = $6, edited_at = $7, deleted_at = $8, attachments = $9, updated_at = clock_timestamp()
+         WHERE id = $1 AND conversation_id = $2 RETURNING ${COLS}`,
+        [messageId, conversationId, rev, next.text, JSON.stringify(next.mentions), JSON.stringify(next.reactions), next.editedAt, next.deletedAt, JSON.stringify(next.attachments)],
+      );
+      return { message: toMessage(upd.rows[0]!), changed: true };
+    });
+  }
+
+  private async bumpRev(tx: SqlExecutor, conversationId: string): Promise<number> {
+    const { rows } = await tx.query<{ last_rev: number }>('UPDATE message_counters SET last_rev = last_rev + 1 WHERE conversation_id = $1 RETURNING last_rev', [conversationId]);
+    return rows[0]!.last_rev;
+  }
+
+  async heads(conversationIds: readonly string[]): Promise<Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>> {
+    const out = new Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>();
+    if (conversationIds.length === 0) return out;
+    const { rows } = await this.db.query<Row>(
+      `SELECT ${COLS.split(', ').map((c) => `m.${c}`).join(', ')}
+       FROM message_counters c JOIN messages m ON m.conversation_id = c.conversation_id AND m.seq = c.last_seq
+       WHERE c.conversation_id = ANY($1::text[])`,
+      [conversationIds],
+    );
+    for (const r of rows) out.set(r.conversation_id, { lastSeq: Number(r.seq), lastMessage: toMessage(r) });
+    return out;
+  }
+
+  async countUnread(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (positions.length === 0) return out;
+    const { rows } = await this.db.query<{ conversation_id: string; n: number }>(
+      `SELECT p.cid AS conversation_id, count(m.id) AS n
+       FROM unnest($2::text[], $3::bigint[]) AS p(cid, after_seq)
+       LEFT JOIN messages m ON m.conversation_id = p.cid AND m.seq > p.after_seq
+         AND m.sender_id <> $1 AND m.kind = 'user' AND m.deleted_at IS NULL
+       GROUP BY p.cid`,
+      [userId, positions.map((p) => p.conversationId), positions.map((p) => p.afterSeq)],
+    );
+    for (const r of rows) out.set(r.conversation_id, Number(r.n));
+    return out;
+  }
+
+  async changedSince(conversationIds: readonly string[], since: Date, limit: number): Promise<StoredMessage[]> {
+    if (conversationIds.length === 0) return [];
+    const { rows } = await this.db.query<Row>(
+      `SELECT ${COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND updated_at >= $2 ORDER BY updated_at, id LIMIT $3`,
+      [conversationIds, since, limit],
+    );
+    return rows.map(toMessage);
+  }
+
+  async ping(): Promise<void> {
+    await this.db.ping();
+  }
+
+  async close(): Promise<void> {
+    // the SQL database is closed by its owner
+  }
+}
