@@ -2,13 +2,13 @@
  * Versioned schema migrations, shared by PostgreSQL and PGlite. Append only: never edit
  * a migration that has shipped; add a new one.
  */
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type { Migration } from './migration.js';
+import { JOBS_MIGRATIONS } from './migrations.jobs.js';
+import { MEDIA_MIGRATIONS } from './migrations.media.js';
 
-export const MIGRATIONS: readonly Migration[] = [
+export type { Migration } from './migration.js';
+
+const CORE_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'users_sessions_devices',
@@ -146,3 +146,12 @@ CREATE INDEX messages_updated ON messages (conversation_id, updated_at, id);
 `,
   },
 ];
+
+/**
+ * Every migration in version order. Versions are unique across the files: core 1–2 and
+ * 5+ (next free: 5), jobs 3, media 4 (add later ones after the highest in use).
+ */
+export const MIGRATIONS: readonly Migration[] = [...CORE_MIGRATIONS, ...JOBS_MIGRATIONS, ...MEDIA_MIGRATIONS].sort((a, b) => a.version - b.version);
+
+const versions = MIGRATIONS.map((m) => m.version);
+if (new Set(versions).size !== versions.length) throw new Error(`duplicate migration versions: ${versions.join(',')}`);
