@@ -1,7 +1,8 @@
 /**
  * The message store port: messages and their per-conversation counters (MongoDB in the
  * full stack, the SQL database otherwise). It is the source of truth for what clients
- * see: `seq` orders messages, `rev` orders changes, `updatedAt` drives sync.
+ * see: `seq` orders messages, `rev` orders the changes of one message (clients keep the
+ * highest rev they saw of each message), `updatedAt` drives sync.
  *
  * Every adapter passes `message-store.contract.ts`.
  */
