@@ -9,6 +9,20 @@ import { createLogger, type Logger } from './logger.js';
 import { openSqlDatabase, type SqlDatabase } from './platform/sql/index.js';
 import { migrate } from './platform/sql/migrator.js';
 import { openKeyValueStore, type KeyValueStore } from './platform/kv/index.js';
+import { openBus, type Bus } from './platform/bus/index.js';
+import { openPresenceStore, type PresenceStore } from './platform/presence/index.js';
+import { openMessageStore, type MessageStore } from './platform/message-store/index.js';
+import { WsGateway } from './gateway/ws.js';
+import { Realtime } from './modules/realtime/realtime.js';
+import { RateLimiter } from './modules/auth/rate-limiter.js';
+import { ConversationsService } from './modules/conversations/conversations.service.js';
+import { registerConversationsRoutes } from './modules/conversations/conversations.routes.js';
+import { MessageViews } from './modules/messages/message.view.js';
+import { MessagesService } from './modules/messages/messages.service.js';
+import { registerMessagesRoutes } from './modules/messages/messages.routes.js';
+import { PresenceService } from './modules/presence/presence.service.js';
+import { SyncService } from './modules/sync/sync.service.js';
+import { registerSyncRoutes } from './modules/sync/sync.routes.js';
 import { createHttpApp, makeRequireAuth, registerHealthRoutes, type HttpApp } from './gateway/http.js';
 import { Metrics } from './gateway/metrics.js';
 import { AccessTokens, resolveJwtSecret } from './modules/auth/tokens.js';
@@ -24,12 +38,19 @@ import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 export interface Platform {
   sql: SqlDatabase;
   kv: KeyValueStore;
+  bus: Bus;
+  presence: PresenceStore;
+  messages: MessageStore;
 }
 
 export interface Services {
   auth: AuthService;
   users: UsersService;
   devices: DevicesService;
+  conversations: ConversationsService;
+  messages: MessagesService;
+  presence: PresenceService;
+  sync: SyncService;
 }
 
 export interface Parley {
@@ -57,7 +78,13 @@ async function openPlatform(config: Config, logger: Logger, closers: (() => Prom
   await migrate(sql, logger);
   const kv = await openKeyValueStore(config, logger);
   closers.push(() => kv.close());
-  return { sql, kv };
+  const bus = await openBus(config, logger);
+  closers.push(() => bus.close());
+  const presence = await openPresenceStore(config, logger);
+  closers.push(() => presence.close());
+  const messages = await openMessageStore(config, sql, logger);
+  closers.push(() => messages.close());
+  return { sql, kv, bus, presence, messages };
 }
 
 /** Starts Parley with `config`: migrates, builds services, listens. */
@@ -79,20 +106,42 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const platform = await openPlatform(config, logger, closers);
     const metrics = new Metrics();
 
-    const users = new UsersService(new UsersRepository(platform.sql));
+    const usersRepo = new UsersRepository(platform.sql);
+    const users = new UsersService(usersRepo);
     const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
     const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
     const devices = new DevicesService(new DevicesRepository(platform.sql));
-    const services: Services = { auth, users, devices };
+    const realtime = new Realtime(platform.bus);
+    const views = new MessageViews();
+    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger);
+    const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
+    const sync = new SyncService(platform.messages, conversations, views);
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
     const requireAuth = makeRequireAuth(auth);
-    registerHealthRoutes(http, { sql: () => platform.sql.ping(), kv: () => platform.kv.ping() });
+    registerHealthRoutes(http, {
+      sql: () => platform.sql.ping(),
+      kv: () => platform.kv.ping(),
+      bus: () => platform.bus.ping(),
+      messages: () => platform.messages.ping(),
+    });
     if (roles.includes('api')) {
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
       registerDevicesRoutes(http, { devices, requireAuth });
+      registerConversationsRoutes(http, { conversations, requireAuth });
+      registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
+      registerSyncRoutes(http, { sync, presence, requireAuth });
+    }
+    if (roles.includes('ws')) {
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
+      http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
+      ws.start();
+      // Registered after http.close, so it runs first: sockets close (1012) before the server.
+      closers.push(() => ws.stop());
     }
 
     await http.listen({ port: config.PORT, host: config.HOST });

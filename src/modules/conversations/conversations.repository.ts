@@ -1,0 +1,219 @@
+import type { SqlExecutor } from '../../platform/sql/index.js';
+import type { Role } from '../../../sdk/types.js';
+
+export interface ConversationRow {
+  id: string;
+  type: 'direct' | 'group';
+  title: string | null;
+  topic: string | null;
+  avatar_media_id: string | null;
+  direct_key: string | null;
+  created_by: string;
+  member_count: number;
+  created_at: Date;
+  updated_at: Date;
+  last_activity_at: Date;
+}
+
+/** A conversation as one member sees it. */
+export interface MembershipRow extends ConversationRow {
+  role: Role;
+  last_read_seq: number;
+}
+
+export interface MemberRow {
+  user_id: string;
+  role: Role;
+  joined_at: Date;
+  last_read_seq: number;
+}
+
+export interface EventRow {
+  id: number;
+  conversation_id: string;
+  user_id: string | null;
+  type: string;
+  payload: unknown;
+  created_at: Date;
+}
+
+const CONV = 'c.id, c.type, c.title, c.topic, c.avatar_media_id, c.direct_key, c.created_by, c.member_count, c.created_at, c.updated_at, c.last_activity_at';
+
+/** SQL access to conversations, members, mentions and the conversation event log. */
+export class ConversationsRepository {
+  constructor(private readonly db: SqlExecutor) {}
+
+  async insert(c: { id: string; type: 'direct' | 'group'; title: string | null; topic: string | null; directKey: string | null; createdBy: string }): Promise<ConversationRow> {
+    const { rows } = await this.db.query<ConversationRow>(
+      `INSERT INTO conversations AS c (id, type, title, topic, direct_key, created_by) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${CONV}`,
+      [c.id, c.type, c.title, c.topic, c.directKey, c.createdBy],
+    );
+    return rows[0]!;
+  }
+
+  async findByDirectKey(key: string): Promise<ConversationRow | null> {
+    const { rows } = await this.db.query<ConversationRow>(`SELECT ${CONV} FROM conversations c WHERE c.direct_key = $1`, [key]);
+    return rows[0] ?? null;
+  }
+
+  /** Locks the conversation row: membership changes of one conversation take turns. */
+  async lock(id: string): Promise<ConversationRow | null> {
+    const { rows } = await this.db.query<ConversationRow>(`SELECT ${CONV} FROM conversations c WHERE c.id = $1 FOR UPDATE`, [id]);
+    return rows[0] ?? null;
+  }
+
+  /** The conversation as `userId` sees it, or null when they are not a member. */
+  async findForMember(id: string, userId: string): Promise<MembershipRow | null> {
+    const { rows } = await this.db.query<MembershipRow>(
+      `SELECT ${CONV}, m.role, m.last_read_seq FROM conversations c JOIN members m ON m.conversation_id = c.id AND m.user_id = $2 WHERE c.id = $1`,
+      [id, userId],
+    );
+    return rows[0] ?? null;
+  }
+
+  async isMember(id: string, userId: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2', [id, userId]);
+    return rows.length > 0;
+  }
+
+  /** The user's conversations, most recent activity first, after a keyset cursor. */
+  async listForUser(userId: string, limit: number, after?: { at: Date; id: string }): Promise<MembershipRow[]> {
+    const params: unknown[] = [userId, limit];
+    let cond = '';
+    if (after) {
+      params.push(after.at, after.id);
+      cond = 'AND (c.last_activity_at, c.id) < ($3, $4)';
+    }
+    const { rows } = await this.db.query<MembershipRow>(
+      `SELECT ${CONV}, m.role, m.last_read_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
+       WHERE m.user_id = $1 ${cond} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2`,
+      params,
+    );
+    return rows;
+  }
+
+  async conversationIdsOf(userId: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ conversation_id: string }>('SELECT conversation_id FROM members WHERE user_id = $1', [userId]);
+    return rows.map((r) => r.conversation_id);
+  }
+
+  async members(id: string): Promise<MemberRow[]> {
+    const { rows } = await this.db.query<MemberRow>('SELECT user_id, role, joined_at, last_read_seq FROM members WHERE conversation_id = $1 ORDER BY joined_at, user_id', [id]);
+    return rows;
+  }
+
+  async memberIds(id: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ user_id: string }>('SELECT user_id FROM members WHERE conversation_id = $1', [id]);
+    return rows.map((r) => r.user_id);
+  }
+
+  /** Everyone who shares a conversation with `userId` (who may see their presence). */
+  async contactsOf(userId: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ user_id: string }>(
+      `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
+       WHERE me.user_id = $1 AND o.user_id <> $1`,
+      [userId],
+    );
+    return rows.map((r) => r.user_id);
+  }
+
+  async role(id: string, userId: string): Promise<Role | null> {
+    const { rows } = await this.db.query<{ role: Role }>('SELECT role FROM members WHERE conversation_id = $1 AND user_id = $2', [id, userId]);
+    return rows[0]?.role ?? null;
+  }
+
+  /** Adds members that are not members yet; returns the ones added. */
+  async addMembers(id: string, members: readonly { userId: string; role: Role }[]): Promise<string[]> {
+    if (members.length === 0) return [];
+    const { rows } = await this.db.query<{ user_id: string }>(
+      `INSERT INTO members (conversation_id, user_id, role)
+       SELECT $1, u, r FROM unnest($2::text[], $3::text[]) AS t(u, r)
+       ON CONFLICT DO NOTHING RETURNING user_id`,
+      [id, members.map((m) => m.userId), members.map((m) => m.role)],
+    );
+    await this.refreshMemberCount(id);
+    return rows.map((r) => r.user_id);
+  }
+
+  async removeMember(id: string, userId: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM members WHERE conversation_id = $1 AND user_id = $2', [id, userId]);
+    await this.refreshMemberCount(id);
+    return r.rowCount > 0;
+  }
+
+  private async refreshMemberCount(id: string): Promise<void> {
+    await this.db.query('UPDATE conversations SET member_count = (SELECT count(*) FROM members WHERE conversation_id = $1), updated_at = now() WHERE id = $1', [id]);
+  }
+
+  async update(id: string, patch: { title?: string | null; topic?: string | null; avatarMediaId?: string | null }): Promise<void> {
+    const sets: string[] = [];
+    const params: unknown[] = [id];
+    for (const [col, v] of [
+      ['title', patch.title],
+      ['topic', patch.topic],
+      ['avatar_media_id', patch.avatarMediaId],
+    ] as const) {
+      if (v === undefined) continue;
+      params.push(v);
+      sets.push(`${col} = $${params.length}`);
+    }
+    if (sets.length === 0) return;
+    await this.db.query(`UPDATE conversations SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, params);
+  }
+
+  async touchActivity(id: string, at: Date): Promise<void> {
+    await this.db.query('UPDATE conversations SET last_activity_at = GREATEST(last_activity_at, $2) WHERE id = $1', [id, at]);
+  }
+
+  /** Moves a read position forward only; returns the position after the call, or null for a non-member. */
+  async advanceRead(id: string, userId: string, seq: number): Promise<{ lastReadSeq: number; moved: boolean } | null> {
+    const moved = await this.db.query<{ last_read_seq: number }>(
+      'UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 RETURNING last_read_seq',
+      [id, userId, seq],
+    );
+    if (moved.rows[0]) return { lastReadSeq: Number(moved.rows[0].last_read_seq), moved: true };
+    const { rows } = await this.db.query<{ last_read_seq: number }>('SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2', [id, userId]);
+    return rows[0] ? { lastReadSeq: Number(rows[0].last_read_seq), moved: false } : null;
+  }
+
+  async insertMentions(conversationId: string, messageId: string, seq: number, userIds: readonly string[]): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.db.query(
+      `INSERT INTO mentions (conversation_id, seq, user_id, message_id) SELECT $1, $2, u, $3 FROM unnest($4::text[]) AS u ON CONFLICT DO NOTHING`,
+      [conversationId, seq, messageId, userIds],
+    );
+  }
+
+  async replaceMentions(conversationId: string, messageId: string, seq: number, userIds: readonly string[]): Promise<void> {
+    await this.db.query('DELETE FROM mentions WHERE message_id = $1', [messageId]);
+    await this.insertMentions(conversationId, messageId, seq, userIds);
+  }
+
+  async unreadMentions(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (positions.length === 0) return out;
+    const { rows } = await this.db.query<{ cid: string; n: number }>(
+      `SELECT p.cid, count(x.seq) AS n FROM unnest($2::text[], $3::bigint[]) AS p(cid, after_seq)
+       LEFT JOIN mentions x ON x.user_id = $1 AND x.conversation_id = p.cid AND x.seq > p.after_seq
+       GROUP BY p.cid`,
+      [userId, positions.map((p) => p.conversationId), positions.map((p) => p.afterSeq)],
+    );
+    for (const r of rows) out.set(r.cid, Number(r.n));
+    return out;
+  }
+
+  async appendEvent(conversationId: string, userId: string | null, type: string, payload: unknown): Promise<void> {
+    await this.db.query('INSERT INTO conversation_events (conversation_id, user_id, type, payload) VALUES ($1, $2, $3, $4)', [conversationId, userId, type, JSON.stringify(payload)]);
+  }
+
+  /** Events of these conversations, or about this user, from `since` on, by (created_at, id). */
+  async eventsSince(conversationIds: readonly string[], userId: string, since: Date, limit: number): Promise<EventRow[]> {
+    const { rows } = await this.db.query<EventRow>(
+      `SELECT id, conversation_id, user_id, type, payload, created_at FROM conversation_events
+       WHERE (conversation_id = ANY($1::text[]) OR user_id = $2) AND created_at >= $3
+       ORDER BY created_at, id LIMIT $4`,
+      [conversationIds, userId, since, limit],
+    );
+    return rows;
+  }
+}

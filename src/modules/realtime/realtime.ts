@@ -1,0 +1,30 @@
+import type { ServerEvent } from '../../../sdk/types.js';
+import { convTopic, userTopic, type Bus } from '../../platform/bus/index.js';
+
+/**
+ * Control frames on `user:<id>` topics that gateways act on (subscribe, unsubscribe,
+ * close) rather than forward. They never reach clients.
+ */
+export type ControlFrame =
+  | { type: '$join'; conversationId: string }
+  | { type: '$leave'; conversationId: string }
+  | { type: '$session.revoked'; sessionId: string };
+
+/**
+ * Publishes client events on the bus. Each event is serialized once here; gateways write
+ * the same string to every socket that should get it.
+ */
+export class Realtime {
+  constructor(private readonly bus: Bus) {}
+
+  /** To every connection of every member of a conversation. */
+  async toConversation(conversationId: string, event: ServerEvent): Promise<void> {
+    await this.bus.publish(convTopic(conversationId), JSON.stringify(event));
+  }
+
+  /** To every connection of each user. */
+  async toUsers(userIds: readonly string[], event: ServerEvent | ControlFrame): Promise<void> {
+    if (userIds.length === 0) return;
+    await this.bus.publishMany(userIds.map(userTopic), JSON.stringify(event));
+  }
+}

@@ -1,0 +1,146 @@
+import { invalid } from '../../errors.js';
+import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
+import type { SyncEvent } from '../../../sdk/types.js';
+import type { ConversationsService } from '../conversations/conversations.service.js';
+import type { EventRow } from '../conversations/conversations.repository.js';
+import type { MessageViews } from '../messages/message.view.js';
+
+/**
+ * How far back each sync rescans. A change is stamped when it is written, but becomes
+ * visible only when its transaction commits; rescanning this window catches changes that
+ * committed late. Clients drop what they already have (same message `rev`).
+ */
+export const SYNC_OVERLAP_MS = 10_000;
+
+/** A position in one stream: (time, id) of the last item delivered; `c` = continue strictly after it. */
+interface StreamPos {
+  at: number;
+  id: string;
+  c: boolean;
+}
+interface Cursor {
+  v: 1;
+  m: StreamPos;
+  e: StreamPos;
+}
+
+function encode(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decode(raw: string): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Cursor;
+    const ok = (p: StreamPos) => p && Number.isFinite(p.at) && typeof p.id === 'string' && typeof p.c === 'boolean';
+    if (c.v !== 1 || !ok(c.m) || !ok(c.e)) throw new Error('bad cursor');
+    return c;
+  } catch {
+    throw invalid('Invalid sync cursor.');
+  }
+}
+
+function fresh(now: number): Cursor {
+  return { v: 1, m: { at: now, id: '', c: false }, e: { at: now, id: '', c: false } };
+}
+
+/** A cursor meaning "now": what a client gets with no `since`, and in `ready` frames. */
+export function freshCursor(now = Date.now()): string {
+  return encode(fresh(now));
+}
+
+function scanFrom(p: StreamPos): Date {
+  return new Date(p.c ? p.at : p.at - SYNC_OVERLAP_MS);
+}
+
+function after(p: StreamPos, at: Date, id: string): boolean {
+  if (!p.c) return true;
+  const t = at.getTime();
+  return t > p.at || (t === p.at && id > p.id);
+}
+
+type Item = { at: Date; id: string; stream: 'm'; m: StoredMessage } | { at: Date; id: string; stream: 'e'; e: EventRow };
+
+/** Everything a user should know since a cursor: message changes and conversation events, in order. */
+export class SyncService {
+  constructor(
+    private readonly store: MessageStore,
+    private readonly conversations: ConversationsService,
+    private readonly views: MessageViews,
+  ) {}
+
+  async since(userId: string, since: string | undefined, limit: number): Promise<{ events: SyncEvent[]; cursor: string; hasMore: boolean }> {
+    const started = Date.now();
+    if (!since) return { events: [], cursor: freshCursor(started), hasMore: false };
+    const cur = decode(since);
+    const convIds = await this.conversations.repo.conversationIdsOf(userId);
+    const [msgs, evs] = await Promise.all([
+      this.store.changedSince(convIds, scanFrom(cur.m), limit + 1),
+      this.conversations.repo.eventsSince(convIds, userId, scanFrom(cur.e), limit + 1),
+    ]);
+    const items: Item[] = [
+      ...msgs.filter((m) => after(cur.m, m.updatedAt, m.id)).map((m) => ({ at: m.updatedAt, id: m.id, stream: 'm' as const, m })),
+      ...evs.filter((e) => after(cur.e, e.created_at, String(e.id).padStart(20, '0'))).map((e) => ({ at: e.created_at, id: String(e.id).padStart(20, '0'), stream: 'e' as const, e })),
+    ].sort((a, b) => a.at.getTime() - b.at.getTime() || (a.stream === b.stream ? (a.id < b.id ? -1 : 1) : a.stream === 'e' ? -1 : 1));
+    const truncated = msgs.length > limit || evs.length > limit;
+    const taken = items.slice(0, limit);
+    const hasMore = truncated || items.length > limit;
+
+    let next: Cursor;
+    if (hasMore) {
+      next = { v: 1, m: { ...cur.m }, e: { ...cur.e } };
+      for (const it of taken) next[it.stream] = { at: it.at.getTime(), id: it.id, c: true };
+      // A stream fetched in full up to the limit of the other must not rescan past what was taken.
+    } else {
+      next = fresh(started);
+    }
+
+    const events: SyncEvent[] = [];
+    const messageViews = await this.views.many(taken.flatMap((it) => (it.stream === 'm' ? [it.m] : [])));
+    const viewById = new Map(messageViews.map((v) => [v.id, v]));
+    const windowStart = scanFrom(cur.m).getTime();
+    for (const it of taken) {
+      if (it.stream === 'm') {
+        const message = viewById.get(it.m.id)!;
+        if (it.m.deletedAt) events.push({ type: 'message.deleted', conversationId: it.m.conversationId, messageId: it.m.id, seq: it.m.seq, message });
+        else if (it.m.createdAt.getTime() >= windowStart) events.push({ type: 'message.new', message });
+        else events.push({ type: 'message.updated', message });
+      } else {
+        const ev = await this.eventFrame(userId, it.e);
+        if (ev) events.push(ev);
+      }
+    }
+    return { events, cursor: encode(next), hasMore };
+  }
+
+  private async eventFrame(userId: string, e: EventRow): Promise<SyncEvent | null> {
+    const p = (typeof e.payload === 'string' ? JSON.parse(e.payload) : e.payload) as { conversationId: string; userId?: string; seq?: number };
+    switch (e.type) {
+      case 'member.added':
+        return { type: 'member.added', conversationId: p.conversationId, userId: p.userId! };
+      case 'member.removed':
+        return { type: 'member.removed', conversationId: p.conversationId, userId: p.userId! };
+      case 'read':
+        return { type: 'read', conversationId: p.conversationId, userId: p.userId!, seq: p.seq! };
+      case 'conversation.updated': {
+        if (!(await this.conversations.isMember(userId, p.conversationId))) return null;
+        return { type: 'conversation.updated', conversation: await this.conversations.get(userId, p.conversationId) };
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** Messages after each given seq (for `resume` with per-conversation seqs), in seq order. */
+  async afterSeqs(userId: string, conversationId: string, afterSeq: number, pageSize = 200): Promise<SyncEvent[]> {
+    await this.conversations.requireMember(userId, conversationId);
+    const out: SyncEvent[] = [];
+    let from = afterSeq;
+    for (;;) {
+      const page = await this.store.list(conversationId, { afterSeq: from, limit: pageSize });
+      for (const m of await this.views.many(page.messages)) out.push({ type: 'message.new', message: m });
+      if (!page.hasMore || page.messages.length === 0) break;
+      from = page.messages[page.messages.length - 1]!.seq;
+    }
+    return out;
+  }
+}
