@@ -16,7 +16,10 @@ for (const backend of SQL_BACKENDS) {
     let alice: TestUser, bob: TestUser, carol: TestUser, mallory: TestUser;
     before(async () => {
       s = await startTestServer({ sql: backend, env: { GROUP_MEMBER_LIMIT: '4' } });
-      [alice, bob, carol, mallory] = await Promise.all(['alice', 'bob', 'carol', 'mallory'].map((n) => signup(s.url, n)));
+      alice = await signup(s.url, 'alice');
+      bob = await signup(s.url, 'bob');
+      carol = await signup(s.url, 'carol');
+      mallory = await signup(s.url, 'mallory');
     });
     after(async () => s?.stop());
 
