@@ -4,8 +4,12 @@ import type { SqlDatabase } from '../sql/index.js';
 import type { MessageStore } from './message-store.port.js';
 
 /** Chooses the message store once at boot: MongoDB when MONGODB_URL is set, else the SQL database. */
-export async function openMessageStore(config: Config, sql: SqlDatabase, _logger: Logger): Promise<MessageStore> {
-  if (config.MONGODB_URL) throw new Error('MONGODB_URL: the MongoDB message store is not available in this build');
+export async function openMessageStore(config: Config, sql: SqlDatabase, logger: Logger): Promise<MessageStore> {
+  if (config.MONGODB_URL) {
+    // Imported only when configured, so the embedded profile never loads the driver.
+    const { MongoMessageStore } = await import('./message-store.mongo.js');
+    return MongoMessageStore.open(config.MONGODB_URL, config.MONGODB_DATABASE, logger);
+  }
   const { SqlMessageStore } = await import('./message-store.sql.js');
   return new SqlMessageStore(sql);
 }

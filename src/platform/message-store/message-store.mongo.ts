@@ -1,0 +1,419 @@
+import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
+import { AppError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { MessageChange, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import { applyChange } from './message-change.js';
+
+/**
+ * One message as a MongoDB document. Field names follow `StoredMessage` (`id` is `_id`);
+ * dates are BSON dates; absent values are stored as explicit nulls so the document shape
+ * never depends on which version of the code wrote it.
+ *
+ * Reactions are an array of `{emoji, userIds}` rather than an object keyed by emoji: an
+ * emoji is user input, and a key containing `.` or starting with `$` is not a safe field
+ * name (MongoDB restricts it, FerretDB rejects it). The array also keeps first-reaction order.
+ */
+interface MessageDoc {
+  _id: string;
+  conversationId: string;
+  seq: number;
+  rev: number;
+  senderId: string;
+  clientMsgId: string;
+  kind: 'user' | 'system';
+  text: string | null;
+  attachments: string[];
+  replyToId: string | null;
+  mentions: string[];
+  reactions: { emoji: string; userIds: string[] }[];
+  system: { action: string; userIds?: string[]; actorId: string } | null;
+  createdAt: Date;
+  editedAt: Date | null;
+  deletedAt: Date | null;
+  updatedAt: Date;
+}
+
+const COLLECTION = 'messages';
+
+/** Index names, also used to tell which unique index a duplicate-key error came from. */
+const IDX_SEQ = 'conversation_seq';
+const IDX_CLIENT = 'sender_client_msg';
+const IDX_UPDATED = 'conversation_updated';
+
+/** Tries to insert one message before giving up under contention (then: `unavailable`, retry). */
+const MAX_INSERT_ATTEMPTS = 40;
+/** Compare-and-set rounds of one change before giving up. */
+const MAX_APPLY_ATTEMPTS = 20;
+/** Backoff between attempts: full jitter over `min(CAP, BASE * 2^attempt)` ms. */
+const BACKOFF_BASE_MS = 2;
+const BACKOFF_CAP_MS = 50;
+/** Conversations whose last seq this process remembers (a hint, see `insert`). */
+const SEQ_HINTS_MAX = 10_000;
+/** Parallel queries of one `heads`/`countUnread` call (the pool is shared with everyone else). */
+const FANOUT = 8;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const backoff = (attempt: number) => sleep(Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt));
+
+function toMessage(d: MessageDoc): StoredMessage {
+  const reactions: Record<string, string[]> = {};
+  for (const r of d.reactions ?? []) reactions[r.emoji] = [...r.userIds];
+  return {
+    id: d._id,
+    conversationId: d.conversationId,
+    seq: Number(d.seq),
+    rev: Number(d.rev),
+    senderId: d.senderId,
+    clientMsgId: d.clientMsgId,
+    kind: d.kind,
+    text: d.text ?? null,
+    attachments: d.attachments ?? [],
+    replyToId: d.replyToId ?? null,
+    mentions: d.mentions ?? [],
+    reactions,
+    system: toSystem(d.system ?? null),
+    createdAt: d.createdAt,
+    editedAt: d.editedAt ?? null,
+    deletedAt: d.deletedAt ?? null,
+    updatedAt: d.updatedAt,
+  };
+}
+
+/**
+ * Copies `system` field by field: `userIds` is optional in the port, and the driver would
+ * store an `undefined` property as null (so it must be left out, not set to undefined).
+ */
+function toSystem(s: StoredMessage['system']): StoredMessage['system'] {
+  if (!s) return null;
+  const out: NonNullable<StoredMessage['system']> = { action: s.action, actorId: s.actorId };
+  if (s.userIds) out.userIds = [...s.userIds];
+  return out;
+}
+
+function toReactionList(reactions: Record<string, string[]>): MessageDoc['reactions'] {
+  return Object.entries(reactions).map(([emoji, userIds]) => ({ emoji, userIds }));
+}
+
+type DuplicateOn = 'seq' | 'client' | 'id' | 'unknown';
+
+/**
+ * Which unique index a duplicate-key error (E11000) came from. MongoDB says so in
+ * `keyPattern` (and names the index in the message); FerretDB 1.24 says neither (its
+ * message is just "E11000 duplicate key error collection: db.messages"), so the caller
+ * has to find out by reading (`classifyByReading`).
+ */
+function duplicateOn(err: MongoServerError): DuplicateOn {
+  const keys = err.keyPattern ? Object.keys(err.keyPattern) : [];
+  if (keys.includes('seq')) return 'seq';
+  if (keys.includes('clientMsgId')) return 'client';
+  if (keys.length === 1 && keys[0] === '_id') return 'id';
+  const name = /index: (\S+)/.exec(err.message)?.[1];
+  if (name === IDX_SEQ) return 'seq';
+  if (name === IDX_CLIENT) return 'client';
+  if (name === '_id_') return 'id';
+  return 'unknown';
+}
+
+const isDuplicateKey = (err: unknown): err is MongoServerError => err instanceof MongoServerError && err.code === 11000;
+
+/**
+ * Messages in MongoDB (or a wire-compatible server such as FerretDB), used when
+ * `MONGODB_URL` is set. Designed to need neither transactions nor atomic counters,
+ * which FerretDB 1.24 lacks (`$inc` under concurrency loses updates there); the only
+ * atomic primitive it relies on is a unique index rejecting a duplicate insert.
+ *
+ * Seq allocation (optimistic insert): a message is inserted with `seq = last + 1`, and the
+ * unique index `(conversationId, seq)` lets exactly one of the concurrent writers of that
+ * number win, in any number of processes. A loser re-reads the last seq and tries again
+ * after a short jittered backoff, up to a bounded number of attempts (then `unavailable`:
+ * the client retries with the same clientMsgId). There are no gaps, because `last` is
+ * always the seq of a stored message (a read, our own insert, or the seq a duplicate-key
+ * error proved taken), messages are never removed (a delete is a tombstone), and a number
+ * is only ever taken by a successful insert. A seq N+1 can only be stored once N is, so a
+ * reader that sees N+1 can fetch N.
+ *
+ * Two things keep the retries few: inserts into one conversation are queued within this
+ * process (so only other processes contend with us), and the last seq this process stored
+ * or read is kept as a hint, so the usual insert is one round trip and a stale hint costs
+ * one conflict and a re-read.
+ *
+ * `updatedAt` (what sync scans by) comes from this process's clock (`new Date()`), since an
+ * insert cannot take the server's time without a second round trip: the app hosts must
+ * keep their clocks in sync (NTP), as with any multi-writer timestamp. It never moves
+ * backwards for one message (at least the previous value + 1 ms).
+ */
+export class MongoMessageStore implements MessageStore {
+  private readonly col: Collection<MessageDoc>;
+  /** conversationId → a seq known to be stored; Map order is recency (LRU). */
+  private readonly seqHints = new Map<string, number>();
+  /** conversationId → the tail of this process's insert queue for it. */
+  private readonly lanes = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly client: MongoClient,
+    db: Db,
+  ) {
+    this.col = db.collection<MessageDoc>(COLLECTION);
+  }
+
+  /**
+   * Connects (failing within seconds, not hanging, when the server is unreachable) and
+   * creates the indexes; `createIndex` is a no-op for an index that already exists with
+   * the same options, so every process can run it at boot.
+   */
+  static async open(url: string, dbName: string, logger: Logger): Promise<MongoMessageStore> {
+    const client = new MongoClient(url, {
+      appName: 'parley',
+      serverSelectionTimeoutMS: 5_000,
+      connectTimeoutMS: 5_000,
+      maxPoolSize: 20,
+    });
+    try {
+      await client.connect();
+      const db = client.db(dbName);
+      const col = db.collection<MessageDoc>(COLLECTION);
+      // One index per command: FerretDB 1.24 panics (and drops the connection) on a
+      // multi-index createIndexes when the indexes already exist, i.e. on every boot but the first.
+      // history by seq, and the seq allocator's arbiter
+      await col.createIndex({ conversationId: 1, seq: 1 }, { name: IDX_SEQ, unique: true });
+      // idempotent sends. (On a sharded cluster a unique index must start with the shard
+      // key, so sharding by conversationId would need the port's idempotency key to
+      // include the conversation.)
+      await col.createIndex({ senderId: 1, clientMsgId: 1 }, { name: IDX_CLIENT, unique: true });
+      // sync: changedSince
+      await col.createIndex({ conversationId: 1, updatedAt: 1, _id: 1 }, { name: IDX_UPDATED });
+      logger.info({ database: dbName }, 'message store: MongoDB');
+      return new MongoMessageStore(client, db);
+    } catch (err) {
+      await client.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
+    // The common retry path: answered without waiting behind other sends.
+    const existing = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
+    if (existing) return { message: existing, created: false };
+    return this.inLane(msg.conversationId, () => this.insertWithNextSeq(msg));
+  }
+
+  private async insertWithNextSeq(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
+    let last = this.seqHints.get(msg.conversationId) ?? (await this.readLastSeq(msg.conversationId));
+    for (let attempt = 0; attempt < MAX_INSERT_ATTEMPTS; attempt++) {
+      const now = new Date();
+      const doc: MessageDoc = {
+        _id: msg.id,
+        conversationId: msg.conversationId,
+        seq: last + 1,
+        rev: 1,
+        senderId: msg.senderId,
+        clientMsgId: msg.clientMsgId,
+        kind: msg.kind,
+        text: msg.text,
+        attachments: [...msg.attachments],
+        replyToId: msg.replyToId,
+        mentions: [...msg.mentions],
+        reactions: [],
+        system: toSystem(msg.system),
+        createdAt: now,
+        editedAt: null,
+        deletedAt: null,
+        updatedAt: now,
+      };
+      try {
+        await this.col.insertOne(doc);
+        this.rememberSeq(msg.conversationId, doc.seq);
+        return { message: toMessage(doc), created: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        let on = duplicateOn(err);
+        let latest: number | undefined;
+        if (on === 'unknown') [on, latest] = await this.classifyByReading(msg);
+        if (on === 'client') {
+          // A concurrent retry of this send won; ours took no seq.
+          const winner = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
+          if (winner) return { message: winner, created: false };
+          throw err;
+        }
+        if (on === 'id') throw err; // the message id is already used by another message: a caller bug
+        // Someone else stored seq `last + 1`: it is taken, so it is a safe floor.
+        this.rememberSeq(msg.conversationId, doc.seq);
+        await backoff(attempt);
+        last = Math.max(doc.seq, latest ?? (await this.readLastSeq(msg.conversationId)));
+      }
+    }
+    throw new AppError('unavailable', 'Too many concurrent messages in this conversation; retry.', {
+      details: { conversationId: msg.conversationId },
+    });
+  }
+
+  /**
+   * For servers whose duplicate-key errors do not name the index (FerretDB): a document
+   * holding our `(senderId, clientMsgId)` or our `_id` explains it; otherwise it was the seq.
+   * Also returns the last seq, read at the same time, for the retry.
+   */
+  private async classifyByReading(msg: NewMessage): Promise<[DuplicateOn, number]> {
+    const [clash, last] = await Promise.all([
+      this.col.findOne(
+        { $or: [{ senderId: msg.senderId, clientMsgId: msg.clientMsgId }, { _id: msg.id }] },
+        { projection: { senderId: 1, clientMsgId: 1 } },
+      ),
+      this.readLastSeq(msg.conversationId),
+    ]);
+    if (!clash) return ['seq', last];
+    return [clash.senderId === msg.senderId && clash.clientMsgId === msg.clientMsgId ? 'client' : 'id', last];
+  }
+
+  private async readLastSeq(conversationId: string): Promise<number> {
+    const top = await this.col.find({ conversationId }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).next();
+    const seq = top ? Number(top.seq) : 0;
+    if (seq > 0) this.rememberSeq(conversationId, seq);
+    return seq;
+  }
+
+  /** Seqs only grow, so a hint is only ever raised; the least recently used one is evicted. */
+  private rememberSeq(conversationId: string, seq: number): void {
+    const known = this.seqHints.get(conversationId) ?? 0;
+    this.seqHints.delete(conversationId);
+    this.seqHints.set(conversationId, Math.max(known, seq));
+    if (this.seqHints.size > SEQ_HINTS_MAX) {
+      const oldest = this.seqHints.keys().next().value;
+      if (oldest !== undefined) this.seqHints.delete(oldest);
+    }
+  }
+
+  /** Runs `fn` after every earlier insert of this process into the same conversation. */
+  private inLane<T>(conversationId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.lanes.get(conversationId) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.lanes.set(conversationId, tail);
+    void tail.then(() => {
+      if (this.lanes.get(conversationId) === tail) this.lanes.delete(conversationId);
+    });
+    return run;
+  }
+
+  async findById(conversationId: string, messageId: string): Promise<StoredMessage | null> {
+    const d = await this.col.findOne({ _id: messageId, conversationId });
+    return d ? toMessage(d) : null;
+  }
+
+  async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
+    const d = await this.col.findOne({ senderId, clientMsgId });
+    return d ? toMessage(d) : null;
+  }
+
+  async list(conversationId: string, opts: { beforeSeq?: number; afterSeq?: number; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
+    const seq: { $gt?: number; $lt?: number } = {};
+    if (opts.afterSeq !== undefined) seq.$gt = opts.afterSeq;
+    if (opts.beforeSeq !== undefined) seq.$lt = opts.beforeSeq;
+    const filter: Filter<MessageDoc> = { conversationId };
+    if (opts.afterSeq !== undefined || opts.beforeSeq !== undefined) filter.seq = seq;
+    // "after" pages forward from the cursor; otherwise the newest page (before the cursor).
+    const dir = opts.afterSeq !== undefined ? 1 : -1;
+    const docs = await this.col.find(filter).sort({ seq: dir }).limit(opts.limit + 1).toArray();
+    const hasMore = docs.length > opts.limit;
+    const page = docs.slice(0, opts.limit).map(toMessage);
+    if (dir === -1) page.reverse();
+    return { messages: page, hasMore };
+  }
+
+  /**
+   * Read, compute with the shared `applyChange`, then compare-and-set on `rev`: the update
+   * only matches if nobody changed the message since we read it; otherwise re-read and
+   * recompute (bounded). On MongoDB a single-document update is atomic, so two concurrent
+   * changes cannot both match the same rev. On FerretDB 1.24 it is NOT: its updates are a
+   * read then a write without isolation (measured: of 20 concurrent CAS updates on one
+   * document, 8 matched), so concurrent changes to the SAME message may lose one of them
+   * there; changes to different messages, and sequential changes, are unaffected.
+   */
+  async apply(conversationId: string, messageId: string, change: MessageChange): Promise<{ message: StoredMessage; changed: boolean } | null> {
+    for (let attempt = 0; attempt < MAX_APPLY_ATTEMPTS; attempt++) {
+      const current = await this.findById(conversationId, messageId);
+      if (!current) return null;
+      const next = applyChange(current, change);
+      if (!next) return { message: current, changed: false };
+      const rev = current.rev + 1;
+      // Never before the previous change, even if this host's clock is behind the last writer's.
+      const updatedAt = new Date(Math.max(Date.now(), current.updatedAt.getTime() + 1));
+      const res = await this.col.updateOne(
+        { _id: messageId, conversationId, rev: current.rev },
+        {
+          $set: {
+            rev,
+            updatedAt,
+            text: next.text,
+            attachments: next.attachments,
+            mentions: next.mentions,
+            reactions: toReactionList(next.reactions),
+            editedAt: next.editedAt,
+            deletedAt: next.deletedAt,
+          },
+        },
+      );
+      if (res.matchedCount === 1) return { message: { ...next, rev, updatedAt }, changed: true };
+      await backoff(attempt);
+    }
+    throw new AppError('unavailable', 'Too many concurrent changes to this message; retry.', { details: { conversationId, messageId } });
+  }
+
+  /**
+   * One `find ... sort seq desc limit 1` per conversation: on MongoDB each is a single
+   * index seek. (An aggregation with `$sort`+`$group`/`$first` would be one round trip, but
+   * FerretDB 1.24 does not implement `$first`, and `$group`/`$max` scans every message.)
+   */
+  async heads(conversationIds: readonly string[]): Promise<Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>> {
+    const out = new Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>();
+    await fanOut([...new Set(conversationIds)], async (conversationId) => {
+      const d = await this.col.find({ conversationId }).sort({ seq: -1 }).limit(1).next();
+      if (d) out.set(conversationId, { lastSeq: Number(d.seq), lastMessage: toMessage(d) });
+    });
+    return out;
+  }
+
+  async countUnread(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    await fanOut(positions, async (p) => {
+      const n = await this.col.countDocuments({
+        conversationId: p.conversationId,
+        seq: { $gt: p.afterSeq },
+        kind: 'user',
+        deletedAt: null,
+        senderId: { $ne: userId },
+      });
+      out.set(p.conversationId, n);
+    });
+    return out;
+  }
+
+  async changedSince(conversationIds: readonly string[], since: Date, limit: number): Promise<StoredMessage[]> {
+    if (conversationIds.length === 0) return [];
+    const docs = await this.col
+      .find({ conversationId: { $in: [...conversationIds] }, updatedAt: { $gte: since } })
+      .sort({ updatedAt: 1, _id: 1 })
+      .limit(limit)
+      .toArray();
+    return docs.map(toMessage);
+  }
+
+  async ping(): Promise<void> {
+    await this.client.db('admin').command({ ping: 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** Runs `fn` over `items` with at most FANOUT in flight. */
+async function fanOut<T>(items: readonly T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(FANOUT, items.length) }, worker));
+}
