@@ -57,6 +57,9 @@ export class MemoryKeyValueStore implements KeyValueStore {
     if (!e) {
       e = { value: '0', expiresAt: this.expiry(ttlSeconds) };
       this.map.set(key, e);
+    } else if (e.expiresAt === Infinity) {
+      // a counter without a lifetime would never reset: give it the window (as Redis does)
+      e.expiresAt = this.expiry(ttlSeconds);
     }
     const count = Number(e.value) + 1;
     e.value = String(count);

@@ -1,6 +1,10 @@
 import type { PresenceState, PresenceStore } from './presence.port.js';
 
-/** In-process presence for the embedded profile. */
+/**
+ * In-process presence for the embedded profile. Same rules as the Redis adapter: a user is
+ * tracked (in `live`) from their first touch until remove() or reapExpired() reports them
+ * offline, so every online period ends in exactly one offline report.
+ */
 export class MemoryPresenceStore implements PresenceStore {
   /** userId -> connectionId -> expiry (ms) */
   private readonly live = new Map<string, Map<string, number>>();
@@ -17,23 +21,33 @@ export class MemoryPresenceStore implements PresenceStore {
     return n;
   }
 
+  /** Drops the expired connections of a user whose set is being changed anyway. */
+  private prune(conns: Map<string, number>): void {
+    const t = this.now();
+    for (const [id, exp] of conns) if (exp <= t) conns.delete(id);
+  }
+
   async touch(userId: string, connectionId: string, ttlSeconds: number): Promise<{ becameOnline: boolean }> {
     const was = this.liveCount(userId) > 0;
     let conns = this.live.get(userId);
     if (!conns) this.live.set(userId, (conns = new Map()));
     conns.set(connectionId, this.now() + ttlSeconds * 1000);
+    this.prune(conns);
     return { becameOnline: !was };
   }
 
   async remove(userId: string, connectionId: string): Promise<{ becameOffline: boolean; lastSeenAt: string }> {
     const conns = this.live.get(userId);
-    const was = this.liveCount(userId) > 0;
-    conns?.delete(connectionId);
     const lastSeenAt = new Date(this.now()).toISOString();
     this.lastSeen.set(userId, lastSeenAt);
-    const nowLive = this.liveCount(userId) > 0;
-    if (conns && conns.size === 0) this.live.delete(userId);
-    return { becameOffline: was && !nowLive, lastSeenAt };
+    if (!conns) return { becameOffline: false, lastSeenAt }; // never online, or already reported offline
+    conns.delete(connectionId);
+    this.prune(conns);
+    if (conns.size > 0) return { becameOffline: false, lastSeenAt };
+    // Last live connection gone, or all had expired and the user was not reaped yet: either
+    // way nobody reported them offline, and once out of `live` reapExpired never will.
+    this.live.delete(userId);
+    return { becameOffline: true, lastSeenAt };
   }
 
   async get(userIds: readonly string[]): Promise<Record<string, PresenceState>> {
