@@ -355,16 +355,22 @@ async function freePort(): Promise<number> {
 
 async function spawnServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
+  // The test runner's own variables would make the child think it is a test file.
+  const { NODE_TEST_CONTEXT: _ctx, ...parentEnv } = process.env;
   const child = spawn(join(process.cwd(), 'node_modules', '.bin', 'tsx'), ['src/cli.ts', 'serve'], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { ...parentEnv, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 30_000;
+  // Generous: two cold tsx starts on a loaded 2-core CI machine.
+  const deadline = Date.now() + 120_000;
   while (!out.includes('parley started')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start: ${out}`);
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start: ${out}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return { url: `http://127.0.0.1:${port}`, child };
@@ -374,8 +380,11 @@ if (SQL_BACKENDS.includes('postgres')) {
   test('two server processes on one PostgreSQL: concurrent sends get seqs 1..N, no gap or duplicate', async () => {
     const db = await createTestDatabase();
     const env = { DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, RATE_LIMIT_WS_SEND: '100000/1s', RATE_LIMIT_SIGNUP_IP: '1000/1m', DATA_DIR: '/tmp/parley-two-procs' };
-    const servers = await Promise.all([spawnServer(env), spawnServer(env)]);
+    const servers: { url: string; child: ChildProcess }[] = [];
     try {
+      // One after the other: both migrate; the second waits on the first's advisory lock.
+      servers.push(await spawnServer(env));
+      servers.push(await spawnServer(env));
       const [a, b] = servers.map((x) => x.url) as [string, string];
       const u1 = await signup(a, 'p1');
       const u2 = await signup(b, 'p2');

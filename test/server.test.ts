@@ -40,7 +40,8 @@ async function freePort(): Promise<number> {
 test('the CLI serves, migrates, refuses bad config, and exits cleanly on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
   const port = await freePort();
-  const env = { ...process.env, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+  const { NODE_TEST_CONTEXT: _ctx, ...parentEnv } = process.env;
+  const env = { ...parentEnv, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
   const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');
   try {
     const bad = spawn(tsx, ['src/cli.ts', 'serve'], { env: { ...env, PORT: 'x', DATABASE_URL: 'nope' } });
@@ -57,7 +58,7 @@ test('the CLI serves, migrates, refuses bad config, and exits cleanly on SIGTERM
     const child = spawn(tsx, ['src/cli.ts', 'serve', '--roles', 'api,ws'], { env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 120_000;
     while (!out.includes('parley started')) {
       if (Date.now() > deadline) throw new Error(`server did not start: ${out}`);
       await new Promise((r) => setTimeout(r, 100));
