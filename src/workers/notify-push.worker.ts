@@ -1,0 +1,13 @@
+import type { JobHandler } from '../platform/jobs/jobs.port.js';
+import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+
+/**
+ * `notify.push`: push notification of a new message to the recipients' devices (FCM, APNs, Web Push).
+ * For now it records the job once (`processed_jobs`); the real work comes with its worker.
+ */
+export function notifyPushWorker(deps: WorkerDeps): JobHandler {
+  return async (job) => {
+    if (!(await firstDelivery(deps, job))) return;
+    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+  };
+}
