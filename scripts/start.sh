@@ -8,5 +8,5 @@ source scripts/lib.sh
 ensure_node_modules
 echo "== build"
 npx tsc -p tsconfig.build.json
-if [ -f web/package.json ]; then npm run --silent build:web; fi
+if [ -f web/index.html ]; then npm run --silent build:web; fi
 exec node dist/src/cli.js serve "$@"

@@ -34,6 +34,7 @@ import { registerUsersRoutes } from './modules/users/users.routes.js';
 import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
+import { registerWebClient } from './gateway/web.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -135,6 +136,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerConversationsRoutes(http, { conversations, requireAuth });
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
+      registerWebClient(http);
     }
     if (roles.includes('ws')) {
       const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });

@@ -1,0 +1,416 @@
+/**
+ * The web client end to end, in Debian's Chromium driven by playwright-core, against the
+ * real server: three people sign up in three browser contexts, talk in a direct
+ * conversation (live delivery, typing, "seen", reactions, replies, edits, deletes), make a
+ * group (members, mentions, system messages), go offline and come back (missed messages
+ * arrive, an offline-typed message survives a reload and is delivered once), and markup in
+ * a message stays text. Screenshots of the main screens go to build/screenshots/.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { tmpdir } from 'node:os';
+import Fastify from 'fastify';
+import { registerWebClient } from '../src/gateway/web.js';
+import type { HttpApp } from '../src/gateway/http.js';
+import { call, startTestServer, type TestServer } from './harness.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SHOTS = join(ROOT, 'build', 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const WAIT = 15_000;
+
+/** The newest modification time under `path` (files only). */
+function newest(path: string): number {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
+}
+
+/** Builds web/dist when it is missing or older than its sources (web/ and sdk/). */
+function ensureWebBuild(): void {
+  const built = join(ROOT, 'web', 'dist', 'index.html');
+  const sources = Math.max(
+    newest(join(ROOT, 'web', 'src')),
+    newest(join(ROOT, 'web', 'public')),
+    newest(join(ROOT, 'web', 'index.html')),
+    newest(join(ROOT, 'web', 'vite.config.ts')),
+    newest(join(ROOT, 'sdk')),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  console.log('# building the web client (npm run build:web)');
+  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+let server: TestServer;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const pageErrors: string[] = [];
+let alerts = 0;
+
+before(async () => {
+  execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'inherit' });
+  ensureWebBuild();
+  mkdirSync(SHOTS, { recursive: true });
+  server = await startTestServer({ sql: 'pglite' });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // playwright-core starts it with a fresh, empty profile directory of its own.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await server?.stop();
+});
+
+async function newPerson(viewport = { width: 1100, height: 720 }): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport, baseURL: server.url });
+  contexts.push(context);
+  const page = await context.newPage();
+  watch(page);
+  return { context, page };
+}
+
+function watch(page: Page): void {
+  page.setDefaultTimeout(WAIT);
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('dialog', (d) => {
+    if (d.type() === 'alert') alerts += 1;
+    void d.accept();
+  });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** Polls `check` until it stops throwing. */
+async function until(check: () => Promise<void> | void, what: string, timeoutMs = WAIT): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
+}
+
+const unique = (name: string) => `${name}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
+
+async function signUp(page: Page, name: string): Promise<string> {
+  const username = unique(name.toLowerCase());
+  await page.goto('/');
+  await page.getByRole('tab', { name: 'Sign up' }).click();
+  await page.getByLabel('Email').fill(`${username}@example.test`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Display name').fill(name);
+  await page.getByLabel('Password').fill('correct horse battery');
+  return username;
+}
+
+const sidebar = (page: Page) => page.getByRole('navigation', { name: 'Conversations' });
+const log = (page: Page) => page.getByRole('log', { name: 'Messages' });
+const composer = (page: Page) => page.getByRole('combobox', { name: /^Message / });
+const messageWith = (page: Page, text: string): Locator => log(page).locator('li.message', { hasText: text });
+const row = (page: Page, title: string): Locator => sidebar(page).locator('.conversation-list button', { hasText: title });
+
+async function send(page: Page, text: string): Promise<void> {
+  await composer(page).fill(text);
+  await composer(page).press('Enter');
+}
+
+async function startDirect(page: Page, username: string): Promise<void> {
+  await page.getByLabel('Find people').fill(username);
+  await page.getByRole('list', { name: 'People found' }).getByRole('button', { name: new RegExp(username) }).click();
+  await composer(page).waitFor();
+}
+
+async function mediaRoutes(): Promise<boolean> {
+  const r = await call(server.url, 'GET', '/openapi.json');
+  return r.status === 200 && Object.keys(r.body?.paths ?? {}).includes('/v1/media/uploads');
+}
+
+/** A small valid PNG (a 48x32 gradient), made here. */
+async function testPng(page: Page): Promise<Buffer> {
+  const b64 = await page.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 48;
+    c.height = 32;
+    const g = c.getContext('2d')!;
+    const grad = g.createLinearGradient(0, 0, 48, 32);
+    grad.addColorStop(0, '#3b5bdb');
+    grad.addColorStop(1, '#e8590c');
+    g.fillStyle = grad;
+    g.fillRect(0, 0, 48, 32);
+    return c.toDataURL('image/png').split(',')[1]!;
+  });
+  return Buffer.from(b64, 'base64');
+}
+
+test('without a build, / explains how to build the client and the API keeps its 404s', async () => {
+  const app = Fastify() as unknown as HttpApp;
+  registerWebClient(app, join(tmpdir(), `parley-no-web-${process.pid}`));
+  try {
+    const page = await app.inject({ method: 'GET', url: '/' });
+    assert.equal(page.statusCode, 404);
+    assert.match(page.headers['content-type'] as string, /text\/html/);
+    assert.match(page.body, /npm run build:web/);
+    const deep = await app.inject({ method: 'GET', url: '/c/abc' });
+    assert.match(deep.body, /not built/);
+    const api = await app.inject({ method: 'GET', url: '/v1/unknown' });
+    assert.equal(api.statusCode, 404);
+    assert.equal(api.json().error.code, 'not_found');
+    const traversal = await app.inject({ method: 'GET', url: '/..%2f..%2fetc%2fpasswd' });
+    assert.notEqual(traversal.statusCode, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+test('the web client, end to end in Chromium', { timeout: 170_000 }, async (t) => {
+  const alice = await newPerson();
+  const bob = await newPerson();
+  const carol = await newPerson();
+  let bobName = '';
+  let carolName = '';
+
+  await t.test('the server serves the client, with SPA fallback and cache headers', async () => {
+    const index = await fetch(`${server.url}/c/some-conversation`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    const html = await index.text();
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    assert.ok(asset, 'index.html references a hashed script');
+    const js = await fetch(server.url + asset);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+    const api404 = await fetch(`${server.url}/v1/nope`);
+    assert.equal(api404.status, 404);
+    assert.equal(((await api404.json()) as { error: { code: string } }).error.code, 'not_found');
+    assert.equal((await fetch(`${server.url}/assets/missing.js`)).status, 404);
+    const outside = await fetch(`${server.url}/..%2f..%2fpackage.json`);
+    assert.equal(outside.status, 404);
+    assert.doesNotMatch(await outside.text(), /"name": "parley"/);
+  });
+
+  await t.test('three people sign up', async () => {
+    await signUp(alice.page, 'Alice');
+    await shot(alice.page, '01-sign-up');
+    await alice.page.getByRole('button', { name: 'Create account' }).click();
+    bobName = await signUp(bob.page, 'Bob');
+    await bob.page.getByRole('button', { name: 'Create account' }).click();
+    carolName = await signUp(carol.page, 'Carol');
+    await carol.page.getByRole('button', { name: 'Create account' }).click();
+    for (const p of [alice.page, bob.page, carol.page]) await sidebar(p).waitFor();
+    await alice.page.getByText('Welcome to Parley').waitFor();
+  });
+
+  await t.test('a direct conversation: live messages, unread badge, typing, seen', async () => {
+    await startDirect(alice.page, bobName);
+    await send(alice.page, 'Hello Bob!');
+    await messageWith(alice.page, 'Hello Bob!').waitFor();
+    // Bob was not looking: the conversation appears with an unread badge.
+    await row(bob.page, 'Alice').getByTestId('unread-badge').filter({ hasText: '1' }).waitFor();
+    await shot(bob.page, '02-conversation-list-unread');
+    await row(bob.page, 'Alice').click();
+    await messageWith(bob.page, 'Hello Bob!').waitFor();
+    await until(async () => assert.equal(await row(bob.page, 'Alice').getByTestId('unread-badge').count(), 0), 'the badge to clear');
+    // Bob opened it: Alice sees it was seen.
+    await messageWith(alice.page, 'Hello Bob!').getByTestId('seen').filter({ hasText: 'Seen' }).waitFor();
+    // Bob types: Alice sees it.
+    await composer(bob.page).pressSequentially('Hi Al', { delay: 20 });
+    await alice.page.getByTestId('typing').filter({ hasText: 'Bob is typing' }).waitFor();
+    await composer(bob.page).pressSequentially('ice', { delay: 20 });
+    await composer(bob.page).press('Enter');
+    await messageWith(alice.page, 'Hi Alice').waitFor();
+    await until(async () => assert.equal(await alice.page.getByTestId('typing').textContent(), ''), 'the typing indicator to go');
+    // Presence: Bob is online for Alice.
+    await alice.page.getByTestId('conversation-subtitle').filter({ hasText: 'Online' }).waitFor();
+  });
+
+  await t.test('reactions, replies, edits and deletes', async () => {
+    const hello = messageWith(bob.page, 'Hello Bob!');
+    await hello.hover();
+    await hello.getByRole('button', { name: 'Add reaction' }).click();
+    await bob.page.getByRole('menuitem', { name: 'React with 👍' }).click();
+    await messageWith(alice.page, 'Hello Bob!').getByRole('button', { name: /👍 1/ }).waitFor();
+
+    const hi = messageWith(alice.page, 'Hi Alice');
+    await hi.hover();
+    await hi.getByRole('button', { name: 'Reply' }).click();
+    await alice.page.getByRole('status').filter({ hasText: 'Replying to' }).waitFor();
+    await send(alice.page, 'Glad you are here');
+    const reply = messageWith(bob.page, 'Glad you are here');
+    await reply.locator('.reply-quote', { hasText: 'Hi Alice' }).waitFor();
+
+    await send(alice.page, 'Typo mesage');
+    const typo = messageWith(alice.page, 'Typo mesage');
+    await typo.waitFor();
+    await typo.hover();
+    await typo.getByRole('button', { name: 'Edit' }).click();
+    const box = alice.page.getByRole('textbox', { name: 'Edit message' });
+    await box.fill('Typo message, fixed');
+    await box.press('Enter');
+    await messageWith(bob.page, 'Typo message, fixed').getByText('(edited)').waitFor();
+
+    await send(alice.page, 'This one goes away');
+    const gone = messageWith(alice.page, 'This one goes away');
+    await gone.waitFor();
+    await messageWith(bob.page, 'This one goes away').waitFor();
+    await gone.hover();
+    await gone.getByRole('button', { name: 'Delete' }).click();
+    await until(async () => assert.equal(await messageWith(bob.page, 'This one goes away').count(), 0), 'the deleted message to go');
+    await log(bob.page).getByText('This message was deleted').waitFor();
+    await shot(alice.page, '03-direct-conversation');
+  });
+
+  await t.test('markup in a message is shown as text, never run', async () => {
+    const evil = '<b>bold</b><img src=x onerror=alert(1)>';
+    await send(alice.page, evil);
+    const m = messageWith(bob.page, '<b>bold</b>');
+    await m.waitFor();
+    assert.equal((await m.locator('.message-text').textContent())?.trim(), evil);
+    assert.equal(await log(bob.page).locator('b').count(), 0);
+    assert.equal(await log(bob.page).locator('img[src="x"]').count(), 0);
+    assert.equal(await log(alice.page).locator('img[src="x"]').count(), 0);
+    assert.equal(alerts, 0);
+  });
+
+  await t.test('an image attachment with upload progress and a preview', async (st) => {
+    if (!(await mediaRoutes())) {
+      st.diagnostic('media routes are not on this server (/v1/media/uploads missing from /openapi.json): upload step skipped');
+      assert.equal(await alice.page.getByRole('button', { name: 'Attach a file' }).count(), 0, 'no attach button without media');
+      return;
+    }
+    const png = await testPng(alice.page);
+    await alice.page.getByTestId('attach-input').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: png });
+    await alice.page.getByRole('list', { name: 'Attachments' }).getByText('Ready').waitFor();
+    await composer(alice.page).fill('A picture');
+    await composer(alice.page).press('Enter');
+    const pic = messageWith(bob.page, 'A picture').getByRole('img', { name: 'gradient.png' });
+    await pic.waitFor();
+    await until(async () => assert.ok(await pic.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)), 'the preview to load');
+    await shot(bob.page, '04-image-attachment');
+  });
+
+  await t.test('a group: created, a third person added, mentions, system messages', async () => {
+    await alice.page.getByRole('button', { name: 'New group' }).click();
+    const dialog = alice.page.getByRole('dialog', { name: 'New group' });
+    await dialog.getByLabel('Group name').fill('Weekend plans');
+    await dialog.getByLabel('Add people').fill(bobName);
+    await dialog.getByRole('button', { name: new RegExp(bobName) }).click();
+    await dialog.getByRole('button', { name: 'Create group' }).click();
+    await alice.page.getByRole('heading', { name: 'Weekend plans' }).waitFor();
+    await row(bob.page, 'Weekend plans').waitFor();
+
+    // Alice (owner) adds Carol from the members dialog.
+    await alice.page.getByRole('button', { name: 'Members' }).click();
+    const members = alice.page.getByRole('dialog', { name: /Members of/ });
+    await members.getByLabel('Add people to the group').fill(carolName);
+    await members.getByRole('button', { name: new RegExp(carolName) }).click();
+    await members.getByRole('list', { name: 'Members' }).getByText('Carol').waitFor();
+    await shot(alice.page, '05-group-members');
+    await members.getByRole('button', { name: 'Close' }).click();
+    await log(alice.page).locator('.system-message', { hasText: 'added Carol' }).waitFor();
+
+    // A mention, completed from the members list.
+    await row(carol.page, 'Weekend plans').waitFor();
+    await composer(alice.page).pressSequentially('Are you in, @car', { delay: 10 });
+    await alice.page.getByRole('option', { name: /Carol/ }).waitFor();
+    await composer(alice.page).press('Enter'); // picks the suggestion
+    assert.equal(await composer(alice.page).inputValue(), `Are you in, @${carolName} `);
+    await composer(alice.page).pressSequentially('?');
+    await composer(alice.page).press('Enter');
+    await row(carol.page, 'Weekend plans').getByTestId('mention-badge').waitFor();
+    await row(carol.page, 'Weekend plans').click();
+    await messageWith(carol.page, 'Are you in').locator('.mention').waitFor();
+    await log(carol.page).locator('.system-message', { hasText: 'added Carol' }).waitFor();
+    await send(carol.page, 'Count me in');
+    await messageWith(alice.page, 'Count me in').waitFor();
+    await messageWith(bob.page, 'Count me in').count(); // Bob is elsewhere; his list shows it:
+    await row(bob.page, 'Weekend plans').getByTestId('unread-badge').waitFor();
+    await shot(carol.page, '06-group-conversation');
+  });
+
+  await t.test('offline and back: missed messages arrive, an offline message survives a reload and is sent once', async () => {
+    await row(bob.page, 'Alice').click();
+    await messageWith(bob.page, 'Glad you are here').waitFor();
+    await row(alice.page, 'Bob').click();
+    await messageWith(alice.page, 'Glad you are here').waitFor();
+    await bob.context.setOffline(true);
+    await bob.page.getByTestId('connection-banner').filter({ hasText: 'offline' }).waitFor();
+    await send(alice.page, 'Sent while Bob was away');
+    await send(bob.page, 'Typed while offline');
+    await bob.page.getByTestId('pending-message').filter({ hasText: 'Typed while offline' }).waitFor();
+    await shot(bob.page, '07-offline');
+
+    // A reload while still offline: the service worker serves the app, IndexedDB the outbox.
+    const swReady = await bob.page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration())?.active);
+    if (swReady) {
+      await bob.page.reload();
+      await bob.page.getByTestId('pending-message').filter({ hasText: 'Typed while offline' }).waitFor();
+    } else {
+      console.log('# no active service worker: the offline reload is skipped');
+    }
+    await bob.context.setOffline(false);
+    await messageWith(bob.page, 'Sent while Bob was away').waitFor({ timeout: 30_000 });
+    await messageWith(alice.page, 'Typed while offline').waitFor({ timeout: 30_000 });
+    await until(async () => assert.equal(await bob.page.getByTestId('pending-message').count(), 0), 'the outbox to empty');
+    // Exactly once, on screen and on the server.
+    assert.equal(await messageWith(alice.page, 'Typed while offline').count(), 1);
+    assert.equal(await messageWith(bob.page, 'Typed while offline').count(), 1);
+    const convId = decodeURIComponent(new URL(alice.page.url()).pathname.split('/')[2] ?? '');
+    const token = await alice.page.evaluate(() => (JSON.parse(localStorage.getItem('parley.session')!) as { tokens: { accessToken: string } }).tokens.accessToken);
+    const res = await call(server.url, 'GET', `/v1/conversations/${encodeURIComponent(convId)}/messages?limit=100`, { token });
+    assert.equal(res.status, 200);
+    assert.equal((res.body.messages as { text: string | null }[]).filter((m) => m.text === 'Typed while offline').length, 1);
+  });
+
+  await t.test('narrow screens: one pane at a time', async () => {
+    await carol.page.setViewportSize({ width: 390, height: 760 });
+    await composer(carol.page).waitFor();
+    assert.equal(await sidebar(carol.page).isVisible(), false);
+    await shot(carol.page, '08-narrow-conversation');
+    await carol.page.getByRole('button', { name: 'Back to conversations' }).click();
+    await sidebar(carol.page).waitFor();
+    await shot(carol.page, '09-narrow-list');
+  });
+
+  await t.test('keyboard: Escape closes a dialog and focus returns', async () => {
+    const profile = alice.page.getByRole('button', { name: 'Edit profile' });
+    await profile.click();
+    const dialog = alice.page.getByRole('dialog', { name: 'Your profile' });
+    await dialog.getByLabel('Display name').fill('Alice Liddell');
+    await shot(alice.page, '10-profile');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await until(async () => assert.equal(await dialog.count(), 0), 'the dialog to close');
+    await sidebar(alice.page).getByText('Alice Liddell').waitFor();
+    await profile.click();
+    await alice.page.keyboard.press('Escape');
+    await until(async () => assert.equal(await alice.page.getByRole('dialog').count(), 0), 'Escape to close the dialog');
+    assert.equal(await profile.evaluate((el) => el === document.activeElement), true);
+  });
+
+  await t.test('log out', async () => {
+    await alice.page.getByRole('button', { name: 'Log out' }).click();
+    await alice.page.getByRole('tab', { name: 'Log in' }).waitFor();
+    assert.equal(await alice.page.evaluate(() => localStorage.getItem('parley.session')), null);
+  });
+
+  assert.deepEqual(pageErrors, [], 'no uncaught errors in the pages');
+});
