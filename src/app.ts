@@ -23,6 +23,9 @@ import { registerMessagesRoutes } from './modules/messages/messages.routes.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { SyncService } from './modules/sync/sync.service.js';
 import { registerSyncRoutes } from './modules/sync/sync.routes.js';
+import { openJobQueue, type JobQueue } from './platform/jobs/index.js';
+import { startWorkers } from './workers/index.js';
+import { createMediaModule, registerMediaJobHandlers } from './modules/media/media.module.js';
 import { createHttpApp, makeRequireAuth, registerHealthRoutes, type HttpApp } from './gateway/http.js';
 import { Metrics } from './gateway/metrics.js';
 import { AccessTokens, resolveJwtSecret } from './modules/auth/tokens.js';
@@ -34,7 +37,6 @@ import { registerUsersRoutes } from './modules/users/users.routes.js';
 import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
-import { registerWebClient } from './gateway/web.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -42,6 +44,7 @@ export interface Platform {
   bus: Bus;
   presence: PresenceStore;
   messages: MessageStore;
+  jobs: JobQueue;
 }
 
 export interface Services {
@@ -73,7 +76,7 @@ export interface StartOptions {
 }
 
 /** Opens every port's adapter, in dependency order; closes what opened if one fails. */
-async function openPlatform(config: Config, logger: Logger, closers: (() => Promise<void>)[]): Promise<Platform> {
+async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[]): Promise<Platform> {
   const sql = await openSqlDatabase(config, logger);
   closers.push(() => sql.close());
   await migrate(sql, logger);
@@ -85,7 +88,10 @@ async function openPlatform(config: Config, logger: Logger, closers: (() => Prom
   closers.push(() => presence.close());
   const messages = await openMessageStore(config, sql, logger);
   closers.push(() => messages.close());
-  return { sql, kv, bus, presence, messages };
+  // Its closer is registered by startParley, so that shutdown drains jobs in hand before
+  // the media store they use closes, and after the HTTP server stops producing new ones.
+  const jobs = await openJobQueue(config, logger, { sql, metrics });
+  return { sql, kv, bus, presence, messages, jobs };
 }
 
 /** Starts Parley with `config`: migrates, builds services, listens. */
@@ -104,8 +110,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
   };
 
   try {
-    const platform = await openPlatform(config, logger, closers);
     const metrics = new Metrics();
+    const platform = await openPlatform(config, logger, metrics, closers);
 
     const usersRepo = new UsersRepository(platform.sql);
     const users = new UsersService(usersRepo);
@@ -117,7 +123,26 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
     const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger);
     const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
+    messages.jobs = platform.jobs;
     const sync = new SyncService(platform.messages, conversations, views);
+
+    const media = await createMediaModule({
+      config,
+      logger,
+      sql: platform.sql,
+      jobs: platform.jobs,
+      isMember: (userId, conversationId) => conversations.isMember(userId, conversationId),
+    });
+    closers.push(() => media.stop());
+    closers.push(() => platform.jobs.close());
+    users.avatarUrl = (id) => media.service.avatarUrl(id);
+    users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
+    conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
+    views.expandMedia = (ids) => media.service.expand(ids);
+    messages.attachments = {
+      attachable: (userId, ids) => media.service.attachable(userId, ids),
+      recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
+    };
     const services: Services = { auth, users, devices, conversations, messages, presence, sync };
 
     const http = await createHttpApp({ config, logger, metrics });
@@ -128,6 +153,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       kv: () => platform.kv.ping(),
       bus: () => platform.bus.ping(),
       messages: () => platform.messages.ping(),
+      jobs: () => platform.jobs.ping(),
+      media: () => media.ping(),
     });
     if (roles.includes('api')) {
       registerAuthRoutes(http, { auth, requireAuth });
@@ -136,7 +163,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerConversationsRoutes(http, { conversations, requireAuth });
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
-      registerWebClient(http);
+      media.registerRoutes(http, { requireAuth });
     }
     if (roles.includes('ws')) {
       const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
@@ -144,6 +171,12 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
       closers.push(() => ws.stop());
+    }
+
+    if (roles.includes('worker')) {
+      await startWorkers({ jobs: platform.jobs, sql: platform.sql, logger, metrics });
+      await registerMediaJobHandlers(platform.jobs, media.service);
+      media.startCleanup();
     }
 
     await http.listen({ port: config.PORT, host: config.HOST });

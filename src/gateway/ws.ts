@@ -383,12 +383,11 @@ export class WsGateway {
       return;
     }
     const cursor = freshCursor();
-    for (const [conversationId, lastSeq] of Object.entries(f.conversations ?? {})) {
-      try {
-        for (const e of await this.deps.sync.afterSeqs(conn.userId, conversationId, lastSeq)) this.sendEvent(conn, e);
-      } catch (err) {
-        this.sendError(conn, f.id, err);
-      }
+    const wanted = Object.entries(f.conversations ?? {});
+    // All or nothing: one reply per request id, so a client never mistakes a partial error for the answer.
+    for (const [conversationId] of wanted) await this.deps.conversations.requireMember(conn.userId, conversationId);
+    for (const [conversationId, lastSeq] of wanted) {
+      for (const e of await this.deps.sync.afterSeqs(conn.userId, conversationId, lastSeq)) this.sendEvent(conn, e);
     }
     this.sendEvent(conn, { type: 'resumed', ...idPart, cursor });
   }
