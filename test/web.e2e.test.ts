@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import Fastify from 'fastify';
 import { registerWebClient } from '../src/gateway/web.js';
 import type { HttpApp } from '../src/gateway/http.js';
-import { call, startTestServer, type TestServer } from './harness.js';
+import { call, signup, startTestServer, type TestServer } from './harness.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(ROOT, 'build', 'screenshots');
@@ -57,7 +57,7 @@ before(async () => {
   execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'inherit' });
   ensureWebBuild();
   mkdirSync(SHOTS, { recursive: true });
-  server = await startTestServer({ sql: 'pglite' });
+  server = await startTestServer({ sql: 'pglite', env: { RATE_LIMIT_WS_SEND: '100000/10s' } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -144,18 +144,21 @@ async function mediaRoutes(): Promise<boolean> {
   return r.status === 200 && Object.keys(r.body?.paths ?? {}).includes('/v1/media/uploads');
 }
 
-/** A small valid PNG (a 48x32 gradient), made here. */
+/** A small valid PNG (a gradient with a word on it), made here by the browser. */
 async function testPng(page: Page): Promise<Buffer> {
   const b64 = await page.evaluate(() => {
     const c = document.createElement('canvas');
-    c.width = 48;
-    c.height = 32;
+    c.width = 320;
+    c.height = 180;
     const g = c.getContext('2d')!;
-    const grad = g.createLinearGradient(0, 0, 48, 32);
+    const grad = g.createLinearGradient(0, 0, 320, 180);
     grad.addColorStop(0, '#3b5bdb');
     grad.addColorStop(1, '#e8590c');
     g.fillStyle = grad;
-    g.fillRect(0, 0, 48, 32);
+    g.fillRect(0, 0, 320, 180);
+    g.fillStyle = '#fff';
+    g.font = 'bold 40px sans-serif';
+    g.fillText('Parley', 95, 105);
     return c.toDataURL('image/png').split(',')[1]!;
   });
   return Buffer.from(b64, 'base64');
@@ -300,12 +303,13 @@ test('the web client, end to end in Chromium', { timeout: 170_000 }, async (t) =
     const png = await testPng(alice.page);
     await alice.page.getByTestId('attach-input').setInputFiles({ name: 'gradient.png', mimeType: 'image/png', buffer: png });
     await alice.page.getByRole('list', { name: 'Attachments' }).getByText('Ready').waitFor();
+    await shot(alice.page, '04-attachment-ready');
     await composer(alice.page).fill('A picture');
     await composer(alice.page).press('Enter');
     const pic = messageWith(bob.page, 'A picture').getByRole('img', { name: 'gradient.png' });
     await pic.waitFor();
     await until(async () => assert.ok(await pic.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)), 'the preview to load');
-    await shot(bob.page, '04-image-attachment');
+    await shot(bob.page, '04-image-attachment-received');
   });
 
   await t.test('a group: created, a third person added, mentions, system messages', async () => {
@@ -381,6 +385,34 @@ test('the web client, end to end in Chromium', { timeout: 170_000 }, async (t) =
     assert.equal((res.body.messages as { text: string | null }[]).filter((m) => m.text === 'Typed while offline').length, 1);
   });
 
+  await t.test('a browser notification for a new message while the tab is hidden', async () => {
+    // The tab is "hidden" and notifications are "allowed": the page's Notification is a recorder.
+    // A string, so the test runner's transpiler adds no helpers the page lacks.
+    await bob.page.evaluate(`(() => {
+      const calls = [];
+      window.__notifications = calls;
+      function FakeNotification(title, opts) {
+        calls.push({ title, body: opts && opts.body });
+        this.onclick = null;
+        this.close = () => {};
+      }
+      FakeNotification.permission = 'granted';
+      FakeNotification.requestPermission = async () => 'granted';
+      window.Notification = FakeNotification;
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    })()`);
+    await send(alice.page, 'Are you still there?');
+    await until(async () => assert.deepEqual(await bob.page.evaluate(() => (window as any).__notifications), [{ title: 'Alice', body: 'Are you still there?' }]), 'a notification');
+    // Not seen while hidden: unread; seen once visible again.
+    await row(bob.page, 'Alice').getByTestId('unread-badge').waitFor();
+    await bob.page.evaluate(() => {
+      delete (document as any).visibilityState;
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await until(async () => assert.equal(await row(bob.page, 'Alice').getByTestId('unread-badge').count(), 0), 'the badge to clear');
+  });
+
   await t.test('narrow screens: one pane at a time', async () => {
     await carol.page.setViewportSize({ width: 390, height: 760 });
     await composer(carol.page).waitFor();
@@ -391,15 +423,52 @@ test('the web client, end to end in Chromium', { timeout: 170_000 }, async (t) =
     await shot(carol.page, '09-narrow-list');
   });
 
+  await t.test('history: older pages load when scrolling up', async () => {
+    const session = await carol.page.evaluate(() => JSON.parse(localStorage.getItem('parley.session')!) as { user: { id: string } });
+    const dave = await signup(server.url, 'Dave');
+    const conv = await call(server.url, 'POST', '/v1/conversations', { token: dave.accessToken, body: { type: 'direct', userId: session.user.id } });
+    assert.ok(conv.status === 201 || conv.status === 200);
+    for (let i = 1; i <= 120; i++) {
+      const r = await call(server.url, 'POST', `/v1/conversations/${encodeURIComponent(conv.body.id)}/messages`, { token: dave.accessToken, body: { clientMsgId: `history-${i}`, text: `History ${i}` } });
+      assert.equal(r.status, 201);
+    }
+    await row(carol.page, 'Dave').getByTestId('unread-badge').filter({ hasText: '120' }).waitFor();
+    // They arrived live; a fresh page starts from the newest page of history instead.
+    await carol.page.reload();
+    await row(carol.page, 'Dave').getByTestId('unread-badge').filter({ hasText: '120' }).waitFor();
+    await row(carol.page, 'Dave').click();
+    await messageWith(carol.page, 'History 120').waitFor();
+    const history = log(carol.page).locator('li.message', { hasText: 'History' });
+    assert.ok((await history.count()) < 120, 'the first page is not everything');
+    await until(
+      async () => {
+        await carol.page.locator('.messages').evaluate((el) => (el.scrollTop = 0));
+        assert.equal(await history.count(), 120);
+      },
+      'every page to load',
+    );
+    await carol.page.getByText('This is the beginning of the conversation.').waitFor();
+    assert.equal(await history.first().locator('.message-text').textContent(), 'History 1');
+  });
+
   await t.test('keyboard: Escape closes a dialog and focus returns', async () => {
     const profile = alice.page.getByRole('button', { name: 'Edit profile' });
     await profile.click();
     const dialog = alice.page.getByRole('dialog', { name: 'Your profile' });
     await dialog.getByLabel('Display name').fill('Alice Liddell');
+    if (await mediaRoutes()) {
+      await dialog.getByLabel('Change picture').setInputFiles({ name: 'me.png', mimeType: 'image/png', buffer: await testPng(alice.page) });
+      await dialog.getByRole('img', { name: 'New avatar preview' }).waitFor();
+      await dialog.getByRole('button', { name: 'Save' }).and(alice.page.locator(':enabled')).waitFor();
+    }
     await shot(alice.page, '10-profile');
     await dialog.getByRole('button', { name: 'Save' }).click();
     await until(async () => assert.equal(await dialog.count(), 0), 'the dialog to close');
     await sidebar(alice.page).getByText('Alice Liddell').waitFor();
+    if (await mediaRoutes()) {
+      const img = sidebar(alice.page).locator('.me .avatar img');
+      await until(async () => assert.ok(await img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)), 'the new avatar to show');
+    }
     await profile.click();
     await alice.page.keyboard.press('Escape');
     await until(async () => assert.equal(await alice.page.getByRole('dialog').count(), 0), 'Escape to close the dialog');
