@@ -128,6 +128,13 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   }, [model, s.notice]);
 
   const active = activeId ? s.conversations.find((c) => c.id === activeId) : undefined;
+  const unavailable = !!activeId && !active && s.conversationsLoaded;
+
+  // The tab title counts unread messages.
+  const unread = s.conversations.reduce((n, c) => n + c.unreadCount, 0);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Parley` : 'Parley';
+  }, [unread]);
 
   return (
     <div className={`app${activeId ? ' has-active' : ''}`}>
@@ -167,8 +174,14 @@ function Chat(props: { onLogout: () => Promise<void> }) {
           <ConversationView conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
         ) : (
           <div className="empty-state">
-            <h2>{activeId ? 'Loading the conversation…' : 'Welcome to Parley'}</h2>
-            {activeId ? null : <p className="muted">Pick a conversation, find someone to talk to, or create a group.</p>}
+            <h2>{unavailable ? 'This conversation is not available' : activeId ? 'Loading the conversation…' : 'Welcome to Parley'}</h2>
+            {unavailable ? (
+              <button type="button" className="secondary" onClick={() => open(undefined)}>
+                Back to conversations
+              </button>
+            ) : activeId ? null : (
+              <p className="muted">Pick a conversation, find someone to talk to, or create a group.</p>
+            )}
           </div>
         )}
       </main>

@@ -111,10 +111,12 @@ export function MessageItem(props: MessageItemProps) {
   const deleted = !!m.deletedAt;
   const reactions = Object.entries(m.reactions).filter(([, users]) => users.length > 0);
   return (
-    <li className={`message${mine ? ' mine' : ''}${props.continued ? ' continued' : ''}`} data-seq={m.seq} data-message-id={m.id} aria-label={`${sender}, ${fullTimeOf(m.createdAt)}`}>
+    <li className={`message${mine ? ' mine' : ''}${props.continued ? ' continued' : ''}`} data-seq={m.seq} data-message-id={m.id}>
       <div className="message-gutter">{props.continued ? null : <Avatar user={s.users[m.senderId]} id={m.senderId} name={sender} size={32} />}</div>
       <div className="message-main">
-        {props.continued ? null : (
+        {props.continued ? (
+          <span className="visually-hidden">{sender}:</span>
+        ) : (
           <div className="message-meta">
             <strong className="sender">{sender}</strong>
             <time dateTime={m.createdAt} title={fullTimeOf(m.createdAt)} className="muted">

@@ -62,6 +62,8 @@ export interface ChatState {
   uploads: Upload[];
   /** The server has the media routes (attachments, avatars). */
   mediaEnabled: boolean;
+  /** The conversation list came from the server (not only from the offline cache). */
+  conversationsLoaded: boolean;
   /** A one-line notice for the user (errors of actions). */
   notice?: string;
 }
@@ -127,6 +129,7 @@ export class ChatModel {
       failed: [],
       uploads: [],
       mediaEnabled: false,
+      conversationsLoaded: false,
     };
     this.wire();
   }
@@ -215,6 +218,7 @@ export class ChatModel {
       for (const c of this.client.store.conversations()) if (!ids.has(c.id)) this.client.store.removeConversation(c.id);
       for (const c of list) this.knownSeq.set(c.id, Math.max(this.knownSeq.get(c.id) ?? 0, c.lastSeq));
       this.refreshConversations();
+      this.set({ conversationsLoaded: true });
       const peers = list.map((c) => c.peerId).filter((x): x is string => !!x);
       void this.ensureUsers(peers);
       void this.loadPresence(peers);
