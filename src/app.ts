@@ -37,6 +37,7 @@ import { registerUsersRoutes } from './modules/users/users.routes.js';
 import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
+import { registerWebClient } from './gateway/web.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -164,6 +165,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerWebClient(http);
     }
     if (roles.includes('ws')) {
       const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
