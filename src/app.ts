@@ -160,7 +160,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     if (roles.includes('api')) {
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
-      registerDevicesRoutes(http, { devices, requireAuth });
+      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: config.WEB_PUSH_VAPID_PUBLIC_KEY });
       registerConversationsRoutes(http, { conversations, requireAuth });
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });

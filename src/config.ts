@@ -95,6 +95,17 @@ function url(...protocols: string[]): Parser<string> {
   };
 }
 
+/** A base64url string of exactly `n` bytes (or empty for unset). */
+function base64UrlBytes(n: number, what: string): Parser<string> {
+  return (raw) => {
+    if (raw === '') return '';
+    if (!/^[A-Za-z0-9_-]+={0,2}$/.test(raw) || Buffer.from(raw, 'base64url').length !== n) {
+      throw new Error(`expected ${what}: ${n} bytes in base64url`);
+    }
+    return raw;
+  };
+}
+
 function list(raw: string): string[] {
   return raw
     .split(',')
@@ -180,6 +191,11 @@ export const CONFIG_SPEC = {
   MEDIA_UPLOAD_URL_TTL: field('Media', '15m', duration, 'Lifetime of a presigned upload URL.'),
   MEDIA_DOWNLOAD_URL_TTL: field('Media', '5m', duration, 'Lifetime of a download URL.'),
   MEDIA_PENDING_TTL: field('Media', '1h', duration, 'An upload not completed within this time is deleted by the periodic cleanup.'),
+
+  // Push
+  WEB_PUSH_VAPID_PUBLIC_KEY: field('Push', '', base64UrlBytes(65, 'an uncompressed P-256 public key'), 'VAPID public key (base64url, 65 bytes) for Web Push; browsers subscribe with it. Unset: Web Push is off.'),
+  WEB_PUSH_VAPID_PRIVATE_KEY: field('Push', '', base64UrlBytes(32, 'a P-256 private key'), 'VAPID private key (base64url, 32 bytes) that signs Web Push requests.', true),
+  WEB_PUSH_SUBJECT: field('Push', '', str, 'VAPID subject: a `mailto:` or `https:` contact for push services.'),
 } as const;
 
 type Spec = typeof CONFIG_SPEC;
@@ -226,6 +242,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenvP
     problems.push('JWT_SECRET: must be at least 32 characters');
   }
   if (out.S3_BUCKET === '' && out.S3_ENDPOINT !== '') problems.push('S3_BUCKET: required when S3_ENDPOINT is set');
+  if ((out.WEB_PUSH_VAPID_PUBLIC_KEY === '') !== (out.WEB_PUSH_VAPID_PRIVATE_KEY === '')) {
+    problems.push('WEB_PUSH_VAPID_PUBLIC_KEY, WEB_PUSH_VAPID_PRIVATE_KEY: set both or neither');
+  }
+  if (out.WEB_PUSH_VAPID_PUBLIC_KEY !== '' && typeof out.WEB_PUSH_SUBJECT === 'string' && !/^(mailto:|https:\/\/)/.test(out.WEB_PUSH_SUBJECT)) {
+    problems.push('WEB_PUSH_SUBJECT: a mailto: or https: URL is required with VAPID keys');
+  }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -202,6 +202,23 @@ for (const backend of SQL_BACKENDS) {
       assert.equal((await call(s.url, 'DELETE', `/v1/me/devices/${fcm.body.id}`, { token: a.accessToken })).status, 404);
     });
 
+    test('the VAPID public key is 404 until Web Push is configured', async () => {
+      const r = await call(s.url, 'GET', '/v1/push/vapid-public-key');
+      assert.equal(r.status, 404);
+      assert.equal(r.body.error.code, 'not_found');
+      const pub = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 7)]).toString('base64url');
+      const withPush = await startTestServer({
+        sql: backend,
+        env: { WEB_PUSH_VAPID_PUBLIC_KEY: pub, WEB_PUSH_VAPID_PRIVATE_KEY: Buffer.alloc(32, 3).toString('base64url'), WEB_PUSH_SUBJECT: 'mailto:ops@example.test' },
+      });
+      try {
+        const ok = await call(withPush.url, 'GET', '/v1/push/vapid-public-key');
+        assert.deepEqual(ok.body, { publicKey: pub });
+      } finally {
+        await withPush.stop();
+      }
+    });
+
     test('openapi describes every route with schemas', async () => {
       const r = await call(s.url, 'GET', '/openapi.json');
       assert.equal(r.status, 200);

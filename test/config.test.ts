@@ -43,3 +43,13 @@ test('every error code is documented', () => {
   const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
   for (const code of Object.keys(ERROR_CATALOG)) assert.ok(doc.includes(`\`${code}\``), code);
 });
+
+test('VAPID keys: both or neither, well-formed, with a subject', () => {
+  const pub = Buffer.concat([Buffer.from([4]), Buffer.alloc(64, 1)]).toString('base64url');
+  const priv = Buffer.alloc(32, 2).toString('base64url');
+  const ok = loadConfig({ WEB_PUSH_VAPID_PUBLIC_KEY: pub, WEB_PUSH_VAPID_PRIVATE_KEY: priv, WEB_PUSH_SUBJECT: 'mailto:ops@example.com' }, { dotenvPath: null });
+  assert.equal(ok.WEB_PUSH_VAPID_PUBLIC_KEY, pub);
+  assert.throws(() => loadConfig({ WEB_PUSH_VAPID_PUBLIC_KEY: pub }, { dotenvPath: null }), /both or neither/);
+  assert.throws(() => loadConfig({ WEB_PUSH_VAPID_PUBLIC_KEY: 'short', WEB_PUSH_VAPID_PRIVATE_KEY: priv, WEB_PUSH_SUBJECT: 'mailto:a@b.c' }, { dotenvPath: null }), /65 bytes/);
+  assert.throws(() => loadConfig({ WEB_PUSH_VAPID_PUBLIC_KEY: pub, WEB_PUSH_VAPID_PRIVATE_KEY: priv }, { dotenvPath: null }), /WEB_PUSH_SUBJECT/);
+});

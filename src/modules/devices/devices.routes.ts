@@ -1,12 +1,27 @@
 import { Type } from 'typebox';
+import { notFound } from '../../errors.js';
 import { ErrorResponse, authOf, type HttpApp, type RequireAuth } from '../../gateway/http.js';
 import { Id } from '../users/users.schemas.js';
 import { Device, RegisterDeviceBody } from './devices.schemas.js';
 import type { DevicesService } from './devices.service.js';
 
 /** `/v1/me/devices`: push registration. */
-export function registerDevicesRoutes(app: HttpApp, deps: { devices: DevicesService; requireAuth: RequireAuth }): void {
+export function registerDevicesRoutes(app: HttpApp, deps: { devices: DevicesService; requireAuth: RequireAuth; vapidPublicKey: string }): void {
   const security = [{ bearer: [] }];
+  app.get(
+    '/v1/push/vapid-public-key',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'The VAPID public key browsers subscribe to Web Push with; 404 when Web Push is not configured.',
+        response: { 200: Type.Object({ publicKey: Type.String() }), 404: ErrorResponse },
+      },
+    },
+    async () => {
+      if (!deps.vapidPublicKey) throw notFound('Web Push is not configured on this server.');
+      return { publicKey: deps.vapidPublicKey };
+    },
+  );
   app.post(
     '/v1/me/devices',
     {

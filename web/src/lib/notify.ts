@@ -1,8 +1,8 @@
 /**
  * Browser notifications for new messages while the tab is hidden, and Web Push through a
- * service worker when the server publishes a VAPID public key. The server has no such
- * endpoint in every deployment: it is looked up in /openapi.json (a path mentioning
- * "vapid"), and without it push is skipped quietly.
+ * service worker when the server publishes a VAPID public key
+ * (`GET /v1/push/vapid-public-key`, 404 when Web Push is not configured: then push is
+ * skipped quietly).
  */
 import type { Conversation, Message } from '../../../sdk/index.js';
 import type { ChatModel } from './model.js';
@@ -50,16 +50,12 @@ function base64UrlToBytes(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** The server's VAPID public key, if it publishes one. */
+/** The server's VAPID public key; undefined when Web Push is not configured (404). */
 async function vapidPublicKey(model: ChatModel): Promise<string | undefined> {
-  const res = await fetch(new URL('/openapi.json', model.client.rest.baseUrl));
+  const res = await fetch(new URL('/v1/push/vapid-public-key', model.client.rest.baseUrl));
   if (!res.ok) return undefined;
-  const doc = (await res.json()) as { paths?: Record<string, { get?: unknown }> };
-  const path = Object.entries(doc.paths ?? {}).find(([p, ops]) => /vapid/i.test(p) && ops.get && !p.includes(':'))?.[0];
-  if (!path) return undefined;
-  const body = await model.client.rest.request<Record<string, unknown>>('GET', path);
-  const key = body.publicKey ?? body.vapidPublicKey ?? body.key;
-  return typeof key === 'string' && key.length > 20 ? key : undefined;
+  const body = (await res.json()) as { publicKey?: unknown };
+  return typeof body.publicKey === 'string' ? body.publicKey : undefined;
 }
 
 const DEVICE_KEY = 'parley.webpushDevice';
