@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SQL_BACKENDS, TEST_JWT_SECRET, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
 import { WsTestClient, settle } from './support/ws-client.js';
 import { createTestDatabase } from './support/postgres.js';
+import { freeLoopbackPort } from './support/process.js';
 
 const send = (s: TestServer, u: TestUser, cid: string, text: string, extra: Record<string, unknown> = {}) =>
   call(s.url, 'POST', `/v1/conversations/${cid}/messages`, { token: u.accessToken, body: { clientMsgId: `c-${Math.random().toString(36).slice(2)}`, text, ...extra } });
@@ -342,19 +342,9 @@ for (const backend of SQL_BACKENDS) {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function spawnServer(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   // The test runner's own variables would make the child think it is a test file.
   const { NODE_TEST_CONTEXT: _ctx, ...parentEnv } = process.env;
   const child = spawn(join(process.cwd(), 'node_modules', '.bin', 'tsx'), ['src/cli.ts', 'serve'], {

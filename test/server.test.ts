@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { call, startTestServer } from './harness.js';
+import { freeLoopbackPort } from './support/process.js';
 
 test('embedded data survives a restart', async () => {
   const s1 = await startTestServer({ sql: 'pglite', env: { JWT_SECRET: '' } });
@@ -26,20 +26,10 @@ test('embedded data survives a restart', async () => {
   }
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 test('the CLI serves, migrates, refuses bad config, and exits cleanly on SIGTERM', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-cli-'));
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const { NODE_TEST_CONTEXT: _ctx, ...parentEnv } = process.env;
   const env = { ...parentEnv, DATA_DIR: dir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' };
   const tsx = join(process.cwd(), 'node_modules', '.bin', 'tsx');

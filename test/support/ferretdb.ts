@@ -11,11 +11,11 @@
 //   if (!db) { t.skip('no MongoDB server'); return; }
 //   try { ... new MongoClient(db.url) ... } finally { await db.stop(); }
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canConnect, freeLoopbackPort, sleep, tailFile as tail, waitExit } from './process.js';
 
 export interface MongoTestServer {
   url: string;
@@ -82,54 +82,10 @@ function ensureBinary(): Promise<{ path: string } | { error: string }> {
   return binaryPromise;
 }
 
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not get a free port'))));
-    });
-  });
-}
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean) => {
-      sock.removeAllListeners();
-      sock.destroy();
-      resolve(ok);
-    };
-    sock.setTimeout(1_000, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function tail(file: string, max = 4_000): string {
-  try {
-    const s = readFileSync(file, 'utf8');
-    return s.length > max ? `...${s.slice(-max)}` : s;
-  } catch {
-    return '';
-  }
-}
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

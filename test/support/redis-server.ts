@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freeLoopbackPort, waitExit } from './process.js';
 
 export interface RedisTestServer {
   readonly port: number;
@@ -57,18 +58,6 @@ function installExitHook(): void {
   });
 }
 
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not get a free port'))));
-    });
-  });
-}
 
 /** True when a server on `port` answers PING with +PONG (a bare TCP accept is not enough). */
 function pings(port: number): Promise<boolean> {
@@ -90,16 +79,6 @@ function pings(port: number): Promise<boolean> {
   });
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 /** Spawns redis-server on `port` and waits until it answers; throws with its output if it does not. */
 async function spawnServer(port: number, dir: string): Promise<ChildProcess> {

@@ -1,0 +1,57 @@
+/** Small process and port helpers shared by the test peers (FerretDB, Redis, Nginx, spawned servers). */
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+
+/** A TCP port free on 127.0.0.1 right now (the caller binds it soon after; retry on EADDRINUSE). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('could not get a free port'))));
+    });
+  });
+}
+
+/** True when something accepts a TCP connection on 127.0.0.1:`port` within a second. */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    const done = (ok: boolean) => {
+      sock.removeAllListeners();
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(1_000, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+/** Resolves true once `child` has exited, or false after `ms`. */
+export function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The last `max` characters of a log file ('' if unreadable), for error messages. */
+export function tailFile(file: string, max = 4_000): string {
+  try {
+    const s = readFileSync(file, 'utf8');
+    return s.length > max ? `...${s.slice(-max)}` : s;
+  } catch {
+    return '';
+  }
+}
