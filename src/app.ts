@@ -119,7 +119,11 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
     const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
     const devices = new DevicesService(new DevicesRepository(platform.sql));
-    const realtime = new Realtime(platform.bus);
+    const realtime = new Realtime(platform.bus, logger);
+    // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
+    auth.onSessionRevoked = (sessionId, userId) => {
+      realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
+    };
     const views = new MessageViews();
     const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
     const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger);

@@ -15,7 +15,7 @@ for (const backend of SQL_BACKENDS) {
     let s: TestServer;
     let alice: TestUser, bob: TestUser, carol: TestUser, mallory: TestUser;
     before(async () => {
-      s = await startTestServer({ sql: backend, env: { GROUP_MEMBER_LIMIT: '4' } });
+      s = await startTestServer({ sql: backend, env: { GROUP_MEMBER_LIMIT: '4', RATE_LIMIT_WS_SEND: '10000/10s' } });
       alice = await signup(s.url, 'alice');
       bob = await signup(s.url, 'bob');
       carol = await signup(s.url, 'carol');
@@ -324,6 +324,55 @@ for (const backend of SQL_BACKENDS) {
         bystander.close();
         await s.stop();
       }
+    });
+
+    test('review fixes: ready comes first, a reset during the upgrade does not crash, sync pages always advance, joiners start read', async () => {
+      // ready is the first frame, even when the user's own presence is announced at connect
+      const { default: WebSocket } = await import('ws');
+      const raw = new WebSocket(`${s.wsUrl}?token=${carol.accessToken}`);
+      const first = await new Promise<any>((resolve, reject) => {
+        raw.once('message', (d) => resolve(JSON.parse(d.toString())));
+        raw.once('error', reject);
+      });
+      assert.equal(first.type, 'ready');
+      raw.close();
+
+      // a client that resets the TCP connection while its token is being checked
+      const { connect } = await import('node:net');
+      const port = Number(new URL(s.url).port);
+      for (let i = 0; i < 5; i++) {
+        const sock = connect(port, '127.0.0.1');
+        await new Promise<void>((r) => sock.once('connect', () => r()));
+        sock.write(`GET /v1/ws?token=${alice.accessToken} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        sock.resetAndDestroy();
+      }
+      await settle(300);
+      assert.equal((await call(s.url, 'GET', '/healthz')).status, 200);
+
+      // many changes in the same millisecond: paging with limit=1 still reaches the end
+      const g = await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'burst', memberIds: [bob.id] } });
+      let cursor = (await call(s.url, 'GET', '/v1/sync', { token: bob.accessToken })).body.cursor;
+      const sent = await Promise.all(Array.from({ length: 30 }, (_, i) => send(s, alice, g.body.id, `burst ${i}`)));
+      assert.ok(sent.every((r) => r.status === 201));
+      const seen = new Set<string>();
+      for (let page = 0; ; page++) {
+        assert.ok(page < 500, 'sync paging must end');
+        const r = await call(s.url, 'GET', `/v1/sync?since=${cursor}&limit=1`, { token: bob.accessToken });
+        assert.equal(r.status, 200);
+        for (const e of r.body.events) if (e.message) seen.add(e.message.text);
+        cursor = r.body.cursor;
+        if (!r.body.hasMore) break;
+      }
+      for (let i = 0; i < 30; i++) assert.ok(seen.has(`burst ${i}`), `burst ${i}`);
+      const forged = Buffer.from(JSON.stringify({ v: 1, m: { at: 1e20, id: '', c: false }, e: { at: 0, id: '', c: false } })).toString('base64url');
+      assert.equal((await call(s.url, 'GET', `/v1/sync?since=${forged}`, { token: bob.accessToken })).status, 400);
+      const oldCursor = Buffer.from(JSON.stringify(['-271821-04-20T00:00:00.000Z', 'x'])).toString('base64url');
+      assert.equal((await call(s.url, 'GET', `/v1/conversations?cursor=${oldCursor}`, { token: bob.accessToken })).status, 400);
+
+      // someone added to an active group does not inherit its history as unread
+      await call(s.url, 'POST', `/v1/conversations/${g.body.id}/members`, { token: alice.accessToken, body: { userIds: [carol.id] } });
+      const view = await call(s.url, 'GET', `/v1/conversations/${g.body.id}`, { token: carol.accessToken });
+      assert.equal(view.body.unreadCount, 0);
     });
 
     test('the upgrade is refused without a valid token; the subprotocol form works', async () => {

@@ -47,6 +47,10 @@ export function mapError(err: unknown): MappedError {
     const code = STATUS_TO_CODE[e.statusCode] ?? 'invalid_request';
     return { status: ERROR_CATALOG[code].status, code, message: cleanFastifyMessage(e.message) ?? ERROR_CATALOG[code].message, unexpected: false };
   }
+  // ioredis reports a lost connection with these messages and no code.
+  if (e && typeof e.message === 'string' && /Stream isn't writeable|Connection is closed|MaxRetriesPerRequest/.test(e.message)) {
+    return { status: 503, code: 'unavailable', message: ERROR_CATALOG.unavailable.message, unexpected: true };
+  }
   if (e && typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) {
     return { status: 503, code: 'unavailable', message: ERROR_CATALOG.unavailable.message, unexpected: true };
   }

@@ -60,8 +60,15 @@ interface Connection {
   typing: WindowCounter;
   /** Frames are handled one after another, so acks and seqs follow the client's order. */
   queue: Promise<void>;
+  /** Frames waiting in `queue` (bounded: a client cannot pile up unbounded work). */
+  pending: number;
   closed: boolean;
+  /** Events that arrived before `ready` went out; flushed right after it. */
+  early: Buffer[] | null;
 }
+
+/** Most frames a connection may have waiting to be handled. */
+const MAX_PENDING_FRAMES = 256;
 
 export interface WsDeps {
   config: Config;
@@ -91,14 +98,14 @@ const FRAME_SCHEMAS: Record<string, object> = {
       replyToId: { type: ['string', 'null'], maxLength: 64 },
     },
   },
-  read: { type: 'object', required: ['conversationId', 'seq'], properties: { id: idField, conversationId: cid, seq: { type: 'integer', minimum: 0 } } },
+  read: { type: 'object', required: ['conversationId', 'seq'], properties: { id: idField, conversationId: cid, seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
   typing: { type: 'object', required: ['conversationId'], properties: { id: idField, conversationId: cid } },
   resume: {
     type: 'object',
     properties: {
       id: idField,
       cursor: { type: 'string', maxLength: 1000 },
-      conversations: { type: 'object', maxProperties: 5000, additionalProperties: { type: 'integer', minimum: 0 } },
+      conversations: { type: 'object', maxProperties: 5000, additionalProperties: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
     },
   },
   'call.signal': { type: 'object', required: ['callId', 'to'], properties: { id: idField, callId: cid, to: cid } },
@@ -139,11 +146,14 @@ export class WsGateway {
     const ajv = new Ajv({ strict: false, allErrors: false });
     for (const [type, schema] of Object.entries(FRAME_SCHEMAS)) this.validators.set(type, ajv.compile(schema));
     deps.bus.onReconnect(() => this.broadcastResync());
-    deps.auth.onSessionRevoked = (sessionId) => this.closeSession(sessionId);
   }
 
   /** Handles an HTTP upgrade on `/v1/ws`; anything else is refused. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node drops its own error handler on upgraded sockets and `ws` adds one only inside
+    // handleUpgrade: without this, a client resetting the connection during the
+    // asynchronous auth below would crash the process with an unhandled 'error'.
+    socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/v1/ws' || this.stopping) {
       rejectUpgrade(socket, this.stopping ? 503 : 404, this.stopping ? 'Service Unavailable' : 'Not Found');
@@ -157,6 +167,10 @@ export class WsGateway {
     this.deps.auth.authenticate(token).then(
       (auth) => {
         if (socket.destroyed) return;
+        if (this.stopping) {
+          rejectUpgrade(socket, 503, 'Service Unavailable');
+          return;
+        }
         this.wss.handleUpgrade(req, socket, head, (ws) => {
           void this.onConnection(ws, auth.userId, auth.sessionId);
         });
@@ -180,7 +194,9 @@ export class WsGateway {
       sends: new WindowCounter(config.RATE_LIMIT_WS_SEND),
       typing: new WindowCounter(config.RATE_LIMIT_WS_TYPING),
       queue: Promise.resolve(),
+      pending: 0,
       closed: false,
+      early: [],
     };
     this.conns.add(conn);
     metrics.wsConnections.inc();
@@ -193,9 +209,12 @@ export class WsGateway {
       await this.attachUser(conn);
       const convIds = await this.deps.conversations.repo.conversationIdsOf(userId);
       await Promise.all(convIds.map((c) => this.join(conn, c)));
-      await this.deps.presence.connected(userId, conn.id);
       const user = await this.deps.users.me(userId);
+      const early = conn.early ?? [];
+      conn.early = null;
       this.sendEvent(conn, { type: 'ready', user, sessionId, cursor, serverTime: new Date().toISOString() });
+      for (const bytes of early) this.write(conn, bytes);
+      await this.deps.presence.connected(userId, conn.id);
     } catch (err) {
       this.deps.logger.error({ err }, 'websocket setup failed');
       socket.close(CLOSE_TRY_AGAIN_LATER, 'setup failed');
@@ -271,6 +290,12 @@ export class WsGateway {
 
   private write(conn: Connection, bytes: Buffer): void {
     if (conn.closed || conn.socket.readyState !== conn.socket.OPEN) return;
+    if (conn.early) {
+      // `ready` comes first (the contract); what arrives before it waits, bounded like the socket buffer.
+      conn.early.push(bytes);
+      if (conn.early.length > 10_000) conn.socket.close(CLOSE_TRY_AGAIN_LATER, 'too much before ready');
+      return;
+    }
     if (conn.socket.bufferedAmount + bytes.length > this.deps.config.WS_MAX_BUFFERED_BYTES) {
       // A reader this far behind would make us hold its backlog without bound: drop it;
       // it reconnects and resumes from its cursor.
@@ -325,7 +350,16 @@ export class WsGateway {
       this.sendEvent(conn, id === undefined ? { type: 'pong', cursor: freshCursor() } : { type: 'pong', id, cursor: freshCursor() });
       return;
     }
-    conn.queue = conn.queue.then(() => this.dispatch(conn, frame as ClientFrame).catch((err: unknown) => this.sendError(conn, id, err)));
+    if (conn.pending >= MAX_PENDING_FRAMES) {
+      this.sendError(conn, id, new AppError('rate_limited', 'Too many frames waiting; slow down.', { retryAfterSeconds: 1 }));
+      return;
+    }
+    conn.pending += 1;
+    conn.queue = conn.queue.then(() =>
+      this.dispatch(conn, frame as ClientFrame)
+        .catch((err: unknown) => this.sendError(conn, id, err))
+        .finally(() => (conn.pending -= 1)),
+    );
   }
 
   private async dispatch(conn: Connection, f: ClientFrame): Promise<void> {
@@ -376,8 +410,12 @@ export class WsGateway {
       for (;;) {
         const page = await this.deps.sync.since(conn.userId, cursor, 500);
         for (const e of page.events) this.sendEvent(conn, e);
+        if (!page.hasMore || page.cursor === cursor) {
+          cursor = page.cursor;
+          break;
+        }
         cursor = page.cursor;
-        if (!page.hasMore) break;
+        if (!(await this.drained(conn))) return;
       }
       this.sendEvent(conn, { type: 'resumed', ...idPart, cursor });
       return;
@@ -387,9 +425,28 @@ export class WsGateway {
     // All or nothing: one reply per request id, so a client never mistakes a partial error for the answer.
     for (const [conversationId] of wanted) await this.deps.conversations.requireMember(conn.userId, conversationId);
     for (const [conversationId, lastSeq] of wanted) {
-      for (const e of await this.deps.sync.afterSeqs(conn.userId, conversationId, lastSeq)) this.sendEvent(conn, e);
+      let from = lastSeq;
+      for (;;) {
+        const page = await this.deps.sync.afterSeq(conversationId, from, 200);
+        for (const e of page.events) this.sendEvent(conn, e);
+        if (!page.hasMore) break;
+        from = page.lastSeq;
+        if (!(await this.drained(conn))) return;
+      }
     }
     this.sendEvent(conn, { type: 'resumed', ...idPart, cursor });
+  }
+
+  /**
+   * Waits until the socket has sent most of what it holds, so a long replay goes at the
+   * client's pace instead of tripping the slow-consumer bound. False if it closed meanwhile.
+   */
+  private async drained(conn: Connection): Promise<boolean> {
+    const low = this.deps.config.WS_MAX_BUFFERED_BYTES / 4;
+    while (!conn.closed && conn.socket.readyState === conn.socket.OPEN && conn.socket.bufferedAmount > low) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return !conn.closed && conn.socket.readyState === conn.socket.OPEN;
   }
 
   private async onClose(conn: Connection): Promise<void> {
@@ -412,10 +469,6 @@ export class WsGateway {
   private broadcastResync(): void {
     const bytes = Buffer.from(JSON.stringify({ type: 'sync.required' }));
     for (const c of this.conns) this.write(c, bytes);
-  }
-
-  private closeSession(sessionId: string): void {
-    for (const c of this.conns) if (c.sessionId === sessionId) c.socket.close(CLOSE_POLICY, 'session ended');
   }
 
   /** Pings every socket; one that did not answer the last ping is dropped. Renews presence. */
@@ -449,7 +502,8 @@ export class WsGateway {
     clearInterval(this.heartbeat);
     clearInterval(this.presenceTimer);
     this.deps.presence.stopReaper();
-    const closing = [...this.conns].map(
+    const all = [...this.conns];
+    const closing = all.map(
       (c) =>
         new Promise<void>((resolve) => {
           c.socket.once('close', () => resolve());
@@ -461,7 +515,8 @@ export class WsGateway {
         }),
     );
     await Promise.all(closing);
-    await Promise.all([...this.conns].map((c) => this.deps.presence.disconnected(c.userId, c.id).catch(() => {})));
+    // Each socket's close handler skips presence while stopping; say goodbye for all of them here.
+    await Promise.all(all.map((c) => this.deps.presence.disconnected(c.userId, c.id).catch(() => {})));
     for (const c of [...this.conns]) await this.onClose(c);
     this.wss.close();
   }

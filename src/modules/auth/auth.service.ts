@@ -48,8 +48,11 @@ export class AuthService {
   private readonly limiter: RateLimiter;
   /** A real hash to verify against when the login names no user, so timing does not tell. */
   private dummyHash: Promise<string>;
-  /** Called after a session is revoked (the WebSocket gateway closes its sockets). */
-  onSessionRevoked: (sessionId: string) => void = () => {};
+  /**
+   * Called after a session is revoked: the app publishes it to the user's topic so every
+   * WebSocket gateway closes that session's sockets, wherever they are.
+   */
+  onSessionRevoked: (sessionId: string, userId: string) => void = () => {};
 
   constructor(
     private readonly db: SqlDatabase,
@@ -135,12 +138,12 @@ export class AuthService {
       }
       if (await sessions.isSpent(sessionId, hash)) {
         await sessions.revoke(sessionId, 'refresh_token_reuse');
-        return { kind: 'reused' as const };
+        return { kind: 'reused' as const, userId: s.user_id };
       }
       return { kind: 'invalid' as const };
     });
     if (outcome.kind === 'reused') {
-      await this.markRevoked(sessionId);
+      await this.markRevoked(sessionId, outcome.userId);
       throw unauthorized('Refresh token reuse detected; the session has been revoked.');
     }
     if (outcome.kind === 'invalid') throw unauthorized('Invalid refresh token.');
@@ -149,13 +152,13 @@ export class AuthService {
 
   async logout(auth: AuthContext): Promise<void> {
     await this.sessions.revoke(auth.sessionId, 'logout');
-    await this.markRevoked(auth.sessionId);
+    await this.markRevoked(auth.sessionId, auth.userId);
   }
 
-  private async markRevoked(sessionId: string): Promise<void> {
+  private async markRevoked(sessionId: string, userId: string): Promise<void> {
     // Kept as long as an access token of the session can live, so no cache says "live".
     await this.kv.set(this.sessionKey(sessionId), SESSION_REVOKED, Math.max(this.tokens.ttlSeconds, this.config.SESSION_CACHE_TTL) + 60);
-    this.onSessionRevoked(sessionId);
+    this.onSessionRevoked(sessionId, userId);
   }
 
   /** Verifies an access token and that its session is still live; throws `unauthorized`. */
@@ -168,15 +171,17 @@ export class AuthService {
   /** Throws `unauthorized` when the session was revoked or has expired. */
   async assertSessionLive(sessionId: string): Promise<void> {
     const key = this.sessionKey(sessionId);
-    const cached = await this.kv.get(key);
+    // The cache is an optimisation: when it is down, the database answers.
+    const cached = await this.kv.get(key).catch(() => null);
     if (cached === SESSION_LIVE) return;
     if (cached === SESSION_REVOKED) throw unauthorized('Session has ended.');
     const s = await this.sessions.find(sessionId);
     if (!s || s.revoked_at || s.expires_at.getTime() <= Date.now()) {
-      await this.kv.set(key, SESSION_REVOKED, this.tokens.ttlSeconds + 60);
+      await this.kv.set(key, SESSION_REVOKED, this.tokens.ttlSeconds + 60).catch(() => {});
       throw unauthorized('Session has ended.');
     }
-    await this.kv.set(key, SESSION_LIVE, this.config.SESSION_CACHE_TTL);
+    // Only if nothing was written meanwhile: a logout racing this check must win.
+    await this.kv.setIfAbsent(key, SESSION_LIVE, this.config.SESSION_CACHE_TTL).catch(() => false);
   }
 
   private sessionKey(sessionId: string): string {

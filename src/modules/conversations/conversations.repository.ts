@@ -165,6 +165,11 @@ export class ConversationsRepository {
     await this.db.query('UPDATE conversations SET last_activity_at = GREATEST(last_activity_at, $2) WHERE id = $1', [id, at]);
   }
 
+  /** Sets new members' read positions to `seq` (only forward). */
+  async startReadingAt(id: string, userIds: readonly string[], seq: number): Promise<void> {
+    await this.db.query('UPDATE members SET last_read_seq = GREATEST(last_read_seq, $3) WHERE conversation_id = $1 AND user_id = ANY($2::text[])', [id, userIds, seq]);
+  }
+
   /** Moves a read position forward only; returns the position after the call, or null for a non-member. */
   async advanceRead(id: string, userId: string, seq: number): Promise<{ lastReadSeq: number; moved: boolean } | null> {
     const moved = await this.db.query<{ last_read_seq: number }>(
@@ -206,13 +211,18 @@ export class ConversationsRepository {
     await this.db.query('INSERT INTO conversation_events (conversation_id, user_id, type, payload) VALUES ($1, $2, $3, $4)', [conversationId, userId, type, JSON.stringify(payload)]);
   }
 
-  /** Events of these conversations, or about this user, from `since` on, by (created_at, id). */
-  async eventsSince(conversationIds: readonly string[], userId: string, since: Date, limit: number): Promise<EventRow[]> {
+  /**
+   * Events of these conversations, or about this user, from `since` on, by (created_at to
+   * the millisecond, id); with `afterId`, strictly after (since, afterId).
+   */
+  async eventsSince(conversationIds: readonly string[], userId: string, since: Date, limit: number, afterId?: number): Promise<EventRow[]> {
+    const ms = `date_trunc('milliseconds', created_at)`;
+    const keyset = afterId === undefined ? 'created_at >= $3' : `(${ms}, id) > ($3::timestamptz, $5::bigint)`;
     const { rows } = await this.db.query<EventRow>(
       `SELECT id, conversation_id, user_id, type, payload, created_at FROM conversation_events
-       WHERE (conversation_id = ANY($1::text[]) OR user_id = $2) AND created_at >= $3
-       ORDER BY created_at, id LIMIT $4`,
-      [conversationIds, userId, since, limit],
+       WHERE (conversation_id = ANY($1::text[]) OR user_id = $2) AND ${keyset}
+       ORDER BY ${ms}, id LIMIT $4`,
+      afterId === undefined ? [conversationIds, userId, since, limit] : [conversationIds, userId, since, limit, afterId],
     );
     return rows;
   }

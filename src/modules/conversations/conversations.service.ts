@@ -19,7 +19,8 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
     const d = new Date(at);
-    if (typeof id !== 'string' || Number.isNaN(d.getTime())) throw new Error('bad');
+    // A real date (forged cursors with absurd years would fail in the database instead).
+    if (typeof id !== 'string' || id.length > 64 || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw new Error('bad');
     return { at: d, id };
   } catch {
     throw invalid('Invalid cursor.');
@@ -195,6 +196,9 @@ export class ConversationsService {
       }
       return repo.addMembers(conversationId, fresh.map((u) => ({ userId: u, role: 'member' as const })));
     });
+    // Someone joining an active group starts with its past read, not thousands of unread.
+    const head = (await this.messages.heads([conversationId])).get(conversationId);
+    if (added.length && head) await this.repo.startReadingAt(conversationId, added, head.lastSeq);
     if (added.length) {
       await this.announceJoined(conversationId, added);
       await this.systemMessage(conversationId, userId, { action: 'member.added', actorId: userId, userIds: added });

@@ -28,11 +28,16 @@ function encode(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
 }
 
+/** Cursor times must be real dates (year 2000 to 9999): anything else is a forged cursor. */
+const MIN_AT = Date.UTC(2000, 0, 1);
+const MAX_AT = Date.UTC(9999, 11, 31);
+
 function decode(raw: string): Cursor {
   try {
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Cursor;
-    const ok = (p: StreamPos) => p && Number.isFinite(p.at) && typeof p.id === 'string' && typeof p.c === 'boolean';
-    if (c.v !== 1 || !ok(c.m) || !ok(c.e)) throw new Error('bad cursor');
+    const ok = (p: StreamPos) =>
+      p && Number.isInteger(p.at) && p.at >= MIN_AT && p.at <= MAX_AT && typeof p.id === 'string' && p.id.length <= 64 && typeof p.c === 'boolean' && (!p.c || p.id !== '');
+    if (c.v !== 1 || !ok(c.m) || !ok(c.e) || (c.e.c && !/^\d{1,20}$/.test(c.e.id))) throw new Error('bad cursor');
     return c;
   } catch {
     throw invalid('Invalid sync cursor.');
@@ -52,11 +57,6 @@ function scanFrom(p: StreamPos): Date {
   return new Date(p.c ? p.at : p.at - SYNC_OVERLAP_MS);
 }
 
-function after(p: StreamPos, at: Date, id: string): boolean {
-  if (!p.c) return true;
-  const t = at.getTime();
-  return t > p.at || (t === p.at && id > p.id);
-}
 
 type Item = { at: Date; id: string; stream: 'm'; m: StoredMessage } | { at: Date; id: string; stream: 'e'; e: EventRow };
 
@@ -73,14 +73,20 @@ export class SyncService {
     if (!since) return { events: [], cursor: freshCursor(started), hasMore: false };
     const cur = decode(since);
     const convIds = await this.conversations.repo.conversationIdsOf(userId);
+    // A continuing stream resumes strictly after its last item, in the query itself.
     const [msgs, evs] = await Promise.all([
-      this.store.changedSince(convIds, scanFrom(cur.m), limit + 1),
-      this.conversations.repo.eventsSince(convIds, userId, scanFrom(cur.e), limit + 1),
+      this.store.changedSince(convIds, scanFrom(cur.m), limit + 1, cur.m.c ? cur.m.id : undefined),
+      this.conversations.repo.eventsSince(convIds, userId, scanFrom(cur.e), limit + 1, cur.e.c ? Number(cur.e.id) : undefined),
     ]);
-    const items: Item[] = [
-      ...msgs.filter((m) => after(cur.m, m.updatedAt, m.id)).map((m) => ({ at: m.updatedAt, id: m.id, stream: 'm' as const, m })),
-      ...evs.filter((e) => after(cur.e, e.created_at, String(e.id).padStart(20, '0'))).map((e) => ({ at: e.created_at, id: String(e.id).padStart(20, '0'), stream: 'e' as const, e })),
-    ].sort((a, b) => a.at.getTime() - b.at.getTime() || (a.stream === b.stream ? (a.id < b.id ? -1 : 1) : a.stream === 'e' ? -1 : 1));
+    // Merge the two streams, each kept in the order its query returned (the order its
+    // keyset continues from): re-sorting here could take a later row before an earlier one.
+    const ms: Item[] = msgs.map((m) => ({ at: m.updatedAt, id: m.id, stream: 'm' as const, m }));
+    const es: Item[] = evs.map((e) => ({ at: e.created_at, id: String(e.id), stream: 'e' as const, e }));
+    const items: Item[] = [];
+    for (let i = 0, j = 0; i < ms.length || j < es.length; ) {
+      const takeEvent = i >= ms.length || (j < es.length && es[j]!.at.getTime() <= ms[i]!.at.getTime());
+      items.push(takeEvent ? es[j++]! : ms[i++]!);
+    }
     const truncated = msgs.length > limit || evs.length > limit;
     const taken = items.slice(0, limit);
     const hasMore = truncated || items.length > limit;
@@ -130,17 +136,11 @@ export class SyncService {
     }
   }
 
-  /** Messages after each given seq (for `resume` with per-conversation seqs), in seq order. */
-  async afterSeqs(userId: string, conversationId: string, afterSeq: number, pageSize = 200): Promise<SyncEvent[]> {
-    await this.conversations.requireMember(userId, conversationId);
-    const out: SyncEvent[] = [];
-    let from = afterSeq;
-    for (;;) {
-      const page = await this.store.list(conversationId, { afterSeq: from, limit: pageSize });
-      for (const m of await this.views.many(page.messages)) out.push({ type: 'message.new', message: m });
-      if (!page.hasMore || page.messages.length === 0) break;
-      from = page.messages[page.messages.length - 1]!.seq;
-    }
-    return out;
+  /** One page of messages after `afterSeq` (for `resume` with per-conversation seqs; the caller checked membership). */
+  async afterSeq(conversationId: string, afterSeq: number, limit: number): Promise<{ events: SyncEvent[]; hasMore: boolean; lastSeq: number }> {
+    const page = await this.store.list(conversationId, { afterSeq, limit });
+    const events: SyncEvent[] = (await this.views.many(page.messages)).map((message) => ({ type: 'message.new', message }));
+    const last = page.messages[page.messages.length - 1];
+    return { events, hasMore: page.hasMore && last !== undefined, lastSeq: last?.seq ?? afterSeq };
   }
 }

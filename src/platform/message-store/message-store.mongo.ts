@@ -390,10 +390,12 @@ export class MongoMessageStore implements MessageStore {
     return out;
   }
 
-  async changedSince(conversationIds: readonly string[], since: Date, limit: number): Promise<StoredMessage[]> {
+  async changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]> {
     if (conversationIds.length === 0) return [];
+    // BSON dates hold milliseconds, so (updatedAt, _id) is exactly the cursor's key.
+    const keyset = afterId === undefined ? { updatedAt: { $gte: since } } : { $or: [{ updatedAt: { $gt: since } }, { updatedAt: since, _id: { $gt: afterId } }] };
     const docs = await this.col
-      .find({ conversationId: { $in: [...conversationIds] }, updatedAt: { $gte: since } })
+      .find({ conversationId: { $in: [...conversationIds] }, ...keyset })
       .sort({ updatedAt: 1, _id: 1 })
       .limit(limit)
       .toArray();

@@ -57,8 +57,13 @@ export interface MessageStore {
   heads(conversationIds: readonly string[]): Promise<Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>>;
   /** Unread user messages from others after `afterSeq`, per conversation (not deleted). */
   countUnread(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
-  /** Messages of these conversations changed at or after `since`, by (updatedAt, id). */
-  changedSince(conversationIds: readonly string[], since: Date, limit: number): Promise<StoredMessage[]>;
+  /**
+   * Messages of these conversations changed at or after `since`, by (updatedAt to the
+   * millisecond, id). With `afterId`, only those strictly after (since, afterId): the
+   * keyset lives in the query, so a page always moves forward even when many changes share
+   * one millisecond.
+   */
+  changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

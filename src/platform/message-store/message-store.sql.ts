@@ -181,11 +181,14 @@ export class SqlMessageStore implements MessageStore {
     return out;
   }
 
-  async changedSince(conversationIds: readonly string[], since: Date, limit: number): Promise<StoredMessage[]> {
+  async changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]> {
     if (conversationIds.length === 0) return [];
+    // Ordered by the millisecond (what a cursor can hold), then id: the same key the cursor compares.
+    const ms = `date_trunc('milliseconds', updated_at)`;
+    const keyset = afterId === undefined ? `updated_at >= $2` : `(${ms}, id) > ($2::timestamptz, $4::text)`;
     const { rows } = await this.db.query<Row>(
-      `SELECT ${COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND updated_at >= $2 ORDER BY updated_at, id LIMIT $3`,
-      [conversationIds, since, limit],
+      `SELECT ${COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND ${keyset} ORDER BY ${ms}, id LIMIT $3`,
+      afterId === undefined ? [conversationIds, since, limit] : [conversationIds, since, limit, afterId],
     );
     return rows.map(toMessage);
   }
