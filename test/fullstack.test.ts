@@ -34,6 +34,7 @@ import { startRedisServer, type RedisTestServer } from './support/redis-server.j
 import { startFerretDB } from './support/ferretdb.js';
 import { WsTestClient } from './support/ws-client.js';
 import { ensureNginx, freeLoopbackPort, startNginx, type NginxTestServer } from './support/nginx.js';
+import { waitExit } from './support/process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const AMQP_TEST_URL = process.env.AMQP_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -59,16 +60,6 @@ interface ParleyProcess {
   stop(): Promise<void>;
 }
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
-}
 
 const liveChildren = new Set<ChildProcess>();
 process.on('exit', () => {
