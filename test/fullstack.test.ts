@@ -34,7 +34,7 @@ import { startRedisServer, type RedisTestServer } from './support/redis-server.j
 import { startFerretDB } from './support/ferretdb.js';
 import { WsTestClient } from './support/ws-client.js';
 import { ensureNginx, freeLoopbackPort, startNginx, type NginxTestServer } from './support/nginx.js';
-import { waitExit } from './support/process.js';
+import { killOnExit, waitExit } from './support/process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const AMQP_TEST_URL = process.env.AMQP_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -61,10 +61,6 @@ interface ParleyProcess {
 }
 
 
-const liveChildren = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of liveChildren) c.kill('SIGKILL');
-});
 
 /**
  * `node --import tsx src/cli.ts serve --roles <roles>`: what `tsx src/cli.ts` runs, minus
@@ -79,8 +75,7 @@ async function spawnParley(name: string, roles: string, env: Record<string, stri
       env: { ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    liveChildren.add(child);
-    child.once('exit', () => liveChildren.delete(child));
+    killOnExit(child);
     const collect = (d: Buffer) => (out = (out + d.toString()).slice(-400_000));
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);

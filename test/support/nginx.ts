@@ -7,13 +7,13 @@
 //   const nginx = await startNginx({ api: ['127.0.0.1:4001'], ws: ['127.0.0.1:4002', '127.0.0.1:4003'] });
 //   ... fetch(nginx.url + '/healthz'), new WebSocket(nginx.wsUrl) ...
 //   await nginx.stop();
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canConnect, freeLoopbackPort, waitExit } from './process.js';
+import { canConnect, freeLoopbackPort, killOnExit, waitExit } from './process.js';
 
 export { freeLoopbackPort };
 
@@ -46,22 +46,6 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SCRIPT = path.join(REPO_ROOT, 'scripts', 'nginx.sh');
 const START_TIMEOUT_MS = 10_000;
 const START_ATTEMPTS = 3; // the free-port probe can race with other processes
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  });
-}
 
 function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -130,9 +114,7 @@ async function startOnce(bin: string, opts: NginxOptions, port: number): Promise
   const accessLog = path.join(dir, 'logs', 'access.log');
   const child = spawn(bin, ['-p', `${dir}/`, '-e', errorLog, '-c', confFile, '-g', 'daemon off;'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.unref();
-  live.add(child);
-  installExitHook();
-  child.once('exit', () => live.delete(child));
+  killOnExit(child);
   let output = '';
   const collect = (d: Buffer) => (output = (output + d.toString('utf8')).slice(-4_000));
   child.stdout?.on('data', collect);

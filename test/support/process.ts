@@ -55,3 +55,24 @@ export function tailFile(file: string, max = 4_000): string {
     return '';
   }
 }
+
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills `child` (SIGKILL) if the test process exits before it does: no orphaned peers. */
+export function killOnExit(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const c of children) {
+        try {
+          c.kill('SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    });
+  }
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freeLoopbackPort, waitExit } from './process.js';
+import { freeLoopbackPort, killOnExit, waitExit } from './process.js';
 
 export interface RedisTestServer {
   readonly port: number;
@@ -40,24 +40,6 @@ export interface RedisTestServer {
 const BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 const START_TIMEOUT_MS = 10_000;
 const START_ATTEMPTS = 3; // the free-port probe can race with other processes
-
-// Servers still running, killed synchronously if the process exits without stop().
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  });
-}
-
 
 /** True when a server on `port` answers PING with +PONG (a bare TCP accept is not enough). */
 function pings(port: number): Promise<boolean> {
@@ -85,9 +67,7 @@ async function spawnServer(port: number, dir: string): Promise<ChildProcess> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
   const child = spawn(BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.unref(); // a forgotten stop() must not keep the test process alive (exit hook kills it)
-  live.add(child);
-  installExitHook();
-  child.once('exit', () => live.delete(child));
+  killOnExit(child);
   let output = '';
   const collect = (d: Buffer) => {
     output = (output + d.toString('utf8')).slice(-4_000);

@@ -57,8 +57,9 @@ export class SqlMessageStore implements MessageStore {
   constructor(private readonly db: SqlDatabase) {}
 
   async insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
-    const existing = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
-    if (existing) return { message: existing, created: false };
+    // No lookup first: the messages service already made one before validating, and a
+    // duplicate here fails on the unique index, rolls back (its seq included) and returns
+    // the stored message below. One query less on the send path.
     try {
       const message = await this.db.transaction(async (tx) => {
         const { rows } = await tx.query<{ last_seq: number; last_rev: number }>(
