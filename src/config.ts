@@ -144,6 +144,13 @@ export const CONFIG_SPEC = {
   // Database
   DATABASE_URL: field('Database', '', url('postgres', 'postgresql'), 'PostgreSQL connection URL. Unset: embedded PGlite under `DATA_DIR/pglite`.', true),
   DATABASE_POOL_MAX: field('Database', '10', int(1, 1000), 'Maximum PostgreSQL connections per process.'),
+  DATABASE_REPLICA_URL: field(
+    'Database',
+    '',
+    url('postgres', 'postgresql'),
+    'A streaming read replica of `DATABASE_URL`. Reads that tolerate lag (older history pages) go there, and fall back to the primary while it is unreachable. Unset: every read goes to the primary.',
+    true,
+  ),
   MONGODB_URL: field('Database', '', url('mongodb', 'mongodb+srv'), 'MongoDB URL for the message store. Unset: messages live in the SQL database.', true),
   MONGODB_DATABASE: field('Database', 'parley', str, 'MongoDB database name for messages.'),
 
