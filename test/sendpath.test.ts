@@ -6,7 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SQL_BACKENDS, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
+import { randomBytes } from 'node:crypto';
 import { CountingSqlDatabase } from '../src/platform/sql/sql.counting.js';
+import { startFerretDB, type MongoTestServer } from './support/ferretdb.js';
+import { WsTestClient } from './support/ws-client.js';
 
 for (const backend of SQL_BACKENDS) {
   describe(`send path (${backend})`, () => {
@@ -109,3 +112,75 @@ for (const backend of SQL_BACKENDS) {
     });
   });
 }
+
+// The MongoDB message store: the message is in MongoDB, the rest in SQL. They cannot commit
+// together; a retry with the same clientMsgId must complete what a failure left out.
+const mongo: MongoTestServer | null = await startFerretDB();
+const ci = process.env.CI === 'true';
+describe('send path with the MongoDB message store', { skip: mongo || ci ? false : 'no MongoDB server (FerretDB could not be built)' }, () => {
+  let s: TestServer;
+  let counter: CountingSqlDatabase | undefined;
+  let alice: TestUser, bob: TestUser;
+  let cid: string;
+  before(async () => {
+    if (!mongo) throw new Error('CI=true and no MongoDB server could be started');
+    s = await startTestServer({
+      roles: ['api', 'ws'],
+      env: { MONGODB_URL: mongo.url, MONGODB_DATABASE: `parley_sp_${randomBytes(4).toString('hex')}`, OUTBOX_RELAY: 'false' },
+      wrapSql: (db) => (counter = new CountingSqlDatabase(db)),
+    });
+    alice = await signup(s.url, 'alice');
+    bob = await signup(s.url, 'bob');
+    cid = (await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'mongo', memberIds: [bob.id] } })).body.id;
+  });
+  after(async () => {
+    await s?.stop();
+    await mongo?.stop();
+  });
+
+  test('a plain send costs 2 SQL statements (membership, then the SQL half)', async () => {
+    await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-warm', text: 'warm' });
+    counter!.reset();
+    await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-count', text: 'count me' });
+    console.log(`SQL statements per send (MongoDB store): ${counter!.statements.length}`);
+    assert.ok(counter!.statements.length <= 3, counter!.statements.map((x) => x.text.slice(0, 60)).join(' | '));
+  });
+
+  test('the SQL half failing after the MongoDB insert is completed by the retry, which also publishes', async () => {
+    const sql = s.parley.platform.sql;
+    const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+    try {
+      await sql.exec(`CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+        CREATE TRIGGER fail_outbox AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION fail_outbox();`);
+      try {
+        await assert.rejects(s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-half', text: `@${bob.username} half` }), /injected failure/);
+      } finally {
+        await sql.exec('DROP TRIGGER fail_outbox ON outbox; DROP FUNCTION fail_outbox();');
+      }
+      const inMongo = await s.parley.platform.messages.findByClientMsgId(alice.id, 'm-half');
+      assert.ok(inMongo, 'the MongoDB half is stored');
+      const jobsOf = async () => (await sql.query('SELECT id FROM outbox WHERE id LIKE $1', [`%:${inMongo.id}`])).rows.length;
+      const mentionsOf = async () => (await sql.query('SELECT 1 FROM mentions WHERE message_id = $1', [inMongo.id])).rows.length;
+      assert.equal(await jobsOf(), 0);
+      assert.equal(await mentionsOf(), 0);
+      assert.ok(!ws.frames.some((f) => f.type === 'message.new' && f.message.id === inMongo.id));
+
+      const retry = await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-half', text: `@${bob.username} half` });
+      assert.equal(retry.created, false);
+      assert.equal(retry.message.id, inMongo.id);
+      assert.equal(await jobsOf(), 4, 'the retry wrote the missing outbox rows');
+      assert.equal(await mentionsOf(), 1);
+      const read = await sql.query<{ s: number }>('SELECT last_read_seq AS s FROM members WHERE conversation_id = $1 AND user_id = $2', [cid, alice.id]);
+      assert.equal(Number(read.rows[0]!.s), inMongo.seq);
+      const frame = await ws.waitFor((f) => f.type === 'message.new' && f.message.id === inMongo.id);
+      assert.equal(frame.senderReadSeq, inMongo.seq);
+
+      // A retry of a complete send writes nothing more.
+      const again = await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-half', text: 'whatever' });
+      assert.equal(again.created, false);
+      assert.equal(await jobsOf(), 4);
+    } finally {
+      ws.close();
+    }
+  });
+});
