@@ -36,7 +36,8 @@ export const ResumeFrame = Type.Object({
 export const CallSignalFrame = Type.Object({
   type: Type.Literal('call.signal'),
   id: Type.Optional(FrameId),
-  callId: EntityId,
+  // Issued by the calls module; printable ASCII (no NUL ever reaches a query), unknown → not_found.
+  callId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }),
   to: EntityId,
   data: Type.Unknown(),
 });

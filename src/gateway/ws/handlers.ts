@@ -79,9 +79,10 @@ export class FrameHandlers {
       s.sendError(id, new AppError('invalid_request', `Unknown frame type "${type.slice(0, 40)}".`));
       return;
     }
+    // Validated first, as the REST routes validate bodies before counting against a budget.
+    if (!validate(frame)) return s.sendError(id, invalidFrame(type, validate));
     // Connection-scoped limits are checked here, synchronously: refusing costs no I/O.
     if (type === 'ping' || type === 'resume') {
-      if (!validate(frame)) return s.sendError(id, invalidFrame(type, validate));
       const wait = type === 'ping' ? s.pings.take() : s.resumeInFlight ? 1 : s.resumes.take();
       if (wait) {
         const what = type === 'ping' ? 'Too many pings.' : s.resumeInFlight ? 'A resume is already in progress on this connection.' : 'Too many resumes.';
@@ -95,12 +96,12 @@ export class FrameHandlers {
       this.enqueue(s, id, () => this.resume(s, frame as ResumeFrame), () => (s.resumeInFlight = false));
       return;
     }
+    const f = frame as ClientFrame;
     this.enqueue(s, id, async () => {
-      // Every frame of a budgeted type counts, valid or not: a flood of bad frames is a flood.
-      const budget = this.userLimits[type as ClientFrameType];
+      // Per-user budgets, shared with REST and every other connection of the user.
+      const budget = this.userLimits[f.type];
       if (budget) await this.deps.limiter.user(s.userId, budget.action, budget.limit, budget.what);
-      if (!validate(frame)) throw invalidFrame(type, validate);
-      await this.dispatch(s, frame as ClientFrame);
+      await this.dispatch(s, f);
     });
   }
 
