@@ -12,7 +12,7 @@ import { openKeyValueStore, type KeyValueStore } from './platform/kv/index.js';
 import { openBus, type Bus } from './platform/bus/index.js';
 import { openPresenceStore, type PresenceStore } from './platform/presence/index.js';
 import { openMessageStore, type MessageStore } from './platform/message-store/index.js';
-import { WsGateway } from './gateway/ws.js';
+import { WsGateway } from './gateway/ws/index.js';
 import { Realtime } from './modules/realtime/realtime.js';
 import { RateLimiter } from './modules/auth/rate-limiter.js';
 import { ConversationsService } from './modules/conversations/conversations.service.js';
@@ -132,7 +132,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     };
     const views = new MessageViews();
     const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger);
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
     const sync = new SyncService(platform.messages, conversations, views);
 
     const media = await createMediaModule({
@@ -172,6 +172,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
     const requireAuth = makeRequireAuth(auth);
+    // One limiter, over the shared key-value store: REST and every WebSocket of a user spend one budget.
+    const limiter = new RateLimiter(platform.kv);
     registerHealthRoutes(http, {
       sql: () => platform.sql.ping(),
       kv: () => platform.kv.ping(),
@@ -184,14 +186,14 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
       registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: config.WEB_PUSH_VAPID_PUBLIC_KEY });
-      registerConversationsRoutes(http, { conversations, requireAuth });
-      registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
+      registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
+      registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
