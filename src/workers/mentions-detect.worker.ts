@@ -1,5 +1,5 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+import { runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
 /**
  * `mentions.detect`: stores the mentions of a message and refreshes unread-mention counts.
@@ -7,7 +7,8 @@ import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
  */
 export function mentionsDetectWorker(deps: WorkerDeps): JobHandler {
   return async (job) => {
-    if (!(await firstDelivery(deps, job))) return;
-    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    await runJobOnce(deps, job, async () => {
+      deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    });
   };
 }
