@@ -207,6 +207,7 @@ export const CONFIG_SPEC = {
   APNS_TOPIC: field('Push', '', str, 'The app bundle id (`apns-topic`).'),
   APNS_URL: field('Push', 'https://api.push.apple.com', url('https'), 'APNs base URL (HTTP/2); `https://api.sandbox.push.apple.com` for development builds.'),
   APNS_CA_FILE: field('Push', '', str, 'Extra PEM CA certificates to trust for `APNS_URL` (a TLS-intercepting proxy, or a test server). Unset: the system roots.'),
+  WEB_PUSH_CA_FILE: field('Push', '', str, 'Extra PEM CA certificates to trust for Web Push endpoints (a self-hosted push service, or a test server). Unset: the system roots.'),
   PUSH_SHOW_TEXT: field('Push', 'true', bool, 'Put a preview of the message text in pushes. `false` sends "New message" only, for every user (each user can also turn previews off in `PATCH /v1/me/notifications`).'),
   PUSH_RETRY_ATTEMPTS: field('Push', '3', int(1, 20), 'Attempts per device when a provider answers 429 or 5xx (waiting `Retry-After` or a doubling delay) before the job itself is retried later.'),
   PUSH_RETRY_MAX_DELAY: field('Push', '30s', duration, 'Longest wait between two attempts at a provider (a longer `Retry-After` fails the attempt and leaves it to the job retry).'),
