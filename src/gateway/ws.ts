@@ -81,6 +81,8 @@ export interface WsDeps {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  /** Told of every client frame but pings: a connected user who sends nothing else is idle and gets pushes. */
+  activity?: { touch(userId: string): void };
 }
 
 const idField = { type: 'string', maxLength: 128 } as const;
@@ -214,6 +216,7 @@ export class WsGateway {
       conn.early = null;
       this.sendEvent(conn, { type: 'ready', user, sessionId, cursor, serverTime: new Date().toISOString() });
       for (const bytes of early) this.write(conn, bytes);
+      this.deps.activity?.touch(userId);
       await this.deps.presence.connected(userId, conn.id);
     } catch (err) {
       this.deps.logger.error({ err }, 'websocket setup failed');
@@ -346,6 +349,7 @@ export class WsGateway {
       this.sendError(conn, id, new AppError('invalid_request', `Invalid ${type} frame: ${e?.instancePath || '/'} ${e?.message ?? ''}`.trim()));
       return;
     }
+    if (type !== 'ping') this.deps.activity?.touch(conn.userId);
     if (type === 'ping') {
       this.sendEvent(conn, id === undefined ? { type: 'pong', cursor: freshCursor() } : { type: 'pong', id, cursor: freshCursor() });
       return;

@@ -1,11 +1,18 @@
 import type { Logger } from '../logger.js';
 import type { Job, JobOutcomeCounter } from '../platform/jobs/jobs.port.js';
 import type { SqlExecutor } from '../platform/sql/sql.port.js';
+import type { MentionsService } from '../modules/notifications/mentions.service.js';
+import type { NotificationsService } from '../modules/notifications/notifications.service.js';
+
+/** What the idempotency helpers need. */
+export type IdempotencyDeps = Pick<WorkerDeps, 'processed' | 'logger' | 'metrics'>;
 
 /** What every worker gets. */
 export interface WorkerDeps {
   processed: ProcessedJobsRepository;
   logger: Logger;
+  notifications: NotificationsService;
+  mentions: MentionsService;
   metrics?: { jobsProcessed: JobOutcomeCounter };
 }
 
@@ -47,7 +54,7 @@ export class ProcessedJobsRepository {
  * A failure propagates (the queue retries) and records nothing. Resolves false for a
  * duplicate (counted as `duplicate`).
  */
-export async function runJobOnce(deps: WorkerDeps, job: Job, work: () => Promise<void>): Promise<boolean> {
+export async function runJobOnce(deps: IdempotencyDeps, job: Job, work: () => Promise<void>): Promise<boolean> {
   if (await deps.processed.isDone(job.id)) {
     deps.logger.debug({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job already processed: redelivery dropped');
     deps.metrics?.jobsProcessed.inc({ kind: job.kind, outcome: 'duplicate' });
@@ -63,7 +70,7 @@ export async function runJobOnce(deps: WorkerDeps, job: Job, work: () => Promise
  * job completed it; recorded only after it succeeded. A retry after a partial failure
  * repeats only the steps that did not finish.
  */
-export async function runStepOnce(deps: WorkerDeps, job: Job, step: string, work: () => Promise<void>): Promise<boolean> {
+export async function runStepOnce(deps: IdempotencyDeps, job: Job, step: string, work: () => Promise<void>): Promise<boolean> {
   const id = `${job.id}#${step}`;
   if (await deps.processed.isDone(id)) return false;
   await work();

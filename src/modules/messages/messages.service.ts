@@ -46,6 +46,8 @@ export class MessagesService {
     recordPosted: async () => {},
   };
   jobs: JobQueue | null = null;
+  /** Called with the users whose mentions an edit or delete changed (notifications drop their cached mentions). */
+  onMentionsChanged: (userIds: string[]) => void = () => {};
 
   constructor(
     private readonly store: MessageStore,
@@ -170,6 +172,7 @@ export class MessagesService {
     const message = await this.views.one(r.message);
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, mentions);
+      this.onMentionsChanged([...new Set([...m.mentions, ...mentions])]);
       await this.realtime.toConversation(conversationId, { type: 'message.updated', message });
     }
     return message;
@@ -184,6 +187,7 @@ export class MessagesService {
     if (!r) throw notFound('Message not found.');
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, []);
+      this.onMentionsChanged(m.mentions);
       const message = await this.views.one(r.message);
       await this.realtime.toConversation(conversationId, { type: 'message.deleted', conversationId, messageId, seq: r.message.seq, message });
     }

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { newId } from '../../ids.js';
@@ -23,9 +23,9 @@ export class OutboxMailer implements Mailer {
     const info = (await this.transport.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, headers: mail.headers ?? {} })) as { messageId: string; message: Buffer };
     await mkdir(this.dir, { recursive: true });
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${newId()}.eml`;
-    // Written under a temporary name then renamed would be nicer for readers; a reader of
-    // the outbox is a person or a test that waits for complete files by parsing them.
-    await writeFile(join(this.dir, name), info.message);
+    // Written under a dot name then renamed, so a reader of *.eml never sees half a mail.
+    await writeFile(join(this.dir, `.${name}`), info.message);
+    await rename(join(this.dir, `.${name}`), join(this.dir, name));
     return { messageId: info.messageId };
   }
 

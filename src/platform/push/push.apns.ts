@@ -10,12 +10,12 @@ export async function loadApnsKey(path: string): Promise<CryptoKey> {
   try {
     pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read the APNs key file ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the APNs key file ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return await importPKCS8(pem, 'ES256');
   } catch (err) {
-    throw new Error(`the APNs key file ${path} is not a PKCS#8 P-256 key: ${(err as Error).message}`);
+    throw new Error(`the APNs key file ${path} is not a PKCS#8 P-256 key: ${(err as Error).message}`, { cause: err });
   }
 }
 

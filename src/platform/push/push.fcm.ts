@@ -19,7 +19,7 @@ export async function loadServiceAccount(path: string): Promise<{ account: Servi
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<ServiceAccount>;
   } catch (err) {
-    throw new Error(`cannot read the service account file ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the service account file ${path}: ${(err as Error).message}`, { cause: err });
   }
   for (const k of ['client_email', 'private_key', 'project_id', 'token_uri'] as const) {
     if (typeof parsed[k] !== 'string' || parsed[k] === '') throw new Error(`the service account file ${path} has no "${k}"`);
@@ -29,7 +29,7 @@ export async function loadServiceAccount(path: string): Promise<{ account: Servi
   try {
     key = await importPKCS8(account.private_key, 'RS256');
   } catch (err) {
-    throw new Error(`the private_key of ${path} is not an RSA PKCS#8 key: ${(err as Error).message}`);
+    throw new Error(`the private_key of ${path} is not an RSA PKCS#8 key: ${(err as Error).message}`, { cause: err });
   }
   return { account, key };
 }
