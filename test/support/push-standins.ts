@@ -41,6 +41,12 @@ function close(server: http.Server | https.Server | http2.Http2SecureServer): Pr
   });
 }
 
+/** An injected provider answer. */
+export interface Fault {
+  status: number;
+  retryAfter?: string;
+}
+
 // ---------------- FCM ----------------
 
 export interface FcmMessage {
@@ -59,6 +65,9 @@ export class FcmStandIn {
   /** Tokens answered 404 UNREGISTERED. */
   readonly unregistered = new Set<string>();
   tokenRequests = 0;
+  /** Answers to give to the next messages:send requests instead of handling them (429/5xx tests). */
+  readonly faults: Fault[] = [];
+  sendRequests = 0;
   private readonly accessTokens = new Set<string>();
   private readonly publicKey: KeyObject;
   private readonly privatePem: string;
@@ -124,6 +133,13 @@ export class FcmStandIn {
   }
 
   private messagesSend(req: http.IncomingMessage, project: string, body: string, res: http.ServerResponse): void {
+    this.sendRequests++;
+    const fault = this.faults.shift();
+    if (fault) {
+      res.writeHead(fault.status, { 'content-type': 'application/json', ...(fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}) });
+      res.end(JSON.stringify({ error: { code: fault.status, status: fault.status === 429 ? 'RESOURCE_EXHAUSTED' : 'UNAVAILABLE', message: 'injected' } }));
+      return;
+    }
     const auth = req.headers.authorization ?? '';
     if (!auth.startsWith('Bearer ') || !this.accessTokens.has(auth.slice(7))) return this.refuse(res, 401, 'bad bearer token', 'UNAUTHENTICATED');
     if (project !== this.projectId) return this.refuse(res, 403, 'wrong project', 'PERMISSION_DENIED');
@@ -164,6 +180,8 @@ export class ApnsStandIn {
   readonly rejected: { status: number; reason: string }[] = [];
   readonly gone = new Set<string>();
   readonly providerTokens = new Set<string>();
+  readonly faults: Fault[] = [];
+  requests = 0;
   private readonly publicKey: KeyObject;
   readonly keyPem: string;
   private server!: http2.Http2SecureServer;
@@ -198,6 +216,13 @@ export class ApnsStandIn {
       stream.respond({ ':status': status, 'apns-id': randomBytes(16).toString('hex'), ...(reason ? { 'content-type': 'application/json' } : {}) });
       stream.end(reason ? JSON.stringify({ reason, ...(status === 410 ? { timestamp: Date.now() } : {}) }) : undefined);
     };
+    this.requests++;
+    const fault = this.faults.shift();
+    if (fault) {
+      stream.respond({ ':status': fault.status, 'content-type': 'application/json', ...(fault.retryAfter ? { 'retry-after': fault.retryAfter } : {}) });
+      stream.end(JSON.stringify({ reason: fault.status === 429 ? 'TooManyRequests' : 'ServiceUnavailable' }));
+      return;
+    }
     const m = /^\/3\/device\/([0-9a-fA-F]+)$/.exec(String(headers[':path']));
     if (headers[':method'] !== 'POST' || !m) return answer(404, 'BadPath');
     const auth = String(headers.authorization ?? '');
@@ -290,6 +315,8 @@ export class WebPushStandIn {
   readonly rejected: { status: number; why: string }[] = [];
   /** Endpoints answered 410 Gone. */
   readonly gone = new Set<string>();
+  readonly faults: Fault[] = [];
+  requests = 0;
   private readonly subs = new Map<string, TestSubscription>();
   private server!: https.Server;
   origin = '';
@@ -323,13 +350,20 @@ export class WebPushStandIn {
       res.writeHead(status, { 'content-type': 'text/plain' });
       res.end(why);
     };
+    this.requests++;
+    const fault = this.faults.shift();
+    if (fault) {
+      res.writeHead(fault.status, fault.retryAfter ? { 'retry-after': fault.retryAfter } : {});
+      res.end('injected');
+      return;
+    }
     const endpoint = `${this.origin}${req.url}`;
     const sub = this.subs.get(endpoint);
     if (req.method !== 'POST' || !sub) return refuse(404, 'no such subscription');
     // RFC 8292: Authorization: vapid t=<jwt>, k=<public key>
     const m = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(req.headers.authorization ?? '');
     if (!m) return refuse(401, 'no VAPID authorization');
-    let subject = '';
+    let subject: string;
     try {
       const raw = Buffer.from(m[2]!, 'base64url');
       if (raw.length !== 65 || raw[0] !== 4) throw new Error('k is not an uncompressed P-256 point');
