@@ -7,7 +7,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +21,29 @@ import { createTestCa, type TestCa } from './support/test-ca.js';
 import { WsTestClient } from './support/ws-client.js';
 
 const JOB_KINDS = ['notify.push', 'notify.email', 'notify.background', 'mentions.detect'];
+const AMQP_TEST_URL = process.env.AMQP_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+const execFileP = promisify(execFile);
 
-for (const sql of SQL_BACKENDS) {
-  describe(`notifications (${sql})`, () => {
+/** A fresh RabbitMQ vhost for the full-stack run (rabbitmqctl must work: the full stack is not optional here). */
+async function freshVhost(): Promise<{ url: string; drop(): Promise<void> }> {
+  const vhost = `parley_notify_${randomBytes(4).toString('hex')}`;
+  const ctl = (...args: string[]) => execFileP('rabbitmqctl', ['--quiet', ...args], { timeout: 30_000, killSignal: 'SIGKILL' });
+  await ctl('add_vhost', vhost);
+  await ctl('set_permissions', '-p', vhost, new URL(AMQP_TEST_URL).username || 'guest', '.*', '.*', '.*');
+  const u = new URL(AMQP_TEST_URL);
+  u.pathname = `/${encodeURIComponent(vhost)}`;
+  return { url: u.toString(), drop: () => ctl('delete_vhost', vhost).then(() => undefined, () => undefined) };
+}
+
+/** The embedded profile on each SQL backend, and the full stack (PostgreSQL, Redis, RabbitMQ). */
+const PROFILES = [
+  ...SQL_BACKENDS.map((sql) => ({ name: `embedded, ${sql}`, sql, full: false })),
+  ...(SQL_BACKENDS.includes('postgres') ? [{ name: 'full stack: PostgreSQL, Redis, RabbitMQ', sql: 'postgres' as const, full: true }] : []),
+];
+
+for (const { name: profile, sql, full } of PROFILES) {
+  describe(`notifications (${profile})`, () => {
     let ca: TestCa;
     let fcm: FcmStandIn;
     let apns: ApnsStandIn;
@@ -29,8 +51,14 @@ for (const sql of SQL_BACKENDS) {
     let smtp: TestSmtpServer;
     let server: TestServer;
     let keysDir: string;
+    let vhost: { url: string; drop(): Promise<void> } | undefined;
 
     before(async () => {
+      const stack: Record<string, string> = {};
+      if (full) {
+        vhost = await freshVhost();
+        Object.assign(stack, { AMQP_URL: vhost.url, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: `notify-test:${randomBytes(4).toString('hex')}:` });
+      }
       ca = createTestCa();
       [fcm, apns, webpush, smtp] = await Promise.all([FcmStandIn.start(), ApnsStandIn.start(ca), WebPushStandIn.start(ca), TestSmtpServer.start()]);
       keysDir = mkdtempSync(join(tmpdir(), 'parley-keys-'));
@@ -53,6 +81,7 @@ for (const sql of SQL_BACKENDS) {
           EMAIL_DIGEST_SCAN_INTERVAL: '100ms',
           JOB_RETRY_DELAY: '100ms',
           PUSH_RETRY_MAX_DELAY: '2s',
+          ...stack,
         },
       });
     });
@@ -61,6 +90,7 @@ for (const sql of SQL_BACKENDS) {
       await server?.stop();
       await Promise.all([fcm?.close(), apns?.close(), webpush?.close(), smtp?.close()]);
       ca?.remove();
+      await vhost?.drop();
       if (keysDir) rmSync(keysDir, { recursive: true, force: true });
     });
 
