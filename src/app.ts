@@ -38,6 +38,10 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -56,6 +60,7 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -148,7 +153,9 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       attachable: (userId, ids) => media.service.attachable(userId, ids),
       recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
     };
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync };
+    const calls = new CallsService({ db: platform.sql, kv: platform.kv, jobs: platform.jobs, realtime, conversations, rtc: await openRtcProviders(config), config, logger: logger.child({ component: 'calls' }) });
+    closers.push(() => calls.stop());
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, calls };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -169,10 +176,13 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.

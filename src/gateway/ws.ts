@@ -81,6 +81,13 @@ export interface WsDeps {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  /** Relays `call.signal` (the calls module); without it the frame answers not_found. */
+  calls?: CallSignals;
+}
+
+/** What the gateway needs from the calls module for `call.signal`. */
+export interface CallSignals {
+  signal(userId: string, input: { callId: string; to: string; data: unknown }): Promise<void>;
 }
 
 const idField = { type: 'string', maxLength: 128 } as const;
@@ -108,7 +115,7 @@ const FRAME_SCHEMAS: Record<string, object> = {
       conversations: { type: 'object', maxProperties: 5000, additionalProperties: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
     },
   },
-  'call.signal': { type: 'object', required: ['callId', 'to'], properties: { id: idField, callId: cid, to: cid } },
+  'call.signal': { type: 'object', required: ['callId', 'to', 'data'], properties: { id: idField, callId: cid, to: cid } },
   ping: { type: 'object', properties: { id: idField } },
 };
 
@@ -395,8 +402,9 @@ export class WsGateway {
         await this.resume(conn, f);
         return;
       case 'call.signal':
-        // No call with this id is visible to the caller until the calls module lands.
-        throw new AppError('not_found', 'Call not found.');
+        if (!this.deps.calls) throw new AppError('not_found', 'Call not found.');
+        await this.deps.calls.signal(userId, { callId: f.callId, to: f.to, data: f.data });
+        return;
       default:
         throw new AppError('invalid_request', 'Unknown frame type.');
     }

@@ -31,6 +31,7 @@ const WORKERS: readonly [JobKind, (deps: WorkerDeps) => JobHandler][] = [
 export async function startWorkers(opts: StartWorkersOptions): Promise<void> {
   const deps: WorkerDeps = {
     processed: new ProcessedJobsRepository(opts.sql),
+    sql: opts.sql,
     logger: opts.logger.child({ component: 'workers' }),
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
   };

@@ -5,6 +5,8 @@ import type { SqlExecutor } from '../platform/sql/sql.port.js';
 /** What every worker gets. */
 export interface WorkerDeps {
   processed: ProcessedJobsRepository;
+  /** For workers that write their results to SQL. */
+  sql: SqlExecutor;
   logger: Logger;
   metrics?: { jobsProcessed: JobOutcomeCounter };
 }
