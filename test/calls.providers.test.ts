@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { jwtVerify } from 'jose';
+import { Redis } from 'ioredis';
 import { call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
 import { WsTestClient } from './support/ws-client.js';
 import { GetStreamStandin } from './support/getstream-standin.js';
@@ -18,6 +19,7 @@ const API_KEY = 'gs_test_key';
 const API_SECRET = 'gs-test-secret-0123456789abcdef';
 const ALI_SECRET = 'ali-callback-secret';
 const WAIT = 15_000;
+const REDIS_PREFIX = `parley-calls-test-${process.pid}-${Date.now()}:`;
 
 async function until<T>(check: () => Promise<T | undefined | false>, what: string): Promise<T> {
   const deadline = Date.now() + WAIT;
@@ -56,6 +58,9 @@ describe('calls through GetStream (audio) and Aliyun ARTC (video)', () => {
         ALIYUN_RTC_APP_KEY: 'testappkey',
         ALIYUN_RTC_CALLBACK_SECRET: ALI_SECRET,
         CALLS_RING_TIMEOUT: '1h',
+        CALLS_STATE_TTL: '2h',
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        REDIS_KEY_PREFIX: REDIS_PREFIX,
       },
     });
     [a, b] = await Promise.all([signup(s.url, 'ann'), signup(s.url, 'bob')]);
@@ -66,6 +71,25 @@ describe('calls through GetStream (audio) and Aliyun ARTC (video)', () => {
     for (const c of clients) c.close();
     await s?.stop();
     await gs?.stop();
+    const redis = new Redis('redis://127.0.0.1:6379');
+    const keys = await redis.keys(`${REDIS_PREFIX}*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+
+  test('call state is cached in Redis with CALLS_STATE_TTL, and follows every change', async () => {
+    const started = await api(a, 'POST', '/v1/calls', { conversationId: conv, kind: 'video' });
+    const id = started.body.call.id;
+    const redis = new Redis('redis://127.0.0.1:6379');
+    try {
+      const ttl = await redis.ttl(`${REDIS_PREFIX}call:${id}`);
+      assert.ok(ttl > 7000 && ttl <= 7200, `ttl ${ttl}`);
+      assert.equal(JSON.parse((await redis.get(`${REDIS_PREFIX}call:${id}`))!).status, 'ringing');
+      await api(a, 'POST', `/v1/calls/${id}/end`);
+      assert.equal(JSON.parse((await redis.get(`${REDIS_PREFIX}call:${id}`))!).status, 'ended');
+    } finally {
+      await redis.quit();
+    }
   });
 
   test('GetStream: call created with members, users upserted, user tokens valid for that call, mark_ended on end', async () => {

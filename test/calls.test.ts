@@ -158,6 +158,15 @@ describe('calls (p2p)', () => {
     assert.equal(declined.body.endReason, 'declined');
   });
 
+  test('the Calls section is in /openapi.json', async () => {
+    const doc = (await call(s.url, 'GET', '/openapi.json')).body;
+    for (const path of ['/v1/calls', '/v1/calls/{id}', '/v1/calls/{id}/join', '/v1/calls/{id}/decline', '/v1/calls/{id}/leave', '/v1/calls/{id}/end', '/v1/webhooks/getstream', '/v1/webhooks/aliyun-rtc']) {
+      assert.ok(doc.paths[path], path);
+    }
+    assert.ok(doc.paths['/v1/calls'].post.responses['201']);
+    assert.ok(doc.paths['/v1/calls'].get);
+  });
+
   test('bad input: stable 4xx codes and nothing written', async () => {
     const count = async () => (await s.parley.platform.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM calls')).rows[0]!.n;
     const before = await count();
