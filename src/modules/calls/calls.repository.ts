@@ -66,13 +66,13 @@ export class CallsRepository {
       `INSERT INTO calls (id, conversation_id, kind, provider, provider_call_id, status, created_by) VALUES ($1, $2, $3, $4, $5, 'ringing', $6)`,
       [row.id, row.conversation_id, row.kind, row.provider, row.provider_call_id, row.created_by],
     );
-    for (const u of memberIds) {
-      const caller = u === row.created_by;
-      await this.sql.query(
-        `INSERT INTO call_participants (call_id, user_id, state, joined_at) VALUES ($1, $2, $3, ${caller ? 'now()' : 'NULL'})`,
-        [row.id, u, caller ? 'joined' : 'invited'],
-      );
-    }
+    // One statement for the whole group: the caller is in, everyone else is rung.
+    await this.sql.query(
+      `INSERT INTO call_participants (call_id, user_id, state, joined_at)
+       SELECT $1, u, CASE WHEN u = $2 THEN 'joined' ELSE 'invited' END, CASE WHEN u = $2 THEN now() END
+         FROM unnest($3::text[]) AS u`,
+      [row.id, row.created_by, [...new Set([row.created_by, ...memberIds])]],
+    );
   }
 
   /** A member who joined the group after the call began was not invited: added as they join or decline. */
