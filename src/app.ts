@@ -153,7 +153,12 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       attachable: (userId, ids) => media.service.attachable(userId, ids),
       recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
     };
-    const calls = new CallsService({ db: platform.sql, kv: platform.kv, jobs: platform.jobs, realtime, conversations, rtc: await openRtcProviders(config), config, logger: logger.child({ component: 'calls' }) });
+    const calls = new CallsService({ db: platform.sql, kv: platform.kv, jobs: platform.jobs, realtime, conversations, rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    });
+    presence.onOffline = (userId) => calls.participantOffline(userId);
     closers.push(() => calls.stop());
     const services: Services = { auth, users, devices, conversations, messages, presence, sync, calls };
 

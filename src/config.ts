@@ -218,6 +218,7 @@ export const CONFIG_SPEC = {
   CALLS_RING_TIMEOUT: field('Calls', '45s', duration, 'A call that nobody else joins within this time ends as `missed` (a system message says so).'),
   CALLS_STATE_TTL: field('Calls', '6h', duration, 'Lifetime of a call\'s cached state in Redis (or in process); PostgreSQL stays the record.'),
   CALLS_MAX_DURATION: field('Calls', '12h', duration, 'A call still open after this long is ended by the sweeper (a client that vanished without hanging up).'),
+  CALLS_OFFLINE_GRACE: field('Calls', '30s', duration, 'A participant with no live connection for this long leaves their calls (a closed tab or a dead phone does not hold a call open); a reconnect within it keeps the call.'),
   CALLS_SIGNAL_MAX_BYTES: field('Calls', '32768', int(256, 60000), 'Largest `data` of a `call.signal` frame (WebRTC offer/answer/ICE), as JSON bytes.'),
   CALLS_STUN_URLS: field('Calls', '', str, 'Comma list of STUN URLs handed to p2p calls (e.g. `stun:stun.example.com:3478`). Unset: none (host candidates only; fine on one network).'),
   CALLS_TURN_URLS: field('Calls', '', str, 'Comma list of TURN URLs for p2p calls (e.g. `turn:turn.example.com:3478?transport=udp`); needs `CALLS_TURN_SECRET`.'),

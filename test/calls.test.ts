@@ -42,7 +42,7 @@ describe('calls (p2p)', () => {
   before(async () => {
     s = await startTestServer({
       sql: 'pglite',
-      env: { CALLS_RING_TIMEOUT: '2s', CALLS_TURN_URLS: 'turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp', CALLS_TURN_SECRET: TURN_SECRET, CALLS_STUN_URLS: 'stun:127.0.0.1:3478', CALLS_SIGNAL_MAX_BYTES: '2048' },
+      env: { CALLS_RING_TIMEOUT: '2s', CALLS_TURN_URLS: 'turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp', CALLS_TURN_SECRET: TURN_SECRET, CALLS_STUN_URLS: 'stun:127.0.0.1:3478', CALLS_SIGNAL_MAX_BYTES: '2048', CALLS_OFFLINE_GRACE: '1s' },
     });
     [a, b, c, r] = await Promise.all([signup(s.url, 'ann'), signup(s.url, 'bob'), signup(s.url, 'cat'), signup(s.url, 'rex')]);
     direct = (await api(a, 'POST', '/v1/conversations', { type: 'direct', userId: b.id })).body.id;
@@ -156,6 +156,28 @@ describe('calls (p2p)', () => {
     assert.equal(declined.status, 200);
     assert.equal(declined.body.status, 'ended');
     assert.equal(declined.body.endReason, 'declined');
+  });
+
+  test('a participant whose connections are all gone leaves after the grace; a quick reconnect keeps the call', async () => {
+    const [e, f, g, h] = await Promise.all([signup(s.url, 'eve'), signup(s.url, 'fay'), signup(s.url, 'gus'), signup(s.url, 'hal')]);
+    const ef = (await api(e, 'POST', '/v1/conversations', { type: 'direct', userId: f.id })).body.id;
+    const gh = (await api(g, 'POST', '/v1/conversations', { type: 'direct', userId: h.id })).body.id;
+    const [we, wf, wg, wh] = [await connect(e), await connect(f), await connect(g), await connect(h)];
+    const c1 = (await api(e, 'POST', '/v1/calls', { conversationId: ef, kind: 'audio' })).body.call.id;
+    await api(f, 'POST', `/v1/calls/${c1}/join`);
+    const c2 = (await api(g, 'POST', '/v1/calls', { conversationId: gh, kind: 'audio' })).body.call.id;
+    await api(h, 'POST', `/v1/calls/${c2}/join`);
+
+    wf.close();
+    wh.close();
+    await connect(h); // back within the grace
+    const ended = await we.waitFor((fr) => fr.type === 'call.ended' && fr.call.id === c1, WAIT);
+    assert.equal(ended.call.endReason, 'completed');
+    assert.equal(ended.call.participants.find((p: any) => p.userId === f.id).state, 'left');
+    await settle(1500);
+    assert.equal((await api(g, 'GET', `/v1/calls/${c2}`)).body.status, 'active');
+    assert.ok(!wg.frames.some((fr) => fr.type === 'call.ended'));
+    await api(g, 'POST', `/v1/calls/${c2}/end`);
   });
 
   test('the Calls section is in /openapi.json', async () => {

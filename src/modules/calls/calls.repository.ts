@@ -143,6 +143,15 @@ export class CallsRepository {
     return r.rows;
   }
 
+  /** Open calls that `userId` is in (joined) right now. */
+  async openJoinedBy(userId: string): Promise<string[]> {
+    const r = await this.sql.query<{ id: string }>(
+      `SELECT c.id FROM calls c JOIN call_participants p ON p.call_id = c.id WHERE p.user_id = $1 AND p.state = 'joined' AND c.status <> 'ended'`,
+      [userId],
+    );
+    return r.rows.map((x) => x.id);
+  }
+
   /** Calls ringing for longer than `seconds`, or open for longer than `maxSeconds`. */
   async overdue(ringSeconds: number, maxSeconds: number): Promise<string[]> {
     const r = await this.sql.query<{ id: string }>(

@@ -71,6 +71,8 @@ export interface CallsServiceDeps {
   rtc: RtcProviders;
   config: Config;
   logger: Logger;
+  /** Whether the user has a live connection on any gateway (presence). */
+  isOnline: (userId: string) => Promise<boolean>;
 }
 
 /**
@@ -82,6 +84,7 @@ export interface CallsServiceDeps {
 export class CallsService implements CallSignals {
   readonly repo: CallsRepository;
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly offline = new Map<string, NodeJS.Timeout>();
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
 
@@ -332,6 +335,29 @@ export class CallsService implements CallSignals {
     await this.deps.realtime.toUsers([input.to], { type: 'call.signal', callId: call.id, from: userId, data: input.data });
   }
 
+  // --- participants who vanished ---------------------------------------------------------
+
+  /**
+   * A user lost their last connection: if they are still offline after
+   * CALLS_OFFLINE_GRACE, they leave every call they are in (a reconnect in time keeps it).
+   */
+  participantOffline(userId: string): void {
+    if (this.offline.has(userId)) return;
+    const t = setTimeout(() => {
+      this.offline.delete(userId);
+      void this.leaveIfStillOffline(userId).catch((err: unknown) => this.deps.logger.warn({ err, userId }, 'could not end the calls of an offline user'));
+    }, this.deps.config.CALLS_OFFLINE_GRACE * 1000);
+    t.unref();
+    this.offline.set(userId, t);
+  }
+
+  private async leaveIfStillOffline(userId: string): Promise<void> {
+    if (await this.deps.isOnline(userId)) return;
+    for (const callId of await this.repo.openJoinedBy(userId)) {
+      await this.mutate(callId, async (repo, row, parts) => this.leaveLocked(repo, row, parts, userId, new Date()));
+    }
+  }
+
   // --- ring timeout -----------------------------------------------------------------------
 
   private armRingTimer(call: Call): void {
@@ -386,8 +412,9 @@ export class CallsService implements CallSignals {
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     this.sweeper = undefined;
-    for (const t of this.timers.values()) clearTimeout(t);
+    for (const t of [...this.timers.values(), ...this.offline.values()]) clearTimeout(t);
     this.timers.clear();
+    this.offline.clear();
     await this.sweeping;
   }
 

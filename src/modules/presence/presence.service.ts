@@ -9,6 +9,8 @@ import type { Realtime } from '../realtime/realtime.js';
  */
 export class PresenceService {
   private reaper: NodeJS.Timeout | undefined;
+  /** Called when a user has no live connection left (the calls module leaves their calls after a grace). */
+  onOffline: ((userId: string) => void) | undefined;
 
   constructor(
     private readonly store: PresenceStore,
@@ -31,7 +33,10 @@ export class PresenceService {
 
   async disconnected(userId: string, connectionId: string): Promise<void> {
     const { becameOffline, lastSeenAt } = await this.store.remove(userId, connectionId);
-    if (becameOffline) await this.announce(userId, { status: 'offline', lastSeenAt });
+    if (becameOffline) {
+      this.onOffline?.(userId);
+      await this.announce(userId, { status: 'offline', lastSeenAt });
+    }
   }
 
   /** Presence of the given users, limited to those who share a conversation with the viewer. */
@@ -53,7 +58,10 @@ export class PresenceService {
       this.store
         .reapExpired()
         .then(async (gone) => {
-          for (const g of gone) await this.announce(g.userId, { status: 'offline', lastSeenAt: g.lastSeenAt });
+          for (const g of gone) {
+            this.onOffline?.(g.userId);
+            await this.announce(g.userId, { status: 'offline', lastSeenAt: g.lastSeenAt });
+          }
         })
         .catch((err: unknown) => this.logger.warn({ err }, 'presence reaper failed'));
     }, every);

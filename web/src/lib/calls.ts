@@ -71,6 +71,15 @@ export class CallController {
       client.on('call.ended', ({ call }) => this.onUpdated(call)),
       client.on('call.signal', ({ callId, from, data }) => void this.onSignal(callId, from, data as Signal)),
     );
+    // Closing the tab hangs up (the server would otherwise wait CALLS_OFFLINE_GRACE).
+    const onHide = () => {
+      const cur = this.state.current;
+      const token = model.client.rest.accessToken;
+      if (!cur || !token) return;
+      void fetch(`${model.client.rest.baseUrl}/v1/calls/${encodeURIComponent(cur.call.id)}/leave`, { method: 'POST', keepalive: true, headers: { authorization: `Bearer ${token}` } }).catch(() => {});
+    };
+    addEventListener('pagehide', onHide);
+    this.offs.push(() => removeEventListener('pagehide', onHide));
     // For diagnostics in the console (and the browser tests): bytes received per media kind.
     (globalThis as { parleyCalls?: CallController }).parleyCalls = this;
   }
