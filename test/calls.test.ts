@@ -257,11 +257,15 @@ describe('calls (p2p)', () => {
     // The removed member's frame is refused and reaches nobody.
     const frame = await wr.request({ type: 'call.signal', callId: gid, to: a.id, data: { sdp: 'x' } });
     assert.equal(frame.code, 'not_found');
+    // ...and signals to them are refused too, though the record still shows them joined.
+    const toRemoved = await wa.request({ type: 'call.signal', callId: gid, to: r.id, data: { sdp: 'x' } });
+    assert.equal(toRemoved.code, 'not_found');
     const wb = await connect(b);
     const frame2 = await wb.request({ type: 'call.signal', callId: catCall, to: c.id, data: { sdp: 'x' } });
     assert.equal(frame2.code, 'not_found');
     await settle();
     assert.ok(!wa.frames.some((f) => f.type === 'call.signal'));
+    assert.ok(!wr.frames.some((f) => f.type === 'call.signal'));
     assert.equal(JSON.stringify(await snapshot()), rowsBefore, 'nothing written by refused requests');
 
     await api(c, 'POST', `/v1/calls/${catCall}/end`);

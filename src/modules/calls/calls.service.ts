@@ -332,6 +332,8 @@ export class CallsService implements CallSignals {
     const call = await this.requireVisible(userId, input.callId);
     const inCall = (u: string) => call.participants.some((p) => p.userId === u && p.state === 'joined');
     if (call.status === 'ended' || input.to === userId || !inCall(userId) || !inCall(input.to)) throw notFound('Call not found.');
+    // Someone removed from the conversation mid-call gets nothing more from it.
+    if (!(await this.deps.conversations.isMember(input.to, call.conversationId))) throw notFound('Call not found.');
     await this.deps.realtime.toUsers([input.to], { type: 'call.signal', callId: call.id, from: userId, data: input.data });
   }
 

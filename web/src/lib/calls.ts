@@ -118,6 +118,8 @@ export class CallController {
     if (this.state.incoming.some((c) => c.id === call.id) && (call.status === 'ended' || mine?.state !== 'invited')) {
       this.set({ incoming: this.state.incoming.filter((c) => c.id !== call.id) });
     }
+    // A ring this tab missed (it connected after the call.ringing went out) still rings.
+    if (call.status !== 'ended' && mine?.state === 'invited' && this.state.current?.call.id !== call.id) this.onRinging(call);
     const cur = this.state.current;
     if (!cur || cur.call.id !== call.id) return;
     if (call.status === 'ended' || mine?.state !== 'joined') {
