@@ -52,6 +52,10 @@ import { MentionsRepository } from './modules/notifications/mentions.repository.
 import { MentionsService } from './modules/notifications/mentions.service.js';
 import { AccountEmailService } from './modules/auth/account-email.service.js';
 import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -73,6 +77,7 @@ export interface Services {
   notifications: NotificationsService;
   mentions: MentionsService;
   accountEmail: AccountEmailService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -218,7 +223,20 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     views.expandMedia = (ids) => media.service.expand(ids);
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail };
+    const calls = new CallsService({
+      db: platform.sql,
+      kv: platform.kv,
+      jobs: platform.jobs,
+      realtime,
+      conversations,
+      rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    });
+    presence.onOffline = (userId) => calls.participantOffline(userId);
+    closers.push(() => calls.stop());
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -243,10 +261,13 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
