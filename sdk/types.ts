@@ -47,7 +47,13 @@ export interface Message {
   mentions: string[];
   reactions: Record<string, string[]>;
   /** For system messages: what happened. */
-  system?: { action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated'; userIds?: string[]; actorId: string };
+  system?: {
+    action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated' | 'pinned' | 'unpinned' | 'admin.added' | 'admin.removed' | 'owner.transferred';
+    userIds?: string[];
+    actorId: string;
+    /** For `pinned`/`unpinned`: the message. */
+    messageId?: string;
+  };
   createdAt: string;
   editedAt?: string;
   deletedAt?: string;
@@ -106,6 +112,11 @@ export interface ServerEventMap {
   'conversation.updated': { conversation: Conversation };
   'member.added': { conversationId: string; userId: string; role?: Role };
   'member.removed': { conversationId: string; userId: string };
+  /** A member's role changed (promotion, demotion, ownership transfer). */
+  'member.updated': { conversationId: string; userId: string; role: Role };
+  /** `userId` pinned or unpinned the message. */
+  'message.pinned': { conversationId: string; messageId: string; seq: number; userId: string };
+  'message.unpinned': { conversationId: string; messageId: string; seq: number; userId: string };
   'call.ringing': { call: unknown };
   'call.updated': { call: unknown };
   'call.ended': { call: unknown };
@@ -115,7 +126,7 @@ export interface ServerEventMap {
 export type ServerEventType = keyof ServerEventMap;
 export type ServerEvent = { [K in ServerEventType]: { type: K } & ServerEventMap[K] }[ServerEventType];
 /** Events that `/v1/sync` and `resume` replay. */
-export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' }>;
+export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' | 'member.updated' | 'message.pinned' | 'message.unpinned' }>;
 
 /** Client → server frames, by type. */
 export interface ClientFrameMap {

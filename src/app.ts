@@ -38,6 +38,18 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { SearchService } from './modules/search/search.service.js';
+import { registerSearchRoutes } from './modules/search/search.routes.js';
+import { BlocksRepository } from './modules/blocks/blocks.repository.js';
+import { BlocksService } from './modules/blocks/blocks.service.js';
+import { registerBlocksRoutes } from './modules/blocks/blocks.routes.js';
+import { PinsRepository } from './modules/pins/pins.repository.js';
+import { PinsService } from './modules/pins/pins.service.js';
+import { registerPinsRoutes } from './modules/pins/pins.routes.js';
+import { MessageEditsRepository } from './modules/messages/message-edits.repository.js';
+import { ReportsRepository } from './modules/moderation/reports.repository.js';
+import { ModerationService } from './modules/moderation/moderation.service.js';
+import { registerModerationRoutes } from './modules/moderation/moderation.routes.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -56,6 +68,10 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  search: SearchService;
+  blocks: BlocksService;
+  pins: PinsService;
+  moderation: ModerationService;
 }
 
 export interface Parley {
@@ -130,6 +146,15 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
     messages.jobs = platform.jobs;
     const sync = new SyncService(platform.messages, conversations, views);
+    // Conversation features: search, edit history, pins, blocking, reports and administration.
+    const search = new SearchService(platform.messages, conversations, views);
+    const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
+    conversations.assertNotBlocked = (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId);
+    messages.assertNotBlocked = (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId);
+    messages.edits = new MessageEditsRepository(platform.sql);
+    const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
+    const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
 
     const media = await createMediaModule({
       config,
@@ -148,7 +173,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       attachable: (userId, ids) => media.service.attachable(userId, ids),
       recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
     };
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync };
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, search, blocks, pins, moderation };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -168,6 +193,10 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerConversationsRoutes(http, { conversations, requireAuth });
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
+      registerSearchRoutes(http, { search, requireAuth });
+      registerBlocksRoutes(http, { blocks, requireAuth });
+      registerPinsRoutes(http, { pins, requireAuth });
+      registerModerationRoutes(http, { moderation, requireAuth });
       media.registerRoutes(http, { requireAuth });
       registerWebClient(http);
     }

@@ -63,6 +63,7 @@ export class ConversationsService {
   async createDirect(userId: string, otherId: string): Promise<{ conversation: Conversation; created: boolean }> {
     if (otherId === userId) throw invalid('A direct conversation needs another user.');
     if (!(await this.users.findById(otherId))) throw notFound('User not found.');
+    await this.assertNotBlocked(otherId, userId);
     const key = directKey(userId, otherId);
     const existing = await this.repo.findByDirectKey(key);
     if (existing) return { conversation: await this.get(userId, existing.id), created: false };
@@ -171,6 +172,45 @@ export class ConversationsService {
     return updated;
   }
 
+  /** Set by the blocks module: refuses opening a direct conversation with someone who blocked you. */
+  assertNotBlocked: (peerId: string, userId: string) => Promise<void> = async () => {};
+
+  /**
+   * The owner sets a member's role: promotes to or demotes from admin, or hands ownership
+   * over (`owner`: the caller becomes an admin). Returns the members.
+   */
+  async setRole(userId: string, conversationId: string, targetId: string, role: Role): Promise<Member[]> {
+    const changed = await this.db.transaction(async (tx) => {
+      const repo = new ConversationsRepository(tx);
+      const conv = await repo.lock(conversationId);
+      const mine = conv ? await repo.role(conversationId, userId) : null;
+      if (!conv || !mine) throw notFound('Conversation not found.');
+      if (conv.type !== 'group') throw forbidden('A direct conversation has no roles.');
+      if (mine !== 'owner') throw forbidden('Only the owner can change roles.');
+      const theirs = await repo.role(conversationId, targetId);
+      if (!theirs) throw notFound('That user is not a member.');
+      if (targetId === userId) throw invalid('Hand ownership to another member instead.');
+      if (theirs === role) return [];
+      await repo.setRole(conversationId, targetId, role);
+      if (role !== 'owner') return [{ userId: targetId, role }];
+      await repo.setRole(conversationId, userId, 'admin');
+      return [
+        { userId: targetId, role },
+        { userId, role: 'admin' as Role },
+      ];
+    });
+    for (const c of changed) {
+      const payload = { conversationId, userId: c.userId, role: c.role };
+      await this.repo.appendEvent(conversationId, c.userId, 'member.updated', payload);
+      await this.realtime.toConversation(conversationId, { type: 'member.updated', ...payload });
+    }
+    if (changed.length) {
+      const action = role === 'owner' ? 'owner.transferred' : role === 'admin' ? 'admin.added' : 'admin.removed';
+      await this.systemMessage(conversationId, userId, { action, actorId: userId, userIds: [targetId] });
+    }
+    return this.members(userId, conversationId);
+  }
+
   /** Set by the media module: checks that a media id may be used as an avatar. */
   validateAvatar: (userId: string, mediaId: string) => Promise<void> = async () => {};
 
@@ -257,7 +297,7 @@ export class ConversationsService {
   }
 
   /** Records a membership or settings change as a system message in the history. */
-  private async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[] }): Promise<void> {
+  async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[]; messageId?: string }): Promise<void> {
     const id = newId();
     const { message } = await this.messages.insert({
       id,

@@ -84,6 +84,21 @@ export function registerMessagesRoutes(app: HttpApp, deps: { messages: MessagesS
     },
   );
 
+  app.get(
+    '/v1/conversations/:id/messages/:messageId/edits',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Edit history: the text before each edit, oldest first (empty once deleted).',
+        params: MessageParams,
+        response: { 200: Type.Object({ edits: Type.Array(Type.Object({ text: Type.Union([Type.String(), Type.Null()]), editedAt: Type.String({ format: 'date-time' }), editorId: Type.String() })) }), ...errors },
+      },
+    },
+    async (req) => svc.editHistory(authOf(req).userId, req.params.id, req.params.messageId),
+  );
+
   for (const [method, add] of [
     ['PUT', true],
     ['DELETE', false],

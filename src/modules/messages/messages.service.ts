@@ -11,6 +11,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import type { Metrics } from '../../gateway/metrics.js';
 import type { MessageViews } from './message.view.js';
 import { parseMentions } from './mentions.js';
+import type { MessageEditsRepository } from './message-edits.repository.js';
 
 export const MAX_TEXT_LENGTH = 4000;
 export const MAX_ATTACHMENTS = 10;
@@ -46,6 +47,12 @@ export class MessagesService {
     recordPosted: async () => {},
   };
   jobs: JobQueue | null = null;
+  /** Edit history (set by the app; every edit keeps the text it replaced). */
+  edits: MessageEditsRepository | null = null;
+  /** Refuses a send to a direct conversation whose other member blocked the sender (set by the blocks module). */
+  assertNotBlocked: (peerId: string, senderId: string) => Promise<void> = async () => {};
+  /** Called after a message became a tombstone (pins drop it). */
+  onDeleted: ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: MessageStore,
@@ -68,6 +75,7 @@ export class MessagesService {
     if (attachments.length > MAX_ATTACHMENTS) throw invalid(`At most ${MAX_ATTACHMENTS} attachments.`);
 
     const membership = await this.conversations.requireMember(userId, input.conversationId);
+    await this.checkNotBlocked(userId, membership);
     // A retry returns what was stored, before any other check can fail it differently.
     const existing = await this.store.findByClientMsgId(userId, input.clientMsgId);
     if (existing) return { message: await this.sameConversation(existing, input.conversationId), created: false };
@@ -103,6 +111,13 @@ export class MessagesService {
     if (membership.last_read_seq < stored.seq) await this.conversations.markRead(userId, stored.conversationId, stored.seq);
     await this.queueJobs(stored);
     return { message, created: true };
+  }
+
+  /** Blocking: the other member of a direct conversation may have blocked the sender. */
+  private async checkNotBlocked(userId: string, membership: { type: string; direct_key: string | null }): Promise<void> {
+    if (membership.type !== 'direct' || !membership.direct_key) return;
+    const peer = membership.direct_key.split(':').find((u) => u !== userId);
+    if (peer) await this.assertNotBlocked(peer, userId);
   }
 
   private async sameConversation(m: StoredMessage, conversationId: string): Promise<Message> {
@@ -169,6 +184,7 @@ export class MessagesService {
     if (!r) throw notFound('Message not found.');
     const message = await this.views.one(r.message);
     if (r.changed) {
+      await this.edits?.record(conversationId, messageId, userId, m.text, r.message.editedAt ?? new Date());
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, mentions);
       await this.realtime.toConversation(conversationId, { type: 'message.updated', message });
     }
@@ -180,13 +196,34 @@ export class MessagesService {
     const m = await this.requireMessage(conversationId, messageId);
     const moderator = membership.type === 'group' && (membership.role === 'owner' || membership.role === 'admin');
     if (m.senderId !== userId && !moderator) throw forbidden('Only the sender or a group owner/admin can delete a message.');
+    await this.tombstone(userId, conversationId, messageId);
+  }
+
+  /** Deletes a message as a deployment administrator (the caller checked the admin flag). */
+  async removeAsAdmin(adminId: string, conversationId: string, messageId: string): Promise<void> {
+    await this.requireMessage(conversationId, messageId);
+    await this.tombstone(adminId, conversationId, messageId);
+  }
+
+  private async tombstone(actorId: string, conversationId: string, messageId: string): Promise<void> {
     const r = await this.store.apply(conversationId, messageId, { kind: 'delete' });
     if (!r) throw notFound('Message not found.');
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, []);
+      await this.edits?.purge(conversationId, messageId);
+      for (const hook of this.onDeleted) await hook(conversationId, messageId, r.message.seq, actorId);
       const message = await this.views.one(r.message);
       await this.realtime.toConversation(conversationId, { type: 'message.deleted', conversationId, messageId, seq: r.message.seq, message });
     }
+  }
+
+  /** The texts a message had before each edit, oldest first (members only; none once deleted). */
+  async editHistory(userId: string, conversationId: string, messageId: string): Promise<{ edits: { text: string | null; editedAt: string; editorId: string }[] }> {
+    await this.conversations.requireMember(userId, conversationId);
+    const m = await this.requireMessage(conversationId, messageId);
+    if (m.deletedAt || !this.edits) return { edits: [] };
+    const rows = await this.edits.list(conversationId, messageId);
+    return { edits: rows.map((r) => ({ text: r.previous_text, editedAt: r.edited_at.toISOString(), editorId: r.editor_id })) };
   }
 
   async react(userId: string, conversationId: string, messageId: string, emoji: string, add: boolean): Promise<Message> {
