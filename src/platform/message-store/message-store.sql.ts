@@ -213,8 +213,8 @@ export class SqlMessageStore implements MessageStore {
       where.push(cond(names.join(',')));
     };
     if (q.senderId !== undefined) add((n) => `sender_id = ${n}`, q.senderId);
-    if (q.before) add((n) => `created_at < ${n}`, q.before);
-    if (q.after) add((n) => `created_at > ${n}`, q.after);
+    if (q.before) add((n) => `${ms} < ${n}`, q.before);
+    if (q.after) add((n) => `${ms} > ${n}`, q.after);
     if (q.hasAttachment) where.push(`attachments <> '[]'::jsonb`);
     if (q.olderThan) {
       params.push(q.olderThan.at, q.olderThan.id);
