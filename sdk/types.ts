@@ -87,6 +87,49 @@ export interface Member {
   lastReadSeq: number;
 }
 
+/** One message search result: open the conversation at `seq` and highlight the message. */
+export interface SearchHit {
+  message: Message;
+  conversationId: string;
+  seq: number;
+  /** A window of the text around the first match. */
+  snippet: string;
+  /** Matched words in `snippet` (UTF-16 offsets). */
+  highlights: { start: number; length: number }[];
+}
+
+export interface Pin {
+  message: Message;
+  pinnedBy: string;
+  pinnedAt: string;
+}
+
+/** The text a message had before one edit. */
+export interface MessageEdit {
+  text: string | null;
+  editedAt: string;
+  editorId: string;
+}
+
+export interface Block {
+  user: User;
+  createdAt: string;
+}
+
+export interface Report {
+  id: string;
+  conversationId: string;
+  messageId: string;
+  reporterId: string;
+  reportedUserId: string;
+  reason: string;
+  messageText: string | null;
+  status: 'open' | 'resolved';
+  createdAt: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+}
+
 export interface PresenceEvent {
   userId: string;
   status: 'online' | 'offline';
