@@ -49,6 +49,16 @@ export function systemText(m: Message, name: (id: string | undefined) => string,
       return `${actor} left`;
     case 'updated':
       return m.text ? m.text : `${actor} updated the conversation`;
+    case 'pinned':
+      return `${actor} pinned a message`;
+    case 'unpinned':
+      return `${actor} unpinned a message`;
+    case 'admin.added':
+      return `${actor} made ${list} an admin`;
+    case 'admin.removed':
+      return `${actor} made ${list} a member`;
+    case 'owner.transferred':
+      return `${actor} made ${list} the owner`;
     default:
       return m.text ?? '';
   }
