@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { createPortal } from 'react-dom';
 import type { Conversation, Message } from '../../../sdk/index.js';
 import { useModel } from '../lib/hooks.js';
 import { EditHistoryDialog } from './EditHistoryDialog.js';
@@ -36,7 +37,8 @@ export function MessageMenuExtras(props: { m: Message; mine: boolean; conversati
           ⚑
         </button>
       ) : null}
-      {reporting ? <ReportDialog message={props.m} onClose={() => setReporting(false)} /> : null}
+      {/* In a portal: the menu it opens from is hidden once the pointer leaves the message. */}
+      {reporting ? createPortal(<ReportDialog message={props.m} onClose={() => setReporting(false)} />, document.body) : null}
     </>
   );
 }
