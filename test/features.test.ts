@@ -9,6 +9,18 @@ import { join } from 'node:path';
 import { SQL_BACKENDS, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
 import { WsTestClient, settle } from './support/ws-client.js';
 import { UsersRepository } from '../src/modules/users/users.repository.js';
+import { startFerretDB } from './support/ferretdb.js';
+import { randomBytes } from 'node:crypto';
+
+// The suite runs on each SQL backend with the SQL message store, and once more with the
+// MongoDB message store (a real mongod when MONGODB_URL is set, otherwise FerretDB).
+const mongo = await startFerretDB();
+if (!mongo && process.env.CI === 'true') throw new Error('no MongoDB server for the MongoDB message store run (see the [ferretdb] line above)');
+const RUNS: { label: string; sql: (typeof SQL_BACKENDS)[number]; mongo: boolean }[] = [
+  ...SQL_BACKENDS.map((sql) => ({ label: sql, sql, mongo: false })),
+  ...(mongo ? [{ label: `${SQL_BACKENDS.includes('postgres') ? 'postgres' : 'pglite'} + MongoDB message store`, sql: SQL_BACKENDS.includes('postgres') ? ('postgres' as const) : ('pglite' as const), mongo: true }] : []),
+];
+after(async () => mongo?.stop());
 
 let n = 0;
 const send = (s: TestServer, u: TestUser, cid: string, text: string) =>
@@ -25,15 +37,17 @@ function runCli(args: string[], env: Record<string, string>): Promise<{ code: nu
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code: code ?? -1, out })));
 }
 
-for (const backend of SQL_BACKENDS) {
-  describe(`conversation features (${backend})`, () => {
+for (const run of RUNS) {
+  const backend = run.sql;
+  describe(`conversation features (${run.label})`, () => {
     let s: TestServer;
     let alice: TestUser, bob: TestUser, carol: TestUser, dave: TestUser, mallory: TestUser, root: TestUser;
     let group: string, direct: string;
     const users = () => new UsersRepository(s.parley.platform.sql);
 
     before(async () => {
-      s = await startTestServer({ sql: backend, env: { RATE_LIMIT_WS_SEND: '10000/10s' } });
+      const store: Record<string, string> = run.mongo ? { MONGODB_URL: mongo!.url, MONGODB_DATABASE: `parley_features_${randomBytes(4).toString('hex')}` } : {};
+      s = await startTestServer({ sql: backend, env: { RATE_LIMIT_WS_SEND: '10000/10s', ...store } });
       alice = await signup(s.url, 'alice');
       bob = await signup(s.url, 'bob');
       await call(s.url, 'PATCH', '/v1/me', { token: bob.accessToken, body: { displayName: 'Bob Builder' } });
@@ -326,7 +340,7 @@ for (const backend of SQL_BACKENDS) {
       assert.equal((await call(s.url, 'POST', `/v1/admin/users/${root.id}/deactivate`, { token: root.accessToken })).status, 400);
     });
 
-    if (backend === 'postgres') {
+    if (backend === 'postgres' && !run.mongo) {
       test('parley admin grant <username> makes an administrator', async () => {
         const admin2 = await signup(s.url, 'admin2');
         assert.equal((await get(s, admin2, '/v1/admin/reports')).status, 403);
