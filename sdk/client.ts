@@ -72,6 +72,7 @@ const PASS_THROUGH = [
   'member.updated',
   'message.pinned',
   'message.unpinned',
+  'thread.updated',
   'call.ringing',
   'call.updated',
   'call.ended',

@@ -5,7 +5,7 @@
  * presented again revokes the whole session, so two concurrent refreshes would log the
  * user out. Uses the global `fetch` (browsers, Node 20) unless one is given.
  */
-import type { Block, Conversation, Me, Member, Message, MessageEdit, Pin, Report, Role, SearchHit, SyncEvent, User } from './types.js';
+import type { Block, Conversation, Me, Member, Message, MessageEdit, Pin, Report, Role, SearchHit, SyncEvent, ThreadSummary, User } from './types.js';
 
 /** Every failure of an SDK call: HTTP errors, `error` frames, and local ones (status 0). */
 export class ParleyError extends Error {
@@ -65,6 +65,8 @@ export interface SendMessageBody {
   text?: string | null;
   attachments?: string[];
   replyToId?: string | null;
+  /** Starts or continues the thread of this message. */
+  threadRootId?: string | null;
 }
 
 export interface PresenceState {
@@ -333,6 +335,20 @@ export class RestClient {
     return this.request('DELETE', `/v1/conversations/${enc(conversationId)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`);
   }
 
+  /** A thread: its root and a page of replies (reply with `sendMessage(..., {threadRootId})`). */
+  threadMessages(conversationId: string, rootId: string, opts: { before?: number; after?: number; limit?: number } = {}): Promise<{ root: Message; messages: Message[]; hasMore: boolean; following: boolean }> {
+    return this.request('GET', `/v1/conversations/${enc(conversationId)}/threads/${enc(rootId)}/messages`, { query: opts });
+  }
+  /** Threads you follow in a conversation, with unread reply counts. */
+  listThreads(conversationId: string): Promise<{ threads: ThreadSummary[] }> {
+    return this.request('GET', `/v1/conversations/${enc(conversationId)}/threads`);
+  }
+  followThread(conversationId: string, rootId: string, follow: boolean): Promise<void> {
+    return this.request(follow ? 'PUT' : 'DELETE', `/v1/conversations/${enc(conversationId)}/threads/${enc(rootId)}/follow`);
+  }
+  markThreadRead(conversationId: string, rootId: string, seq: number): Promise<void> {
+    return this.request('POST', `/v1/conversations/${enc(conversationId)}/threads/${enc(rootId)}/read`, { body: { seq } });
+  }
   /** The texts a message had before each edit, oldest first. */
   messageEdits(conversationId: string, messageId: string): Promise<{ edits: MessageEdit[] }> {
     return this.request('GET', `/v1/conversations/${enc(conversationId)}/messages/${enc(messageId)}/edits`);

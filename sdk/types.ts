@@ -57,6 +57,12 @@ export interface Message {
   createdAt: string;
   editedAt?: string;
   deletedAt?: string;
+  /** On a thread reply: the thread's root message. */
+  threadRootId?: string;
+  /** On a thread root: live replies, the newest reply's time, and who replied. */
+  threadReplyCount?: number;
+  threadLastReplyAt?: string;
+  threadParticipants?: string[];
 }
 
 export type Role = 'owner' | 'admin' | 'member';
@@ -96,6 +102,16 @@ export interface SearchHit {
   snippet: string;
   /** Matched words in `snippet` (UTF-16 offsets). */
   highlights: { start: number; length: number }[];
+}
+
+/** A followed thread with your unread replies in it. */
+export interface ThreadSummary {
+  conversationId: string;
+  rootId: string;
+  replyCount: number;
+  lastReplyAt?: string;
+  participants: string[];
+  unreadCount: number;
 }
 
 export interface Pin {
@@ -160,6 +176,8 @@ export interface ServerEventMap {
   /** `userId` pinned or unpinned the message. */
   'message.pinned': { conversationId: string; messageId: string; seq: number; userId: string };
   'message.unpinned': { conversationId: string; messageId: string; seq: number; userId: string };
+  /** A thread's summary changed (a reply was added or deleted). */
+  'thread.updated': { conversationId: string; rootId: string; replyCount: number; lastReplyAt?: string; participants: string[] };
   'call.ringing': { call: unknown };
   'call.updated': { call: unknown };
   'call.ended': { call: unknown };
@@ -169,11 +187,11 @@ export interface ServerEventMap {
 export type ServerEventType = keyof ServerEventMap;
 export type ServerEvent = { [K in ServerEventType]: { type: K } & ServerEventMap[K] }[ServerEventType];
 /** Events that `/v1/sync` and `resume` replay. */
-export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' | 'member.updated' | 'message.pinned' | 'message.unpinned' }>;
+export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' | 'member.updated' | 'message.pinned' | 'message.unpinned' | 'thread.updated' }>;
 
 /** Client → server frames, by type. */
 export interface ClientFrameMap {
-  'message.send': { conversationId: string; clientMsgId: string; text?: string; attachments?: string[]; replyToId?: string };
+  'message.send': { conversationId: string; clientMsgId: string; text?: string; attachments?: string[]; replyToId?: string; threadRootId?: string };
   read: { conversationId: string; seq: number };
   typing: { conversationId: string };
   resume: { conversations?: Record<string, number>; cursor?: string };

@@ -50,6 +50,9 @@ import { MessageEditsRepository } from './modules/messages/message-edits.reposit
 import { ReportsRepository } from './modules/moderation/reports.repository.js';
 import { ModerationService } from './modules/moderation/moderation.service.js';
 import { registerModerationRoutes } from './modules/moderation/moderation.routes.js';
+import { ThreadsRepository } from './modules/threads/threads.repository.js';
+import { ThreadsService } from './modules/threads/threads.service.js';
+import { registerThreadsRoutes } from './modules/threads/threads.routes.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -72,6 +75,7 @@ export interface Services {
   blocks: BlocksService;
   pins: PinsService;
   moderation: ModerationService;
+  threads: ThreadsService;
 }
 
 export interface Parley {
@@ -154,6 +158,11 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     messages.edits = new MessageEditsRepository(platform.sql);
     const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
     messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
+    const threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.threads = threads;
+    views.decorate = (stored, out) => threads.decorate(stored, out);
+    conversations.unreadExcluded = (userId, positions) => threads.unfollowedReplies(userId, positions);
+    messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
     const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
 
     const media = await createMediaModule({
@@ -173,7 +182,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       attachable: (userId, ids) => media.service.attachable(userId, ids),
       recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
     };
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync, search, blocks, pins, moderation };
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -197,6 +206,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerBlocksRoutes(http, { blocks, requireAuth });
       registerPinsRoutes(http, { pins, requireAuth });
       registerModerationRoutes(http, { moderation, requireAuth });
+      registerThreadsRoutes(http, { threads, requireAuth });
       media.registerRoutes(http, { requireAuth });
       registerWebClient(http);
     }

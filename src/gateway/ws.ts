@@ -96,6 +96,7 @@ const FRAME_SCHEMAS: Record<string, object> = {
       text: { type: ['string', 'null'], maxLength: 8000 },
       attachments: { type: 'array', maxItems: 10, items: cid },
       replyToId: { type: ['string', 'null'], maxLength: 64 },
+      threadRootId: { type: ['string', 'null'], maxLength: 64 },
     },
   },
   read: { type: 'object', required: ['conversationId', 'seq'], properties: { id: idField, conversationId: cid, seq: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } } },
@@ -376,6 +377,7 @@ export class WsGateway {
           ...(f.text !== undefined ? { text: f.text } : {}),
           ...(f.attachments ? { attachments: f.attachments } : {}),
           ...(f.replyToId ? { replyToId: f.replyToId } : {}),
+          ...(f.threadRootId ? { threadRootId: f.threadRootId } : {}),
         });
         this.sendEvent(conn, { type: 'ack', ...idPart, message });
         return;

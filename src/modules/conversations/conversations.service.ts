@@ -129,10 +129,11 @@ export class ConversationsService {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const positions = rows.map((r) => ({ conversationId: r.id, afterSeq: Number(r.last_read_seq) }));
-    const [heads, unread, mentions] = await Promise.all([
+    const [heads, unread, mentions, excluded] = await Promise.all([
       this.messages.heads(ids),
       this.messages.countUnread(userId, positions),
       this.repo.unreadMentions(userId, positions),
+      this.unreadExcluded(userId, positions),
     ]);
     const lastMessages = await this.views.many(rows.map((r) => heads.get(r.id)?.lastMessage).filter((m) => m != null));
     const lastById = new Map(lastMessages.map((m) => [m.conversationId, m]));
@@ -142,7 +143,7 @@ export class ConversationsService {
         type: r.type,
         memberCount: r.member_count,
         lastSeq: heads.get(r.id)?.lastSeq ?? 0,
-        unreadCount: unread.get(r.id) ?? 0,
+        unreadCount: Math.max(0, (unread.get(r.id) ?? 0) - (excluded.get(r.id) ?? 0)),
         unreadMentionCount: mentions.get(r.id) ?? 0,
         role: r.role,
         lastReadSeq: Number(r.last_read_seq),
@@ -171,6 +172,9 @@ export class ConversationsService {
     await this.systemMessage(conversationId, userId, { action: 'updated', actorId: userId });
     return updated;
   }
+
+  /** Set by the threads module: unread messages that do not count (replies in threads the user does not follow). */
+  unreadExcluded: (userId: string, positions: readonly { conversationId: string; afterSeq: number }[]) => Promise<Map<string, number>> = async () => new Map();
 
   /** Set by the blocks module: refuses opening a direct conversation with someone who blocked you. */
   assertNotBlocked: (peerId: string, userId: string) => Promise<void> = async () => {};
@@ -326,8 +330,9 @@ export class ConversationsService {
       await this.repo.appendEvent(conversationId, userId, 'read', { conversationId, userId, seq: r.lastReadSeq });
       await this.realtime.toConversation(conversationId, { type: 'read', conversationId, userId, seq: r.lastReadSeq });
     }
-    const unread = await this.messages.countUnread(userId, [{ conversationId, afterSeq: r.lastReadSeq }]);
-    return { lastReadSeq: r.lastReadSeq, unreadCount: unread.get(conversationId) ?? 0 };
+    const position = [{ conversationId, afterSeq: r.lastReadSeq }];
+    const [unread, excluded] = await Promise.all([this.messages.countUnread(userId, position), this.unreadExcluded(userId, position)]);
+    return { lastReadSeq: r.lastReadSeq, unreadCount: Math.max(0, (unread.get(conversationId) ?? 0) - (excluded.get(conversationId) ?? 0)) };
   }
 }
 

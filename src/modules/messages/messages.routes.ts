@@ -41,6 +41,7 @@ export function registerMessagesRoutes(app: HttpApp, deps: { messages: MessagesS
         ...(b.text !== undefined ? { text: b.text } : {}),
         ...(b.attachments ? { attachments: b.attachments } : {}),
         ...(b.replyToId ? { replyToId: b.replyToId } : {}),
+        ...(b.threadRootId ? { threadRootId: b.threadRootId } : {}),
       });
       return reply.status(created ? 201 : 200).send(message);
     },

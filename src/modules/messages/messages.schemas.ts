@@ -36,6 +36,10 @@ export const MessageSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     editedAt: Type.Optional(Type.String({ format: 'date-time' })),
     deletedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    threadRootId: Type.Optional(Type.String({ description: 'On a thread reply: the root message.' })),
+    threadReplyCount: Type.Optional(Type.Integer({ description: 'On a thread root: live replies.' })),
+    threadLastReplyAt: Type.Optional(Type.String({ format: 'date-time' })),
+    threadParticipants: Type.Optional(Type.Array(Type.String(), { description: 'On a thread root: who replied.' })),
   },
   { title: 'Message' },
 );
@@ -50,6 +54,7 @@ export const SendMessageBody = Type.Object({
   text: Type.Optional(Type.Union([MessageText, Type.Null()])),
   attachments: Type.Optional(MediaIds),
   replyToId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+  threadRootId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), Type.Null()])),
 });
 
 export const HistoryQuery = Type.Object({

@@ -22,6 +22,14 @@ export interface SendInput {
   text?: string | null;
   attachments?: string[];
   replyToId?: string | null;
+  /** Starts or continues the thread of this message. */
+  threadRootId?: string | null;
+}
+
+/** Thread hooks provided by the threads module. */
+export interface ThreadHooks {
+  resolveRoot(conversationId: string, threadRootId: string): Promise<StoredMessage>;
+  recordReply(reply: StoredMessage, root: StoredMessage): Promise<void>;
 }
 
 /** Media hooks provided by the media module. */
@@ -53,6 +61,7 @@ export class MessagesService {
   assertNotBlocked: (peerId: string, senderId: string) => Promise<void> = async () => {};
   /** Called after a message became a tombstone (pins drop it). */
   onDeleted: ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[] = [];
+  threads: ThreadHooks | null = null;
 
   constructor(
     private readonly store: MessageStore,
@@ -84,6 +93,7 @@ export class MessagesService {
       const target = await this.store.findById(input.conversationId, input.replyToId);
       if (!target) throw invalid('replyToId must be a message of the same conversation.');
     }
+    const threadRoot = input.threadRootId && this.threads ? await this.threads.resolveRoot(input.conversationId, input.threadRootId) : null;
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
 
@@ -100,6 +110,8 @@ export class MessagesService {
       system: null,
     });
     if (!created) return { message: await this.sameConversation(stored, input.conversationId), created: false };
+    // Recorded before the view is made, so the new message's events name its thread.
+    if (threadRoot) await this.threads!.recordReply(stored, threadRoot);
 
     const message = await this.views.one(stored);
     this.metrics.messagesSent.inc();

@@ -132,6 +132,10 @@ export class SyncService {
       case 'message.pinned':
       case 'message.unpinned':
         return { type: e.type, conversationId: p.conversationId, messageId: p.messageId!, seq: p.seq!, userId: p.userId! };
+      case 'thread.updated': {
+        const t = p as unknown as Extract<SyncEvent, { type: 'thread.updated' }>;
+        return { type: 'thread.updated', conversationId: t.conversationId, rootId: t.rootId, replyCount: t.replyCount, participants: t.participants, ...(t.lastReplyAt ? { lastReplyAt: t.lastReplyAt } : {}) };
+      }
       case 'conversation.updated': {
         if (!(await this.conversations.isMember(userId, p.conversationId))) return null;
         return { type: 'conversation.updated', conversation: await this.conversations.get(userId, p.conversationId) };

@@ -67,4 +67,43 @@ ALTER TABLE users ADD COLUMN is_admin boolean NOT NULL DEFAULT false;
 ALTER TABLE users ADD COLUMN deactivated_at timestamptz;
 `,
   },
+  {
+    version: 131,
+    name: 'threads',
+    sql: `
+-- Threads, beside the message store (either one): which messages are replies to which root,
+-- the root's summary, and who follows each thread with their read position in it.
+CREATE TABLE thread_messages (
+  message_id text PRIMARY KEY,
+  conversation_id text NOT NULL,
+  root_id text NOT NULL,
+  seq bigint NOT NULL,
+  sender_id text NOT NULL,
+  created_at timestamptz NOT NULL,
+  deleted boolean NOT NULL DEFAULT false
+);
+CREATE INDEX thread_messages_root ON thread_messages (root_id, seq);
+CREATE INDEX thread_messages_conv ON thread_messages (conversation_id, seq);
+
+CREATE TABLE threads (
+  root_id text PRIMARY KEY,
+  conversation_id text NOT NULL,
+  reply_count integer NOT NULL DEFAULT 0,
+  last_reply_at timestamptz,
+  last_seq bigint NOT NULL DEFAULT 0,
+  participants text[] NOT NULL DEFAULT '{}'
+);
+
+-- following = false is an explicit unfollow. The root's author follows on the first reply (unless they unfollowed); replying follows again.
+CREATE TABLE thread_follows (
+  root_id text NOT NULL,
+  user_id text NOT NULL,
+  conversation_id text NOT NULL,
+  following boolean NOT NULL,
+  last_read_seq bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (root_id, user_id)
+);
+CREATE INDEX thread_follows_user ON thread_follows (user_id, conversation_id);
+`,
+  },
 ];
