@@ -356,6 +356,100 @@ for (const run of RUNS) {
       });
     }
 
+    test('threads: replies under a root, summaries, paging, follow rules for unread counts, events and sync; strangers get not_found', async () => {
+      const g = (await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'Threads', memberIds: [bob.id, carol.id] } })).body.id;
+      const reply = (u: TestUser, root: string, text: string) =>
+        call(s.url, 'POST', `/v1/conversations/${g}/messages`, { token: u.accessToken, body: { clientMsgId: `t-${++n}-${Math.random().toString(36).slice(2)}`, text, threadRootId: root } });
+      const unread = async (u: TestUser) => (await get(s, u, `/v1/conversations/${g}`)).body.unreadCount;
+      const wsCarol = await WsTestClient.connect(s.wsUrl, carol.accessToken);
+      const wsMallory = await WsTestClient.connect(s.wsUrl, mallory.accessToken);
+      try {
+        const cursor = (await get(s, carol, '/v1/sync')).body.cursor;
+        const root = (await send(s, alice, g, 'should we ship on Friday?')).body;
+        for (const u of [alice, bob, carol]) await call(s.url, 'POST', `/v1/conversations/${g}/read`, { token: u.accessToken, body: { seq: root.seq } });
+
+        const r1 = await reply(bob, root.id, 'yes, after the freeze');
+        assert.equal(r1.status, 201);
+        assert.equal(r1.body.threadRootId, root.id);
+        const ev = await wsCarol.waitFor((f) => f.type === 'thread.updated' && f.rootId === root.id);
+        assert.equal(ev.replyCount, 1);
+        assert.deepEqual(ev.participants, [bob.id]);
+        await wsCarol.waitFor((f) => f.type === 'message.new' && f.message.id === r1.body.id && f.message.threadRootId === root.id);
+        // the root author (alice) and the replier (bob) follow; carol does not, so the reply is not unread for her
+        assert.equal(await unread(carol), 0, 'replies in a thread carol does not follow are not unread');
+        assert.equal(await unread(alice), 1, "bob's reply is unread for alice, who follows as the root's author");
+        // a reply to a reply continues the same thread
+        const r2 = await reply(alice, r1.body.id, 'ok, Friday it is');
+        assert.equal(r2.body.threadRootId, root.id);
+        assert.equal(await unread(bob), 1, "alice's reply is unread for bob, who follows as a replier");
+        assert.equal(await unread(carol), 0);
+        await send(s, alice, g, 'a normal message');
+        assert.equal(await unread(carol), 1);
+        assert.equal((await call(s.url, 'PUT', `/v1/conversations/${g}/threads/${root.id}/follow`, { token: carol.accessToken })).status, 204);
+        assert.equal(await unread(carol), 3, 'following makes the replies count');
+        assert.equal((await call(s.url, 'DELETE', `/v1/conversations/${g}/threads/${root.id}/follow`, { token: carol.accessToken })).status, 204);
+        assert.equal(await unread(carol), 1);
+
+        // the thread page and the root summary
+        const page = await get(s, bob, `/v1/conversations/${g}/threads/${root.id}/messages`);
+        assert.equal(page.status, 200);
+        assert.equal(page.body.root.id, root.id);
+        assert.equal(page.body.root.threadReplyCount, 2);
+        assert.deepEqual(page.body.root.threadParticipants.sort(), [alice.id, bob.id].sort());
+        assert.ok(page.body.root.threadLastReplyAt);
+        assert.deepEqual(page.body.messages.map((m: any) => m.id), [r1.body.id, r2.body.id]);
+        assert.equal(page.body.following, true);
+        const older = await get(s, bob, `/v1/conversations/${g}/threads/${root.id}/messages?limit=1`);
+        assert.deepEqual(older.body.messages.map((m: any) => m.id), [r2.body.id]);
+        assert.equal(older.body.hasMore, true);
+        assert.deepEqual((await get(s, bob, `/v1/conversations/${g}/threads/${root.id}/messages?before=${r2.body.seq}`)).body.messages.map((m: any) => m.id), [r1.body.id]);
+        const history = await get(s, carol, `/v1/conversations/${g}/messages`);
+        assert.equal(history.body.messages.find((m: any) => m.id === root.id).threadReplyCount, 2, 'the root carries its summary in history too');
+
+        // followed threads with unread replies, and the thread read position
+        const mine = await get(s, bob, `/v1/conversations/${g}/threads`);
+        assert.deepEqual(mine.body.threads.map((t: any) => [t.rootId, t.unreadCount]), [[root.id, 1]], "alice's reply is unread in bob's thread");
+        assert.equal((await get(s, alice, `/v1/conversations/${g}/threads`)).body.threads[0].unreadCount, 0, 'replying read the thread');
+        assert.equal((await call(s.url, 'POST', `/v1/conversations/${g}/threads/${root.id}/read`, { token: bob.accessToken, body: { seq: r2.body.seq } })).status, 204);
+        assert.equal((await get(s, bob, `/v1/conversations/${g}/threads`)).body.threads[0].unreadCount, 0);
+        assert.deepEqual((await get(s, carol, `/v1/conversations/${g}/threads`)).body.threads, []);
+
+        // a deleted reply leaves the count
+        await call(s.url, 'DELETE', `/v1/conversations/${g}/messages/${r2.body.id}`, { token: alice.accessToken });
+        await wsCarol.waitFor((f) => f.type === 'thread.updated' && f.rootId === root.id && f.replyCount === 1);
+
+        // sync replays thread events
+        const sync = await get(s, carol, `/v1/sync?since=${cursor}`);
+        assert.ok(sync.body.events.some((e: any) => e.type === 'thread.updated' && e.rootId === root.id));
+        assert.ok(sync.body.events.some((e: any) => e.type === 'message.new' && e.message.id === r1.body.id && e.message.threadRootId === root.id));
+
+        // over WebSocket too
+        const viaWs = await wsCarol.request({ type: 'message.send', conversationId: g, clientMsgId: `ws-thread-${n}`, text: 'from the socket', threadRootId: root.id });
+        assert.equal(viaWs.type, 'ack');
+        assert.equal(viaWs.message.threadRootId, root.id);
+
+        // bad input and strangers
+        assert.equal((await reply(bob, '0'.repeat(32), 'x')).status, 400);
+        const sys = (await get(s, bob, `/v1/conversations/${g}/messages?limit=200`)).body.messages.find((m: any) => m.kind === 'system');
+        assert.equal((await reply(bob, sys.id, 'x')).status, 400, 'a system message cannot start a thread');
+        assert.equal((await reply(bob, 'bad id!', 'x')).status, 400);
+        for (const u of [mallory, dave]) {
+          assert.equal((await get(s, u, `/v1/conversations/${g}/threads/${root.id}/messages`)).status, 404);
+          assert.equal((await get(s, u, `/v1/conversations/${g}/threads`)).status, 404);
+          assert.equal((await call(s.url, 'PUT', `/v1/conversations/${g}/threads/${root.id}/follow`, { token: u.accessToken })).status, 404);
+          assert.equal((await call(s.url, 'POST', `/v1/conversations/${g}/threads/${root.id}/read`, { token: u.accessToken, body: { seq: 1 } })).status, 404);
+        }
+        assert.equal((await get(s, bob, `/v1/conversations/${g}/threads/${'0'.repeat(32)}/messages`)).status, 404);
+        assert.equal((await get(s, bob, `/v1/conversations/${g}/threads/${root.id}/messages?limit=0`)).status, 400);
+        assert.equal((await call(s.url, 'POST', `/v1/conversations/${g}/threads/${root.id}/read`, { token: bob.accessToken, body: { seq: -1 } })).status, 400);
+        await settle();
+        assert.equal(wsMallory.frames.some((f) => f.type === 'thread.updated'), false);
+      } finally {
+        wsCarol.close();
+        wsMallory.close();
+      }
+    });
+
     test('the new routes are in the OpenAPI document', async () => {
       const doc = (await call(s.url, 'GET', '/openapi.json')).body;
       for (const p of [
@@ -369,6 +463,9 @@ for (const run of RUNS) {
         '/v1/me/blocks/{userId}',
         '/v1/admin/reports',
         '/v1/admin/users/{id}/deactivate',
+        '/v1/conversations/{id}/threads',
+        '/v1/conversations/{id}/threads/{rootId}/messages',
+        '/v1/conversations/{id}/threads/{rootId}/follow',
       ]) assert.ok(doc.paths[p], p);
       assert.ok(doc.paths['/v1/conversations/{id}/members/{userId}'].patch);
     });
