@@ -20,6 +20,19 @@ export class BlocksRepository {
     return rows;
   }
 
+  /**
+   * Whether the other member of this direct conversation blocked `senderId`. False for a
+   * group, and for a conversation `senderId` is not in (its direct key names both members).
+   */
+  async blockedInDirect(conversationId: string, senderId: string): Promise<boolean> {
+    const { rows } = await this.db.query(
+      `SELECT 1 FROM conversations c JOIN blocks b ON b.blocked_id = $2
+       WHERE c.id = $1 AND c.type = 'direct' AND c.direct_key IN (b.user_id || ':' || $2, $2 || ':' || b.user_id) LIMIT 1`,
+      [conversationId, senderId],
+    );
+    return rows.length > 0;
+  }
+
   /** Whether `userId` has blocked `otherId`. */
   async has(userId: string, otherId: string): Promise<boolean> {
     const { rows } = await this.db.query('SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2', [userId, otherId]);

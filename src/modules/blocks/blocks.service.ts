@@ -30,7 +30,12 @@ export class BlocksService {
     return { blocks: rows.flatMap((r) => (users.has(r.blocked_id) ? [{ user: users.get(r.blocked_id)!, createdAt: r.created_at.toISOString() }] : [])) };
   }
 
-  /** Refuses `senderId` writing to (or opening) a direct conversation with `peerId` who blocked them. */
+  /** Refuses `senderId` writing to a direct conversation whose other member blocked them. */
+  async assertMaySend(conversationId: string, senderId: string): Promise<void> {
+    if (await this.repo.blockedInDirect(conversationId, senderId)) throw new AppError('blocked', 'You cannot message this user.');
+  }
+
+  /** Refuses `senderId` opening a direct conversation with `peerId` who blocked them. */
   async assertNotBlockedBy(peerId: string, senderId: string): Promise<void> {
     if (await this.repo.has(peerId, senderId)) throw new AppError('blocked', 'You cannot message this user.');
   }
