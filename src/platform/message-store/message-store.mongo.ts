@@ -273,7 +273,11 @@ export class MongoMessageStore implements MessageStore {
         let on = duplicateOn(err);
         let latest: number | undefined;
         if (on === 'unknown' && this.index) on = await this.classifyByIndex(doc);
-        if (on === 'unknown') [on, latest] = await this.classifyByReading(msg);
+        if (on === 'unknown') {
+          [on, latest] = await this.classifyByReading(msg);
+          // FerretDB: the seq was taken but its slot is missing (the index lags): repair it.
+          if (on === 'seq' && this.index) await this.repairSlot(msg.conversationId, doc.seq);
+        }
         if (on === 'client') {
           // A concurrent retry of this send won; ours took no seq.
           const winner = (await this.findByClientMsgId(msg.senderId, msg.clientMsgId)) ?? (await this.scanByClientMsgId(msg.senderId, msg.clientMsgId));
@@ -374,6 +378,12 @@ export class MongoMessageStore implements MessageStore {
       else hi = mid;
     }
     return lo;
+  }
+
+  /** FerretDB: re-creates the index documents of the message holding `seq` (found by a scan: rare). */
+  private async repairSlot(conversationId: string, seq: number): Promise<void> {
+    const d = await this.col.findOne({ conversationId, seq }, { projection: { _id: 1, conversationId: 1, seq: 1, senderId: 1, clientMsgId: 1 } });
+    if (d) await this.indexMessage(d);
   }
 
   /** FerretDB: writes the slot and key documents of a stored message (both, whichever already exist). */
