@@ -38,8 +38,8 @@ type TargetKind = (typeof ALL_TARGETS)[number];
 const TARGET_NAMES: Record<TargetKind, string> = {
   embedded: 'Parley embedded',
   full: 'Parley full',
-  'full-mongo': 'Parley full, Mongo (FerretDB pg)',
-  'full-mongo-sqlite': 'Parley full, Mongo (FerretDB sqlite)',
+  'full-mongo': process.env.MONGODB_URL ? 'Parley full, MongoDB' : 'Parley full, FerretDB/pg',
+  'full-mongo-sqlite': 'Parley full, FerretDB/sqlite',
   centrifugo: 'Centrifugo',
   'centrifugo-history': 'Centrifugo+history',
   socketio: 'Socket.IO',
@@ -223,6 +223,9 @@ interface Target {
   rooms: Map<number, string>;
   /** The server's processes, for CPU and RSS from /proc (this process for the in-process ones). */
   pids(): Promise<number[]>;
+  /** The server's processes that hold connections (RSS per connection); default pids(). */
+  rssPids?(): Promise<number[]>;
+  label?(pid: number): string;
   setupMs: number;
   /** Parley's full stack: kill -9 of one gateway for the reconnect storm. */
   full?: ParleyFull;
@@ -237,6 +240,8 @@ interface RoomResult {
   probe?: { sender: SenderReport; receivers: Merged };
   /** All server processes, summed, during the measured phase (µs). */
   serverCpuUs: number;
+  /** The same by process label (multi-process servers). */
+  cpuByLabel: Record<string, number>;
   profile?: ProfileSummary;
 }
 
@@ -348,6 +353,8 @@ async function runRoom(t: Target, room: number, profiler?: Profiler): Promise<Ro
     const cpu0 = cpuUs(pids0);
     const m = await runPhase(sender, rcs, 'm', MESSAGES, WINDOW);
     const cpu1 = cpuUs(new Set([...pids0, ...(await t.pids())]));
+    const cpuByLabel: Record<string, number> = {};
+    if (t.label) for (const [pid, us] of cpu1) cpuByLabel[t.label(pid)] = (cpuByLabel[t.label(pid)] ?? 0) + us - (cpu0.get(pid) ?? 0);
     const profile = await profiler?.stop();
     let probe: { s: SenderReport; r: Merged } | undefined;
     if (PROBE > 0 && !m.cut) {
@@ -359,6 +366,7 @@ async function runRoom(t: Target, room: number, profiler?: Profiler): Promise<Ro
       sender: m.s,
       receivers: m.r,
       serverCpuUs: cpuDelta(cpu0, cpu1),
+      cpuByLabel,
       ...(probe ? { probe: { sender: probe.s, receivers: probe.r } } : {}),
       ...(profile ? { profile } : {}),
     };
@@ -382,8 +390,8 @@ async function runConnect(t: Target): Promise<ConnectResult> {
   const chunk = Math.ceil(n / procs);
   const per = Math.max(1, Math.round(CONNECT_CONCURRENCY / procs));
   await sleep(1_000); // the sockets of the last room are gone
-  const pids = await t.pids();
-  const rssBeforeKiB = rssKiB(pids);
+  const rssPids = (): Promise<number[]> => (t.rssPids ? t.rssPids() : t.pids());
+  const rssBeforeKiB = rssKiB(await rssPids());
   const clients = Array.from({ length: procs }, (_, i) => ({ c: new Client(`${t.name} connect #${i + 1}`), tokens: tokens.slice(i * chunk, (i + 1) * chunk), i })).filter((r) => r.tokens.length);
   try {
     for (const { c, tokens: mine, i } of clients) {
@@ -405,7 +413,7 @@ async function runConnect(t: Target): Promise<ConnectResult> {
     }
     if (failed) return { sockets: n, spanUs: NaN, failed, rssBeforeKiB, rssAfterKiB: NaN };
     await sleep(3_000); // idle: connect-time work (presence, subscriptions) settles
-    const rssAfterKiB = rssKiB(await t.pids());
+    const rssAfterKiB = rssKiB(await rssPids());
     const out: ConnectResult = { sockets: n, spanUs: last - first, rssBeforeKiB, rssAfterKiB };
     if (t.full) {
       const dead = t.full.gateways[0]!;
@@ -519,13 +527,13 @@ async function withTarget<R>(kind: TargetKind, shared: { infra?: ParleyInfra; us
       servers.add(stack);
       // The runs of the full stack share the PostgreSQL database (users); each has its own rooms.
       const { tokens, ids } = await parleyUsers(full.apiUrl, shared.users);
-      t = { kind, name: kind === 'full' ? name : `Parley full, ${full.store.replace('MongoDB (FerretDB, ', 'Mongo (FerretDB ')}`, proto: 'parley', wsUrls: full.wsUrls, tokens, rooms: await parleyRooms(full.apiUrl, tokens, ids), pids: () => full.pids(), setupMs: 0, full };
+      t = { kind, name, proto: 'parley', wsUrls: full.wsUrls, tokens, rooms: await parleyRooms(full.apiUrl, tokens, ids), pids: () => full.pids(), rssPids: () => full.rssPids!(), label: (pid) => full.label!(pid), setupMs: 0, full };
     } else if (kind === 'centrifugo' || kind === 'centrifugo-history' || kind === 'socketio') {
       const s: Stack = kind === 'socketio' ? await startSocketIo() : await startCentrifugo(kind === 'centrifugo-history');
       stack = s;
       servers.add(stack);
       const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => peerToken(`u${i}`)));
-      t = { kind, name, proto: kind === 'socketio' ? 'socketio' : 'centrifugo', wsUrls: s.wsUrls, tokens, rooms: new Map(ROOMS.map((r) => [r, `room${r}`])), pids: () => s.pids(), setupMs: 0 };
+      t = { kind, name, proto: kind === 'socketio' ? 'socketio' : 'centrifugo', wsUrls: s.wsUrls, tokens, rooms: new Map(ROOMS.map((r) => [r, `room${r}`])), pids: () => s.pids(), label: (pid) => s.label!(pid), setupMs: 0 };
     } else {
       const peer = await startPeer(kind);
       stack = peer;
@@ -781,6 +789,17 @@ function report(results: Result[], load0: string, cpuModel: string): void {
     if (r.connect?.storm?.firstError) console.log(`  ${r.name}: reconnect storm: first error: ${r.connect.storm.firstError}`);
   }
 
+  // Where the multi-process servers' CPU went, by process, in the largest room.
+  const split = ok.map((r) => ({ r, x: [...r.rooms].reverse().find((x) => Object.keys(x.cpuByLabel).length) })).filter((e) => e.x);
+  if (split.length) {
+    console.log('\nServer CPU by process, ms per 1,000 deliveries (the last room measured)');
+    for (const { r, x } of split) {
+      const per = (us: number): string => (x!.receivers.delivered ? ((us / 1000) * (1000 / x!.receivers.delivered)).toFixed(1) : '—');
+      const parts = Object.entries(x!.cpuByLabel).sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${per(us)}`);
+      console.log(`  ${r.name}, room ${x!.room}: ${parts.join(', ')}`);
+    }
+  }
+
   // Ratios: every Parley variant against every peer.
   const parleys = ok.filter((r) => r.kind === 'embedded' || r.kind.startsWith('full'));
   const peers = ok.filter((r) => !parleys.includes(r));
@@ -876,6 +895,8 @@ async function main(): Promise<void> {
   try {
     for (const kind of ALL_TARGETS) {
       if (!ONLY.includes(kind)) continue;
+      // With MONGODB_URL, 'full-mongo' is that server; there is no second FerretDB variant to run.
+      if (kind === 'full-mongo-sqlite' && process.env.MONGODB_URL) continue;
       process.stdout.write(`${TARGET_NAMES[kind]} ...`);
       const t0 = Date.now();
       try {

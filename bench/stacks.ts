@@ -142,8 +142,12 @@ function spawnProc(name: string, cmd: string, args: string[], opts: { env?: Node
 export interface Stack {
   /** WebSocket URLs, one per node (the load generator spreads sockets over them). */
   wsUrls: string[];
-  /** The processes whose CPU and RSS are the server's (read from /proc). */
+  /** The processes whose CPU is the server's (read from /proc). */
   pids(): Promise<number[]>;
+  /** What each pid is, for the CPU breakdown ("ws1", "ferretdb", "postgres"...). */
+  label?(pid: number): string;
+  /** The processes that hold the connections, whose RSS is read in the connect phase (default: pids()). */
+  rssPids?(): Promise<number[]>;
   stop(): Promise<void>;
 }
 
@@ -233,6 +237,7 @@ export async function startCentrifugo(history: boolean): Promise<Stack> {
   return {
     wsUrls: procs.map((p) => `ws://127.0.0.1:${(p as Proc & { port?: number }).port}/connection/websocket`),
     pids: async () => procs.map((p) => p.pid),
+    label: (pid) => procs.find((p) => p.pid === pid)?.name ?? String(pid),
     async stop() {
       await Promise.all(procs.map((p) => p.stop()));
       rmSync(dir, { recursive: true, force: true });
@@ -267,6 +272,7 @@ export async function startSocketIo(): Promise<Stack> {
   return {
     wsUrls: ports.map((p) => `ws://127.0.0.1:${p}/socket.io/`),
     pids: async () => procs.map((p) => p.pid),
+    label: (pid) => procs.find((p) => p.pid === pid)?.name ?? String(pid),
     async stop() {
       await Promise.all(procs.map((p) => p.stop()));
     },
@@ -428,9 +434,15 @@ export async function startParleyFull(infra: ParleyInfra, mongo: { handler: Ferr
     store,
     async pids() {
       const own = procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.pid);
-      const ferretPid = (ferret as (MongoTestServer & { pid?: number }) | null)?.pid;
+      const ferretPid = ferret?.pid;
       return [...own, ...(ferretPid ? [ferretPid] : []), ...(await pgBackends([...infra.databases, ...extraDbs]))];
     },
+    label(pid) {
+      if (pid === ferret?.pid) return 'ferretdb';
+      return procs.find((p) => p.pid === pid)?.name ?? 'postgres';
+    },
+    // API and worker processes hold no WebSocket: their heaps would only add GC noise.
+    rssPids: async () => gateways.filter((g) => g.child.exitCode === null).map((g) => g.pid),
     stop: stopAll,
   };
 }
