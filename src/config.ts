@@ -144,6 +144,13 @@ export const CONFIG_SPEC = {
   // Database
   DATABASE_URL: field('Database', '', url('postgres', 'postgresql'), 'PostgreSQL connection URL. Unset: embedded PGlite under `DATA_DIR/pglite`.', true),
   DATABASE_POOL_MAX: field('Database', '10', int(1, 1000), 'Maximum PostgreSQL connections per process.'),
+  DATABASE_REPLICA_URL: field(
+    'Database',
+    '',
+    url('postgres', 'postgresql'),
+    'A streaming read replica of `DATABASE_URL`. Reads that tolerate lag (older history pages) go there, and fall back to the primary while it is unreachable. Unset: every read goes to the primary.',
+    true,
+  ),
   MONGODB_URL: field('Database', '', url('mongodb', 'mongodb+srv'), 'MongoDB URL for the message store. Unset: messages live in the SQL database.', true),
   MONGODB_DATABASE: field('Database', 'parley', str, 'MongoDB database name for messages.'),
 
@@ -155,9 +162,18 @@ export const CONFIG_SPEC = {
   // Jobs
   AMQP_URL: field('Jobs', '', url('amqp', 'amqps'), 'RabbitMQ URL for background jobs. Unset: in-process queue with the same retry and dead-letter semantics.', true),
   AMQP_QUEUE_PREFIX: field('Jobs', 'parley', str, 'Prefix of the queue and exchange names.'),
+  AMQP_QUEUE_TYPE: field(
+    'Jobs',
+    'quorum',
+    oneOf('quorum', 'classic'),
+    'RabbitMQ queue type: `quorum` (replicated; the default for new deployments) or `classic`. An existing queue keeps its type: a deployment that already has classic queues sets `classic` (or drains and deletes them first).',
+  ),
+  JOB_DELIVERY_LIMIT: field('Jobs', '20', int(2, 1000), 'Quorum queues: deliveries of one job without an ack (its worker died each time) before the broker dead-letters it.'),
   JOB_PREFETCH: field('Jobs', '16', int(1, 10000), 'Jobs in hand per consumer (RabbitMQ prefetch).'),
   JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
+  OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),
+  OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed at once).'),
 
   // Auth
   JWT_SECRET: field('Auth', '', str, 'HMAC secret (at least 32 characters) for access tokens. Unset: generated once and kept in `DATA_DIR/jwt-secret`. Set it (the same everywhere) when running several processes.', true),
