@@ -417,7 +417,10 @@ async function runConnect(t: Target): Promise<ConnectResult> {
     const out: ConnectResult = { sockets: n, spanUs: last - first, rssBeforeKiB, rssAfterKiB };
     if (t.full) {
       const dead = t.full.gateways[0]!;
-      const plan = { deadUrl: t.wsUrls[0]!, aliveUrl: t.wsUrls[1]!, members: biggest, lastSeq: 0, deadlineMs: Date.now() + PHASE_SECONDS * 1000 };
+      // Members resume from the room's last seq, as a client that saw everything does (nothing to replay).
+      const conv = await call(t.full.apiUrl, 'GET', `/v1/conversations/${dial.room}`, { token: t.tokens[0]! });
+      const lastSeq = conv.status === 200 && typeof conv.body.lastSeq === 'number' ? (conv.body.lastSeq as number) : 0;
+      const plan = { deadUrl: t.wsUrls[0]!, aliveUrl: t.wsUrls[1]!, members: biggest, lastSeq, deadlineMs: Date.now() + PHASE_SECONDS * 1000 };
       for (const { c } of clients) c.send({ cmd: 'storm', plan });
       for (const { c } of clients) if (!(await c.next('armed', 10_000))) throw new Error(`${c.role}: not armed for the storm`);
       await dead.kill9();
