@@ -263,6 +263,22 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal(fcm.rejected.filter((r) => r.status === 404).length, 1, 'no push tried to a removed device');
     });
 
+    test('a provider down for a whole attempt: the job is retried, not swallowed, and only the failed device is pushed again', async () => {
+      const a = await signup(server.url, 'Ada');
+      const b = await withDevices('Bob');
+      const conv = await direct(a, b.user);
+      const before = fcm.sendRequests;
+      // PUSH_RETRY_ATTEMPTS (3) answers of 503: the first attempt of the job fails for FCM.
+      fcm.faults.push({ status: 503 }, { status: 503 }, { status: 503 });
+      const m = await send(a, conv, 'through the outage');
+      await jobsDone(m.id);
+      assert.equal(fcmFor(b.fcmToken).length, 1, 'delivered by the retry');
+      assert.ok(fcm.sendRequests - before >= 4);
+      assert.equal(apnsFor(b.apnsToken).length, 1, 'APNs not pushed twice');
+      assert.equal(webFor(b.sub).length, 1, 'Web Push not pushed twice');
+      assert.deepEqual(await server.parley.platform.jobs.deadLetters('notify.push'), []);
+    });
+
     test('groups default to mentions: a plain message is a silent background push to mobile devices, a mention is an alert', async () => {
       const a = await signup(server.url, 'Ada');
       const c = await withDevices('Cy');
