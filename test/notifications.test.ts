@@ -393,6 +393,12 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal((await call(server.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } })).status, 401);
       assert.equal((await call(server.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: u.password } })).status, 401);
       assert.equal((await call(server.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: 'new password 123' } })).status, 200);
+
+      // Rate-limited per client address (RATE_LIMIT_PASSWORD_FORGOT, 5/1h): two were used above.
+      for (let i = 0; i < 3; i++) assert.equal((await call(server.url, 'POST', '/v1/auth/password/forgot', { body: { email: u.email } })).status, 202);
+      const limited = await call(server.url, 'POST', '/v1/auth/password/forgot', { body: { email: u.email } });
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
     });
 
     test('mentions: listed newest first across conversations, counted, cache dropped on read, edit and leave', async () => {
