@@ -187,7 +187,8 @@ export class NotificationsService {
     const [sender] = await this.d.users.findByIds([d.message.senderId]);
     const prefs = await this.d.repo.prefs(userIds);
     const messages = new Map<string, PushMessage>();
-    for (const u of userIds) {
+    const badges = await Promise.all(userIds.map((u) => this.badge(u)));
+    for (const [i, u] of userIds.entries()) {
       messages.set(
         u,
         alertPush({
@@ -195,7 +196,7 @@ export class NotificationsService {
           conversation: conv,
           message: { id: d.message.id, seq: d.message.seq, text: d.message.text, attachmentCount: d.message.attachments.length },
           preview: this.d.config.PUSH_SHOW_TEXT && this.prefsOf(prefs.get(u)).pushPreview,
-          badge: await this.badge(u),
+          badge: badges[i]!,
         }),
       );
     }

@@ -31,7 +31,10 @@ export class WebPushSender implements PushSender {
   constructor(private readonly opts: WebPushOptions) {
     // Fails here (at startup) on key material web-push will not sign with.
     webpush.getVapidHeaders('https://push.example', opts.vapid.subject, opts.vapid.publicKey, opts.vapid.privateKey, 'aes128gcm');
-    this.agent = opts.ca ? new Agent({ ca: opts.ca, keepAlive: true }) : new Agent({ keepAlive: true });
+    // Kept-alive and bounded per push service, so a burst reuses a few TLS connections
+    // instead of opening one (with its handshake) per push.
+    const agentOptions = { keepAlive: true, maxSockets: 32 };
+    this.agent = new Agent(opts.ca ? { ...agentOptions, ca: opts.ca } : agentOptions);
   }
 
   /** What the service worker receives (decrypted JSON). */
