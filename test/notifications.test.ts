@@ -375,6 +375,7 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal((await fetch(link)).status, 200);
       assert.equal((await fetch(link)).status, 400, 'single use');
       assert.equal((await call(server.url, 'GET', '/v1/me/email-verification', { token: u.accessToken })).body.verified, true);
+      assert.equal((await call(server.url, 'GET', '/v1/me', { token: u.accessToken })).body.emailVerified, true);
 
       const second = await call(server.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: u.password } });
       assert.equal(second.status, 200);

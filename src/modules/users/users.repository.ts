@@ -9,9 +9,11 @@ export interface UserRow {
   avatar_media_id: string | null;
   status_text: string | null;
   created_at: Date;
+  /** Set once the address was confirmed through the emailed link. */
+  email_verified_at: Date | null;
 }
 
-const COLS = 'id, email, username, display_name, password_hash, avatar_media_id, status_text, created_at';
+const COLS = 'id, email, username, display_name, password_hash, avatar_media_id, status_text, created_at, email_verified_at';
 
 /** Escapes LIKE wildcards so a search for "a_b" means the literal text. */
 function likePrefix(s: string): string {
