@@ -20,7 +20,7 @@ describe('mail outbox (embedded default)', () => {
   test('signup and password reset mails land in DATA_DIR/mail/outbox as complete .eml files', async () => {
     const u = await signup(server.url, 'Outbox');
     const dir = join(server.dataDir, 'mail', 'outbox');
-    const files = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.eml')) : []);
+    const files = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.eml') && !f.startsWith('.')) : []);
     await waitFor('verification .eml', () => files().length === 1, 20_000);
     assert.equal((await call(server.url, 'POST', '/v1/auth/password/forgot', { body: { email: u.email } })).status, 202);
     await waitFor('reset .eml', () => files().length === 2, 20_000);
