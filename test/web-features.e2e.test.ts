@@ -128,7 +128,7 @@ test('conversation features in the web client', { timeout: 170_000 }, async () =
 
   // Threads: reply in a side panel; "N replies" under the root; replies stay out of the timeline.
   await messageById(fromBob.id).hover();
-  await messageById(fromBob.id).getByRole('button', { name: 'Reply in thread' }).click();
+  await messageById(fromBob.id).getByRole('button', { name: 'Open thread' }).click();
   const panel = page.getByRole('complementary', { name: 'Thread' });
   await panel.getByText('bob says something reportable').waitFor();
   await panel.getByLabel('Reply in thread').fill('replying in the thread');

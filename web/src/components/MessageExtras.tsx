@@ -28,7 +28,7 @@ export function MessageMenuExtras(props: { m: Message; mine: boolean; conversati
   const canPin = !!c && (c.type === 'direct' || c.role === 'owner' || c.role === 'admin');
   return (
     <>
-      <button type="button" className="icon-button" aria-label="Reply in thread" title="Reply in thread" onClick={() => featuresOf(model).openThread({ conversationId: props.m.conversationId, rootId: props.m.id })}>
+      <button type="button" className="icon-button" aria-label="Open thread" title="Reply in thread" onClick={() => featuresOf(model).openThread({ conversationId: props.m.conversationId, rootId: props.m.id })}>
         💬
       </button>
       {canPin ? (
