@@ -41,7 +41,7 @@ export interface Message {
   rev: number;
   senderId: string;
   clientMsgId: string;
-  /** `system` messages record membership changes; their `text` is a description. */
+  /** `system` messages record membership changes and calls; their `text` is a description (calls: "missed audio call", "video call, 12 min"). */
   kind: 'user' | 'system';
   text: string | null;
   attachments: Media[];
@@ -50,7 +50,7 @@ export interface Message {
   reactions: Record<string, string[]>;
   /** For system messages: what happened. */
   system?: {
-    action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated' | 'pinned' | 'unpinned' | 'admin.added' | 'admin.removed' | 'owner.transferred';
+    action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated' | 'pinned' | 'unpinned' | 'admin.added' | 'admin.removed' | 'owner.transferred' | 'call.missed' | 'call.ended';
     userIds?: string[];
     actorId: string;
     /** For `pinned`/`unpinned`: the message. */
@@ -94,6 +94,47 @@ export interface Member {
   joinedAt: string;
   lastReadSeq: number;
 }
+
+export type CallKind = 'audio' | 'video';
+export type CallProvider = 'getstream' | 'aliyun' | 'p2p';
+
+export interface CallParticipant {
+  userId: string;
+  /** invited (ringing), joined (in the call now), left, declined. */
+  state: 'invited' | 'joined' | 'left' | 'declined';
+  joinedAt?: string;
+  leftAt?: string;
+  /** Seconds in the call so far (summed over re-joins; the current stretch counts once they leave). */
+  seconds: number;
+}
+
+export interface Call {
+  id: string;
+  conversationId: string;
+  kind: CallKind;
+  provider: CallProvider;
+  status: 'ringing' | 'active' | 'ended';
+  /** Once ended: completed, missed (nobody answered in time, or the caller hung up first), or declined (everyone asked said no). */
+  endReason?: 'completed' | 'missed' | 'declined';
+  createdBy: string;
+  participants: CallParticipant[];
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  durationSeconds?: number;
+}
+
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** What a client needs to connect, by provider. */
+export type CallCredentials =
+  | { provider: 'getstream'; apiKey: string; token: string; callType: string; callId: string; userId: string; baseUrl: string }
+  | { provider: 'aliyun'; appId: string; channelId: string; userId: string; nonce: string; timestamp: number; token: string; gslb: string[] }
+  | { provider: 'p2p'; iceServers: IceServer[] };
 
 /** One message search result: open the conversation at `seq` and highlight the message. */
 export interface SearchHit {
@@ -182,9 +223,12 @@ export interface ServerEventMap {
   'message.unpinned': { conversationId: string; messageId: string; seq: number; userId: string };
   /** A thread's summary changed (a reply was added or deleted). */
   'thread.updated': { conversationId: string; rootId: string; replyCount: number; lastReplyAt?: string; participants: string[] };
-  'call.ringing': { call: unknown };
-  'call.updated': { call: unknown };
-  'call.ended': { call: unknown };
+  /** To the members a call rings for (each of their connections), not to the caller. */
+  'call.ringing': { call: Call };
+  /** To the conversation, on every change (join, leave, decline, status). */
+  'call.updated': { call: Call };
+  /** To the conversation, once; `call.durationSeconds` is set. */
+  'call.ended': { call: Call };
   'call.signal': { callId: string; from: string; data: unknown };
 }
 

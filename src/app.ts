@@ -67,6 +67,10 @@ import { MentionsRepository } from './modules/notifications/mentions.repository.
 import { MentionsService } from './modules/notifications/mentions.service.js';
 import { AccountEmailService } from './modules/auth/account-email.service.js';
 import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -93,6 +97,7 @@ export interface Services {
   notifications: NotificationsService;
   mentions: MentionsService;
   accountEmail: AccountEmailService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -238,6 +243,19 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     views.expandMedia = (ids) => media.service.expand(ids);
+    const calls = new CallsService({
+      db: platform.sql,
+      kv: platform.kv,
+      jobs: platform.jobs,
+      realtime,
+      conversations,
+      rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    });
+    presence.onOffline = (userId) => calls.participantOffline(userId);
+    closers.push(() => calls.stop());
     // Conversation features: search, edit history, pins, blocking, reports and administration.
     const search = new SearchService(platform.messages, conversations, views);
     const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
@@ -252,7 +270,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     conversations.unreadExcluded = (userId, positions) => threads.unfollowedReplies(userId, positions);
     messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
     const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, search, blocks, pins, moderation, threads };
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -282,10 +300,13 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerModerationRoutes(http, { moderation, requireAuth });
       registerThreadsRoutes(http, { threads, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { AuthScreen } from './components/AuthScreen.js';
+import { CallOverlay } from './components/CallOverlay.js';
 import { ConversationView } from './components/ConversationView.js';
 import { MembersDialog } from './components/MembersDialog.js';
 import { NewGroupDialog } from './components/NewGroupDialog.js';
@@ -205,6 +206,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
           </div>
         )}
       </main>
+      <CallOverlay />
       {dialog === 'profile' ? <ProfileDialog onClose={() => setDialog(null)} /> : null}
       {dialog === 'search' ? <SearchDialog onClose={() => setDialog(null)} open={open} /> : null}
       {dialog === 'group' ? (

@@ -305,8 +305,8 @@ export class ConversationsService {
     }
   }
 
-  /** Records a membership or settings change as a system message in the history. */
-  async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[]; messageId?: string }): Promise<void> {
+  /** Records a membership or settings change (or a call, with its `text`) as a system message in the history. */
+  async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[]; messageId?: string }, text: string | null = null): Promise<void> {
     const id = newId();
     const { message } = await this.messages.insert({
       id,
@@ -314,7 +314,7 @@ export class ConversationsService {
       senderId: actorId,
       clientMsgId: `system:${id}`,
       kind: 'system',
-      text: null,
+      text,
       attachments: [],
       replyToId: null,
       mentions: [],

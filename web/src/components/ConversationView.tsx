@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import type { Conversation, Message } from '../../../sdk/index.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
+import { CallButtons } from './CallButtons.js';
 import { Composer, type ComposerHandle } from './Composer.js';
 import { MessageItem, RichText } from './MessageItem.js';
 import { ConversationTools, useFocusedMessage } from './ConversationTools.js';
@@ -110,6 +111,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
             {c.topic ? ` · ${c.topic}` : ''}
           </span>
         </div>
+        <CallButtons conversation={c} />
         <ConversationTools conversation={c} />
         {c.type === 'group' ? (
           <button type="button" className="secondary" onClick={props.onMembers}>
