@@ -5,6 +5,7 @@ import { Avatar } from './Avatar.js';
 import { CallButtons } from './CallButtons.js';
 import { Composer, type ComposerHandle } from './Composer.js';
 import { MessageItem, RichText } from './MessageItem.js';
+import { ConversationTools, useFocusedMessage } from './ConversationTools.js';
 
 const CONTINUE_MS = 5 * 60 * 1000;
 
@@ -71,6 +72,8 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
     if (el && history?.loaded && history.hasMore && !history.loading && el.scrollHeight <= el.clientHeight + 10) void model.loadOlder(c.id);
   }, [history, model, c.id, messages.length]);
 
+  useFocusedMessage(c.id, messages, !!history?.hasMore, !!history?.loading, scroller);
+
   const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
   const canModerate = c.type === 'group' && (c.role === 'owner' || c.role === 'admin');
 
@@ -106,6 +109,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
           </span>
         </div>
         <CallButtons conversation={c} />
+        <ConversationTools conversation={c} />
         {c.type === 'group' ? (
           <button type="button" className="secondary" onClick={props.onMembers}>
             Members
