@@ -252,7 +252,10 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       rtc: await openRtcProviders(config),
       config,
       logger: logger.child({ component: 'calls' }),
-      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+      onlineOf: async (userIds) => {
+        const states = await platform.presence.get(userIds);
+        return new Set(userIds.filter((u) => states[u]?.status === 'online'));
+      },
     });
     presence.onOffline = (userId) => calls.participantOffline(userId);
     closers.push(() => calls.stop());
