@@ -258,6 +258,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       },
     });
     presence.onOffline = (userId) => calls.participantOffline(userId);
+    conversations.leaveCalls = (conversationId, userId) => calls.memberRemoved(conversationId, userId);
     closers.push(() => calls.stop());
     // Conversation features: search, edit history, pins, blocking, reports and administration.
     const search = new SearchService(platform.messages, conversations, views);

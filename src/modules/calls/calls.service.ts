@@ -366,6 +366,13 @@ export class CallsService implements CallSignals {
     this.offline.set(userId, t);
   }
 
+  /** Someone left or was removed from a conversation: they leave its open call, if they are in it. */
+  async memberRemoved(conversationId: string, userId: string): Promise<void> {
+    const open = await this.repo.openInConversation(conversationId);
+    if (!open) return;
+    await this.mutate(open.id, async (repo, row, parts) => this.leaveLocked(repo, row, parts, userId, new Date()));
+  }
+
   private async leaveIfStillOffline(userId: string): Promise<void> {
     if ((await this.deps.onlineOf([userId])).has(userId)) return;
     for (const callId of await this.repo.openJoinedBy(userId)) {
