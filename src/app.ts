@@ -252,9 +252,13 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       rtc: await openRtcProviders(config),
       config,
       logger: logger.child({ component: 'calls' }),
-      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+      onlineOf: async (userIds) => {
+        const states = await platform.presence.get(userIds);
+        return new Set(userIds.filter((u) => states[u]?.status === 'online'));
+      },
     });
     presence.onOffline = (userId) => calls.participantOffline(userId);
+    conversations.leaveCalls = (conversationId, userId) => calls.memberRemoved(conversationId, userId);
     closers.push(() => calls.stop());
     // Conversation features: search, edit history, pins, blocking, reports and administration.
     const search = new SearchService(platform.messages, conversations, views);

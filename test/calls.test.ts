@@ -224,6 +224,10 @@ describe('calls (p2p)', () => {
     await api(r, 'POST', `/v1/calls/${gid}/join`);
     // Rex is removed from the group while in the call.
     assert.equal((await api(a, 'DELETE', `/v1/conversations/${group}/members/${r.id}`)).status, 204);
+    // Removed from the conversation, he is out of its call too.
+    const afterRemoval = (await api(a, 'GET', `/v1/calls/${gid}`)).body;
+    assert.equal(afterRemoval.participants.find((p: any) => p.userId === r.id).state, 'left');
+    assert.equal(afterRemoval.status, 'active', 'Ann and Bob are still in it');
 
     // Cat has a call of his own with Ann; Bob is not in that conversation.
     const catConv = (await api(c, 'POST', '/v1/conversations', { type: 'direct', userId: a.id })).body.id;
@@ -257,7 +261,7 @@ describe('calls (p2p)', () => {
     // The removed member's frame is refused and reaches nobody.
     const frame = await wr.request({ type: 'call.signal', callId: gid, to: a.id, data: { sdp: 'x' } });
     assert.equal(frame.code, 'not_found');
-    // ...and signals to them are refused too, though the record still shows them joined.
+    // ...and signals to them are refused too.
     const toRemoved = await wa.request({ type: 'call.signal', callId: gid, to: r.id, data: { sdp: 'x' } });
     assert.equal(toRemoved.code, 'not_found');
     const wb = await connect(b);

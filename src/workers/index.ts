@@ -11,6 +11,7 @@ import type { NotificationsService } from '../modules/notifications/notification
 import { callsAnalyticsWorker } from './calls-analytics.worker.js';
 import { mentionsDetectWorker } from './mentions-detect.worker.js';
 import { notifyBackgroundWorker } from './notify-background.worker.js';
+import { notifyCallWorker } from './notify-call.worker.js';
 import { notifyEmailWorker } from './notify-email.worker.js';
 import { notifyPushWorker } from './notify-push.worker.js';
 import { ProcessedJobsRepository, type WorkerDeps } from './processed-jobs.repository.js';
@@ -34,6 +35,7 @@ const WORKERS: readonly [JobKind, (deps: WorkerDeps) => JobHandler][] = [
   ['notify.background', notifyBackgroundWorker],
   ['mentions.detect', mentionsDetectWorker],
   ['calls.analytics', callsAnalyticsWorker],
+  ['notify.call', notifyCallWorker],
 ];
 
 const PRUNE_EVERY_MS = 3600_000;

@@ -71,8 +71,8 @@ export interface CallsServiceDeps {
   rtc: RtcProviders;
   config: Config;
   logger: Logger;
-  /** Whether the user has a live connection on any gateway (presence). */
-  isOnline: (userId: string) => Promise<boolean>;
+  /** Which of the users have a live connection on any gateway (presence). */
+  onlineOf: (userIds: readonly string[]) => Promise<Set<string>>;
 }
 
 /**
@@ -176,6 +176,7 @@ export class CallsService implements CallSignals {
     const others = memberIds.filter((u) => u !== userId);
     await this.deps.realtime.toUsers(others, { type: 'call.ringing', call });
     await this.deps.realtime.toConversation(call.conversationId, { type: 'call.updated', call });
+    await this.ringOffline(call.id, others);
     return { call, credentials: await provider.credentials({ callId: id, providerCallId, userId }), created: true };
   }
 
@@ -315,6 +316,18 @@ export class CallsService implements CallSignals {
     }
   }
 
+  /** Callees with no live connection get a push (notify.call): their phone rings too. */
+  private async ringOffline(callId: string, userIds: readonly string[]): Promise<void> {
+    try {
+      const online = await this.deps.onlineOf(userIds);
+      const offline = userIds.filter((u) => !online.has(u));
+      if (offline.length === 0) return;
+      await this.deps.jobs.enqueue('notify.call', { callId, userIds: offline, ttlSeconds: this.deps.config.CALLS_RING_TIMEOUT }, { id: `notify.call:${callId}` });
+    } catch (err) {
+      this.deps.logger.warn({ err, callId }, 'could not queue the ring push');
+    }
+  }
+
   private async queueAnalytics(callId: string, jobId: string): Promise<void> {
     await this.deps.jobs.enqueue('calls.analytics', { callId }, { id: `calls.analytics:${jobId}` }).catch((err: unknown) => this.deps.logger.warn({ err, callId }, 'could not queue call analytics'));
   }
@@ -353,8 +366,15 @@ export class CallsService implements CallSignals {
     this.offline.set(userId, t);
   }
 
+  /** Someone left or was removed from a conversation: they leave its open call, if they are in it. */
+  async memberRemoved(conversationId: string, userId: string): Promise<void> {
+    const open = await this.repo.openInConversation(conversationId);
+    if (!open) return;
+    await this.mutate(open.id, async (repo, row, parts) => this.leaveLocked(repo, row, parts, userId, new Date()));
+  }
+
   private async leaveIfStillOffline(userId: string): Promise<void> {
-    if (await this.deps.isOnline(userId)) return;
+    if ((await this.deps.onlineOf([userId])).has(userId)) return;
     for (const callId of await this.repo.openJoinedBy(userId)) {
       await this.mutate(callId, async (repo, row, parts) => this.leaveLocked(repo, row, parts, userId, new Date()));
     }

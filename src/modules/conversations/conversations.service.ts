@@ -219,6 +219,9 @@ export class ConversationsService {
     return this.members(userId, conversationId);
   }
 
+  /** Set by the calls module: someone who leaves or is removed also leaves the conversation's call. */
+  leaveCalls: ((conversationId: string, userId: string) => Promise<void>) | undefined;
+
   /** Set by the media module: checks that a media id may be used as an avatar. */
   validateAvatar: (userId: string, mediaId: string) => Promise<void> = async () => {};
 
@@ -278,6 +281,7 @@ export class ConversationsService {
     await this.realtime.toConversation(conversationId, { type: 'member.removed', conversationId, userId: targetId });
     // ...and then every gateway drops them from the conversation before anything else is sent to it.
     await this.realtime.toUsers([targetId], { type: '$leave', conversationId });
+    await this.leaveCalls?.(conversationId, targetId).catch(() => {});
     await this.systemMessage(conversationId, userId, { action: leaving ? 'member.left' : 'member.removed', actorId: userId, userIds: [targetId] });
   }
 

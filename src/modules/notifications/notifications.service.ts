@@ -214,6 +214,15 @@ export class NotificationsService {
   }
 
   /**
+   * `notify.call`: a visible push of a ringing call to every device of `userIds` (the
+   * callees who had no live connection when it started). Content comes from the caller.
+   */
+  async deliverCallRing(userIds: string[], push: PushMessage, step: StepRunner): Promise<number> {
+    if (userIds.length === 0) return 0;
+    return this.pushToDevices(userIds, () => push, ['fcm', 'apns', 'webpush'], step);
+  }
+
+  /**
    * Sends to every device of `userIds` on `platforms`, one step per device (a retry
    * repeats only the devices that failed). Dead tokens are deleted; a device whose
    * provider kept failing makes the whole call throw after the others were tried.

@@ -21,6 +21,7 @@ export const JOB_KINDS = [
   'notify.background',
   'mentions.detect',
   'calls.analytics',
+  'notify.call',
   'media.thumbnail',
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
