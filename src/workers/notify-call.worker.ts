@@ -1,7 +1,7 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
 import { CallsRepository } from '../modules/calls/calls.repository.js';
 import { UsersRepository } from '../modules/users/users.repository.js';
-import { runJobOnce, runStepOnce, type WorkerDeps } from './processed-jobs.repository.js';
+import { jobSteps, runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
 /** What the calls module queues when a call starts and some callees have no live connection. */
 export interface CallRingJob {
@@ -46,7 +46,7 @@ export function notifyCallWorker(deps: WorkerDeps): JobHandler {
           collapseKey: `call:${call.id}`,
           ttlSeconds: Math.max(1, Math.round(p.ttlSeconds)),
         },
-        (step, fn) => runStepOnce(deps, job, step, fn),
+        jobSteps(deps, job),
       );
       deps.logger.debug({ jobId: job.id, sent }, 'call ring pushes sent');
     });
