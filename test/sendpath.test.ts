@@ -99,6 +99,28 @@ for (const backend of SQL_BACKENDS) {
       assert.deepEqual(await state(), now, 'a retry after success writes nothing');
     });
 
+    test('members get one frame per message: the sender\'s read position rides in message.new', async () => {
+      const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+      try {
+        const from = ws.frames.length;
+        const sent = [];
+        for (let i = 0; i < 3; i++) sent.push((await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: `one-frame-${i}`, text: `f${i}` })).message);
+        // Events of one conversation keep their order: once the typing frame is in, anything
+        // the sends published is in too.
+        await s.parley.services.messages.typing(alice.id, cid);
+        await ws.waitFor((f) => f.type === 'typing' && f.userId === alice.id);
+        const frames = ws.frames.slice(from).filter((f) => f.type !== 'presence');
+        assert.deepEqual(
+          frames.map((f) => [f.type, f.message?.id, f.senderReadSeq]),
+          [...sent.map((m) => ['message.new', m.id, m.seq]), ['typing', undefined, undefined]],
+        );
+        const members = await call(s.url, 'GET', `/v1/conversations/${cid}/members`, { token: bob.accessToken });
+        assert.equal(members.body.members.find((m: any) => m.userId === alice.id).lastReadSeq, sent[2]!.seq);
+      } finally {
+        ws.close();
+      }
+    });
+
     test('a non-member send writes nothing and is not_found, even with a clientMsgId the sender used elsewhere', async () => {
       const sql = s.parley.platform.sql;
       const mallory = await signup(s.url, 'mallory');
