@@ -50,6 +50,8 @@ export interface MessagesServiceDeps {
   attachments: AttachmentPolicy;
   outbox: OutboxWaker;
   metrics: Metrics;
+  /** Told the users whose mentions an edit or delete changed (notifications drop their cached mentions). */
+  mentionsChanged?: (userIds: string[]) => void;
 }
 
 /**
@@ -67,6 +69,7 @@ export class MessagesService {
   private readonly attachments: AttachmentPolicy;
   private readonly outbox: OutboxWaker;
   private readonly metrics: Metrics;
+  private readonly mentionsChanged: (userIds: string[]) => void;
 
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
@@ -76,6 +79,7 @@ export class MessagesService {
     this.presence = deps.presence;
     this.views = deps.views;
     this.realtime = deps.realtime;
+    this.mentionsChanged = deps.mentionsChanged ?? (() => {});
     this.attachments = deps.attachments;
     this.outbox = deps.outbox;
     this.metrics = deps.metrics;
@@ -198,6 +202,7 @@ export class MessagesService {
     const message = await this.views.one(r.message);
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, mentions);
+      this.mentionsChanged([...new Set([...m.mentions, ...mentions])]);
       await this.realtime.toConversation(conversationId, { type: 'message.updated', message });
     }
     return message;
@@ -212,6 +217,7 @@ export class MessagesService {
     if (!r) throw notFound('Message not found.');
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, []);
+      this.mentionsChanged(m.mentions);
       const message = await this.views.one(r.message);
       await this.realtime.toConversation(conversationId, { type: 'message.deleted', conversationId, messageId, seq: r.message.seq, message });
     }

@@ -130,7 +130,10 @@ export class SqlMessageStore implements MessageStore {
     }
     // "after" pages forward from the cursor; otherwise the newest page (before the cursor).
     const order = opts.afterSeq !== undefined ? 'ASC' : 'DESC';
-    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
+    // An older page (before a seq the client already holds) is settled history: a replica
+    // may serve it. The newest page and forward pages (gap fills) must see the latest writes.
+    const reader = opts.beforeSeq !== undefined && opts.afterSeq === undefined ? this.db.lagTolerant : this.db;
+    const { rows } = await reader.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
     const hasMore = rows.length > opts.limit;
     const page = rows.slice(0, opts.limit).map(toMessage);
     if (order === 'DESC') page.reverse();

@@ -19,6 +19,21 @@ export class CountingSqlDatabase implements SqlDatabase {
     return this.inner.kind;
   }
 
+  /** Reads sent to the replica (or the primary, without one) are counted like the others. */
+  get lagTolerant(): SqlExecutor {
+    const reader = this.inner.lagTolerant;
+    return {
+      query: <R>(text: string, params?: readonly unknown[]) => {
+        this.statements.push({ text, inTransaction: false });
+        return reader.query<R>(text, params);
+      },
+      exec: (script: string) => {
+        this.statements.push({ text: script, inTransaction: false });
+        return reader.exec(script);
+      },
+    };
+  }
+
   /** Forgets what was counted so far. */
   reset(): void {
     this.statements.length = 0;
