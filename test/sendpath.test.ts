@@ -121,6 +121,41 @@ for (const backend of SQL_BACKENDS) {
       }
     });
 
+    test('group commit: concurrent sends share transactions, each keeps its own outcome and idempotency', async () => {
+      const messages = s.parley.services.messages;
+      const g = await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'batch', memberIds: [bob.id] } });
+      const gid = g.body.id as string;
+      const stranger = await signup(s.url, 'stranger');
+      counter!.reset();
+      const N = 120;
+      const attempts = Array.from({ length: N }, (_, i) => {
+        const who = i % 2 ? alice : bob;
+        // every 10th send repeats the clientMsgId of the one before it (a retry racing its original)
+        const key = i % 10 === 9 ? `b-${i - 2}` : `b-${i}`;
+        return messages.send(who.id, { conversationId: gid, clientMsgId: key, text: `b${i}` });
+      });
+      const intruder = assert.rejects(messages.send(stranger.id, { conversationId: gid, clientMsgId: 'b-intruder', text: 'no' }), (e: any) => e.code === 'not_found');
+      const results = await Promise.all(attempts);
+      await intruder;
+      const transactions = counter!.statements.filter((x) => x.text === 'BEGIN').length;
+      const created = results.filter((r) => r.created);
+      assert.equal(created.length, N - N / 10);
+      for (let i = 9; i < N; i += 10) {
+        // whichever of the two came first stored it; the other got the stored message
+        assert.equal(Number(results[i]!.created) + Number(results[i - 2]!.created), 1);
+        assert.equal(results[i]!.message.id, results[i - 2]!.message.id);
+      }
+      const hist = await call(s.url, 'GET', `/v1/conversations/${gid}/messages?after=0&limit=200`, { token: alice.accessToken });
+      const users = hist.body.messages.filter((m: any) => m.kind === 'user');
+      assert.equal(users.length, created.length);
+      const seqs = hist.body.messages.map((m: any) => m.seq);
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'no gap, no duplicate');
+      const jobs = await s.parley.platform.sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox WHERE payload->>\'conversationId\' = $1', [gid]);
+      assert.equal(Number(jobs.rows[0]!.n), created.length * 4);
+      console.log(`group commit (${backend}): ${N + 1} concurrent sends, ${transactions} batch transactions, ${counter!.statements.length} statements`);
+      assert.ok(transactions > 0 && transactions < N / 2, `sends were batched (${transactions} transactions)`);
+    });
+
     test('a non-member send writes nothing and is not_found, even with a clientMsgId the sender used elsewhere', async () => {
       const sql = s.parley.platform.sql;
       const mallory = await signup(s.url, 'mallory');

@@ -3,6 +3,7 @@ import { newId } from '../../ids.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
 import type { JobKind } from '../../platform/jobs/jobs.port.js';
 import type { SendRepository } from './send.repository.js';
+import type { SendBatcher } from './send.batcher.js';
 import type { PresenceStore } from '../../platform/presence/index.js';
 import type { Media, Message } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
@@ -40,8 +41,10 @@ export const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'no
 /** Everything MessagesService uses, given once at construction. */
 export interface MessagesServiceDeps {
   store: MessageStore;
-  /** The SQL half of a send, in one statement. */
+  /** The SQL half of a send, in one statement (the MongoDB store's path). */
   sends: SendRepository;
+  /** The SQL store's sends, group-committed under load. */
+  batcher: SendBatcher;
   conversations: ConversationsService;
   users: UsersRepository;
   presence: PresenceStore;
@@ -61,6 +64,7 @@ export interface MessagesServiceDeps {
 export class MessagesService {
   private readonly store: MessageStore;
   private readonly sends: SendRepository;
+  private readonly batcher: SendBatcher;
   private readonly conversations: ConversationsService;
   private readonly users: UsersRepository;
   private readonly presence: PresenceStore;
@@ -74,6 +78,7 @@ export class MessagesService {
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
     this.sends = deps.sends;
+    this.batcher = deps.batcher;
     this.conversations = deps.conversations;
     this.users = deps.users;
     this.presence = deps.presence;
@@ -120,12 +125,17 @@ export class MessagesService {
     let stored: StoredMessage;
     let created: boolean;
     if (this.store.inSqlDatabase) {
-      const r = await this.sends.storeWithMessage(row, SEND_JOBS);
-      if (r.kind === 'not_member') throw notFound('Conversation not found.');
-      if (r.kind === 'duplicate') {
-        // A retry: everything of the first attempt committed with it, so there is nothing to repair.
+      const r = await this.batcher.submit(row, SEND_JOBS);
+      if (r.kind !== 'stored') {
+        // Nothing written: a retry (everything of the first attempt committed with it, so
+        // there is nothing to repair), a concurrent copy that won, or a non-member.
         const existing = await this.store.findByClientMsgId(userId, input.clientMsgId);
-        if (!existing) throw conflict('This clientMsgId is being used by another send; retry.');
+        if (!existing) {
+          if (r.kind === 'duplicate') throw conflict('This clientMsgId is being used by another send; retry.');
+          throw notFound('Conversation not found.');
+        }
+        // A non-member gets not_found, never a message (even one they sent before removal).
+        await this.conversations.requireMember(userId, input.conversationId);
         return { message: await this.sameConversation(existing, input.conversationId), created: false };
       }
       stored = r.message;

@@ -71,7 +71,21 @@ function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): 
  */
 const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE)`;
 
-export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'not_member' } | { kind: 'duplicate' };
+/**
+ * The gate of a new SQL-store message: also empty when the sender already used this
+ * clientMsgId, so a retry writes nothing and raises nothing (a batch of sends in one
+ * transaction survives it). Only a concurrent copy not yet committed can still fail the
+ * statement, on the unique index.
+ */
+const GATE_NEW = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2
+  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $4) FOR NO KEY UPDATE)`;
+
+/**
+ * `absent`: nothing was written because the sender is not a member or already used this
+ * clientMsgId (the caller tells which by looking it up); `duplicate`: a concurrent copy of
+ * this send committed first.
+ */
+export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'absent' } | { kind: 'duplicate' };
 
 /**
  * The SQL half of a send in one statement (one round trip, atomic on its own: a failure in
@@ -82,10 +96,11 @@ export class SendRepository {
 
   /**
    * Stores a user message in the SQL message store with everything else the send writes.
-   * `duplicate`: the sender already used this clientMsgId (nothing was written).
+   * In a transaction of several sends (`inBatch`), a unique violation is thrown, not
+   * answered: it aborted the transaction, and the batch must be run again send by send.
    */
-  async storeWithMessage(row: SendRow, jobKinds: readonly JobKind[]): Promise<SendOutcome> {
-    const sql = `WITH ${GATE},
+  async storeWithMessage(row: SendRow, jobKinds: readonly JobKind[], opts: { inBatch?: boolean } = {}): Promise<SendOutcome> {
+    const sql = `WITH ${GATE_NEW},
   alloc AS (
     INSERT INTO message_counters (conversation_id, last_seq, last_rev) SELECT $1, 1, 1 FROM gate
     ON CONFLICT (conversation_id) DO UPDATE
@@ -112,12 +127,21 @@ SELECT * FROM msg`;
         row.attachments,
         jobKinds,
       ]);
-      return rows[0] ? { kind: 'stored', message: toMessage(rows[0]) } : { kind: 'not_member' };
+      return rows[0] ? { kind: 'stored', message: toMessage(rows[0]) } : { kind: 'absent' };
     } catch (err) {
-      // A retry (or a concurrent copy) of this send was stored first; ours rolled back whole.
-      if (isUniqueViolation(err, 'messages_sender_client')) return { kind: 'duplicate' };
+      // A concurrent copy of this send was stored first; ours rolled back whole.
+      if (!opts.inBatch && isUniqueViolation(err, 'messages_sender_client')) return { kind: 'duplicate' };
       throw err;
     }
+  }
+
+  /** Locks these member rows in (conversation, user) order, as a batch of sends starts. */
+  async lockMembers(keys: readonly { conversationId: string; userId: string }[]): Promise<void> {
+    await this.db.query(
+      `SELECT 1 FROM members WHERE (conversation_id, user_id) IN (SELECT c, u FROM unnest($1::text[], $2::text[]) AS k(c, u))
+       ORDER BY conversation_id, user_id FOR NO KEY UPDATE`,
+      [keys.map((k) => k.conversationId), keys.map((k) => k.userId)],
+    );
   }
 
   /**
