@@ -156,6 +156,29 @@ for (const backend of SQL_BACKENDS) {
       assert.ok(transactions > 0 && transactions < N / 2, `sends were batched (${transactions} transactions)`);
     });
 
+    test('sends racing the removal of their sender: each is stored before it or refused after it, no deadlock', async () => {
+      const messages = s.parley.services.messages;
+      const conversations = s.parley.services.conversations;
+      for (let round = 0; round < 8; round++) {
+        const carol = await signup(s.url, 'carol');
+        await conversations.addMembers(alice.id, cid, [carol.id]);
+        const sends = Array.from({ length: 6 }, (_, i) =>
+          messages.send(carol.id, { conversationId: cid, clientMsgId: `race-${round}-${i}`, text: `r${i}` }).then(
+            (r) => ({ ok: true as const, seq: r.message.seq }),
+            (e: any) => ({ ok: false as const, code: e.code as string, message: String(e.message) }),
+          ),
+        );
+        const removal = conversations.removeMember(alice.id, cid, carol.id);
+        const [outcomes] = await Promise.all([Promise.all(sends), removal]);
+        for (const o of outcomes) if (!o.ok) assert.equal(o.code, 'not_found', o.message);
+        // Nothing of carol's is stored after the removal's system message.
+        const hist = await call(s.url, 'GET', `/v1/conversations/${cid}/messages?limit=50`, { token: alice.accessToken });
+        const removedAt = hist.body.messages.find((m: any) => m.kind === 'system' && m.system.action === 'member.removed' && m.system.userIds?.includes(carol.id));
+        assert.ok(removedAt);
+        assert.ok(!hist.body.messages.some((m: any) => m.senderId === carol.id && m.kind === 'user' && m.seq > removedAt.seq));
+      }
+    });
+
     test('a non-member send writes nothing and is not_found, even with a clientMsgId the sender used elsewhere', async () => {
       const sql = s.parley.platform.sql;
       const mallory = await signup(s.url, 'mallory');

@@ -68,8 +68,13 @@ function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): 
  * watermark), and two concurrent sends of one sender (two devices, two processes) that both
  * held a share lock would each wait for the other to upgrade it: a deadlock (40P01). With
  * the update's own lock mode taken up front they simply queue.
+ *
+ * The conversation row is locked first, then the member row: the order a membership change
+ * takes them in (it locks the conversation, then deletes or adds members), so a send and a
+ * removal queue instead of deadlocking (the send updates the conversation's activity).
  */
-const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE)`;
+const GATE = `gate AS (SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
+  WHERE c.id = $1 AND m.user_id = $2 FOR NO KEY UPDATE OF c, m)`;
 
 /**
  * The gate of a new SQL-store message: also empty when the sender already used this
@@ -77,8 +82,9 @@ const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user
  * transaction survives it). Only a concurrent copy not yet committed can still fail the
  * statement, on the unique index.
  */
-const GATE_NEW = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2
-  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $4) FOR NO KEY UPDATE)`;
+const GATE_NEW = `gate AS (SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
+  WHERE c.id = $1 AND m.user_id = $2
+  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $4) FOR NO KEY UPDATE OF c, m)`;
 
 /**
  * `absent`: nothing was written because the sender is not a member or already used this
@@ -135,11 +141,12 @@ SELECT * FROM msg`;
     }
   }
 
-  /** Locks these member rows in (conversation, user) order, as a batch of sends starts. */
+  /** Locks these conversations and member rows in (conversation, user) order, as a batch of sends starts (the order a single send takes them in). */
   async lockMembers(keys: readonly { conversationId: string; userId: string }[]): Promise<void> {
     await this.db.query(
-      `SELECT 1 FROM members WHERE (conversation_id, user_id) IN (SELECT c, u FROM unnest($1::text[], $2::text[]) AS k(c, u))
-       ORDER BY conversation_id, user_id FOR NO KEY UPDATE`,
+      `SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
+       WHERE (m.conversation_id, m.user_id) IN (SELECT kc, ku FROM unnest($1::text[], $2::text[]) AS k(kc, ku))
+       ORDER BY c.id, m.user_id FOR NO KEY UPDATE OF c, m`,
       [keys.map((k) => k.conversationId), keys.map((k) => k.userId)],
     );
   }
