@@ -42,6 +42,21 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { SearchService } from './modules/search/search.service.js';
+import { registerSearchRoutes } from './modules/search/search.routes.js';
+import { BlocksRepository } from './modules/blocks/blocks.repository.js';
+import { BlocksService } from './modules/blocks/blocks.service.js';
+import { registerBlocksRoutes } from './modules/blocks/blocks.routes.js';
+import { PinsRepository } from './modules/pins/pins.repository.js';
+import { PinsService } from './modules/pins/pins.service.js';
+import { registerPinsRoutes } from './modules/pins/pins.routes.js';
+import { MessageEditsRepository } from './modules/messages/message-edits.repository.js';
+import { ReportsRepository } from './modules/moderation/reports.repository.js';
+import { ModerationService } from './modules/moderation/moderation.service.js';
+import { registerModerationRoutes } from './modules/moderation/moderation.routes.js';
+import { ThreadsRepository } from './modules/threads/threads.repository.js';
+import { ThreadsService } from './modules/threads/threads.service.js';
+import { registerThreadsRoutes } from './modules/threads/threads.routes.js';
 import { openPushSenders } from './platform/push/index.js';
 import { openMailer } from './platform/mail/index.js';
 import { ActivityService } from './modules/notifications/activity.service.js';
@@ -53,6 +68,10 @@ import { MentionsRepository } from './modules/notifications/mentions.repository.
 import { MentionsService } from './modules/notifications/mentions.service.js';
 import { AccountEmailService } from './modules/auth/account-email.service.js';
 import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -71,9 +90,15 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  search: SearchService;
+  blocks: BlocksService;
+  pins: PinsService;
+  moderation: ModerationService;
+  threads: ThreadsService;
   notifications: NotificationsService;
   mentions: MentionsService;
   accountEmail: AccountEmailService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -221,7 +246,34 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     views.expandMedia = (ids) => media.service.expand(ids);
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail };
+    const calls = new CallsService({
+      db: platform.sql,
+      kv: platform.kv,
+      jobs: platform.jobs,
+      realtime,
+      conversations,
+      rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    });
+    presence.onOffline = (userId) => calls.participantOffline(userId);
+    closers.push(() => calls.stop());
+    // Conversation features: search, edit history, pins, blocking, reports and administration.
+    const search = new SearchService(platform.messages, conversations, views);
+    const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
+    conversations.assertNotBlocked = (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId);
+    messages.assertNotBlocked = (conversationId, userId) => blocks.assertMaySend(conversationId, userId);
+    messages.edits = new MessageEditsRepository(platform.sql);
+    const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
+    const threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.threads = threads;
+    views.decorate = (stored, out) => threads.decorate(stored, out);
+    conversations.unreadExcluded = (userId, positions) => threads.unfollowedReplies(userId, positions);
+    messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
+    const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -245,11 +297,19 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
       registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
+      registerSearchRoutes(http, { search, requireAuth });
+      registerBlocksRoutes(http, { blocks, requireAuth });
+      registerPinsRoutes(http, { pins, requireAuth });
+      registerModerationRoutes(http, { moderation, requireAuth });
+      registerThreadsRoutes(http, { threads, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
