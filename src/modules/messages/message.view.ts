@@ -14,6 +14,16 @@ export class MessageViews {
     return (await this.many([m]))[0]!;
   }
 
+  /**
+   * The view of a message this process has just stored: nothing kept beside the store can
+   * refer to it yet but what the caller knows (`extra`, e.g. its thread root), so the
+   * decoration queries are skipped (they would be round trips on every send).
+   */
+  async fresh(m: StoredMessage, extra: Partial<Message> = {}): Promise<Message> {
+    const media = m.attachments.length ? await this.expandMedia([...new Set(m.attachments)]) : [];
+    return { ...this.plain([m], new Map(media.map((x) => [x.id, x])))[0]!, ...extra };
+  }
+
   async many(ms: readonly StoredMessage[]): Promise<Message[]> {
     const ids = [...new Set(ms.flatMap((m) => m.attachments))];
     const media = ids.length ? await this.expandMedia(ids) : [];

@@ -175,7 +175,8 @@ export class MessagesService {
     if (threadRoot) await this.threads!.recordReply(stored, threadRoot);
     this.outbox.wake();
     this.metrics.messagesSent.inc();
-    const message = await this.views.one(stored);
+    // A new message has no thread of its own yet; its root (if a reply) is known here.
+    const message = created ? await this.views.fresh(stored, threadRoot ? { threadRootId: threadRoot.id } : {}) : await this.views.one(stored);
     // The sender's read position travels in the event (one frame per message for everyone).
     await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
     return { message, created };
