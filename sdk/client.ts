@@ -251,7 +251,16 @@ export class ParleyClient extends Emitter<ClientEventMap> {
     const rt = this.realtime;
     for (const type of PASS_THROUGH) rt.on(type, (p) => this.emit(type, p));
     const replaying = () => rt.resuming;
-    rt.on('message.new', (e) => this.onMessage('message.new', e.message, replaying()));
+    rt.on('message.new', (e) => {
+      this.onMessage('message.new', e.message, replaying());
+      // The sender's read position comes inside message.new (no separate read frame per
+      // message): applied and emitted as a `read` event, as one from the server would be.
+      if (e.senderReadSeq !== undefined) {
+        const read = { conversationId: e.message.conversationId, userId: e.message.senderId, seq: e.senderReadSeq };
+        this.applyRead(read);
+        this.emit('read', read);
+      }
+    });
     rt.on('message.updated', (e) => this.onMessage('message.updated', e.message, replaying()));
     rt.on('reaction.updated', (e) => this.onMessage('reaction.updated', e.message, replaying()));
     rt.on('message.deleted', (e) => this.onDeleted(e, replaying()));
@@ -263,10 +272,7 @@ export class ParleyClient extends Emitter<ClientEventMap> {
     rt.on('member.removed', (e) => {
       if (e.userId === this.userId) this.store.removeConversation(e.conversationId);
     });
-    rt.on('read', (e) => {
-      const c = this.store.conversation(e.conversationId);
-      if (c && e.userId === this.userId && e.seq > (c.lastReadSeq ?? 0)) this.store.upsertConversation({ ...c, lastReadSeq: e.seq });
-    });
+    rt.on('read', (e) => this.applyRead(e));
     rt.on('ready', () => this.outbox.kick());
     rt.on('resumed', (e) => {
       // A replay comes in change-time order and may leave holes: fetch them now.
@@ -292,6 +298,12 @@ export class ParleyClient extends Emitter<ClientEventMap> {
       if (this.chains.get(conversationId) === next) this.chains.delete(conversationId);
     });
     return next;
+  }
+
+  /** Our own read position moved (on another device, or by sending there). */
+  private applyRead(e: ServerEventMap['read']): void {
+    const c = this.store.conversation(e.conversationId);
+    if (c && e.userId === this.userId && e.seq > (c.lastReadSeq ?? 0)) this.store.upsertConversation({ ...c, lastReadSeq: e.seq });
   }
 
   private onMessage(type: MessageEventType, message: Message, replay: boolean): void {

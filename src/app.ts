@@ -21,6 +21,7 @@ import { MessageViews } from './modules/messages/message.view.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { registerMessagesRoutes } from './modules/messages/messages.routes.js';
 import { SendRepository } from './modules/messages/send.repository.js';
+import { SendBatcher } from './modules/messages/send.batcher.js';
 import { OutboxRelay } from './modules/outbox/outbox.relay.js';
 import { OutboxRepository } from './modules/outbox/outbox.repository.js';
 import { PresenceService } from './modules/presence/presence.service.js';
@@ -229,6 +230,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const messages = new MessagesService({
       store: platform.messages,
       sends: new SendRepository(platform.sql),
+      // Up to half the pool in concurrent send batches (PGlite has one connection: one).
+      batcher: new SendBatcher(platform.sql, { maxBatch: 64, maxInFlight: platform.sql.kind === 'pglite' ? 1 : Math.max(1, Math.floor(config.DATABASE_POOL_MAX / 2)) }),
       conversations,
       users: usersRepo,
       presence: platform.presence,

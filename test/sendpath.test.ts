@@ -99,6 +99,86 @@ for (const backend of SQL_BACKENDS) {
       assert.deepEqual(await state(), now, 'a retry after success writes nothing');
     });
 
+    test('members get one frame per message: the sender\'s read position rides in message.new', async () => {
+      const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+      try {
+        const from = ws.frames.length;
+        const sent = [];
+        for (let i = 0; i < 3; i++) sent.push((await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: `one-frame-${i}`, text: `f${i}` })).message);
+        // Events of one conversation keep their order: once the typing frame is in, anything
+        // the sends published is in too.
+        await s.parley.services.messages.typing(alice.id, cid);
+        await ws.waitFor((f) => f.type === 'typing' && f.userId === alice.id);
+        const frames = ws.frames.slice(from).filter((f) => f.type !== 'presence');
+        assert.deepEqual(
+          frames.map((f) => [f.type, f.message?.id, f.senderReadSeq]),
+          [...sent.map((m) => ['message.new', m.id, m.seq]), ['typing', undefined, undefined]],
+        );
+        const members = await call(s.url, 'GET', `/v1/conversations/${cid}/members`, { token: bob.accessToken });
+        assert.equal(members.body.members.find((m: any) => m.userId === alice.id).lastReadSeq, sent[2]!.seq);
+      } finally {
+        ws.close();
+      }
+    });
+
+    test('group commit: concurrent sends share transactions, each keeps its own outcome and idempotency', async () => {
+      const messages = s.parley.services.messages;
+      const g = await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'batch', memberIds: [bob.id] } });
+      const gid = g.body.id as string;
+      const stranger = await signup(s.url, 'stranger');
+      counter!.reset();
+      const N = 120;
+      const attempts = Array.from({ length: N }, (_, i) => {
+        const who = i % 2 ? alice : bob;
+        // every 10th send repeats the clientMsgId of the one before it (a retry racing its original)
+        const key = i % 10 === 9 ? `b-${i - 2}` : `b-${i}`;
+        return messages.send(who.id, { conversationId: gid, clientMsgId: key, text: `b${i}` });
+      });
+      const intruder = assert.rejects(messages.send(stranger.id, { conversationId: gid, clientMsgId: 'b-intruder', text: 'no' }), (e: any) => e.code === 'not_found');
+      const results = await Promise.all(attempts);
+      await intruder;
+      const transactions = counter!.statements.filter((x) => x.text === 'BEGIN').length;
+      const created = results.filter((r) => r.created);
+      assert.equal(created.length, N - N / 10);
+      for (let i = 9; i < N; i += 10) {
+        // whichever of the two came first stored it; the other got the stored message
+        assert.equal(Number(results[i]!.created) + Number(results[i - 2]!.created), 1);
+        assert.equal(results[i]!.message.id, results[i - 2]!.message.id);
+      }
+      const hist = await call(s.url, 'GET', `/v1/conversations/${gid}/messages?after=0&limit=200`, { token: alice.accessToken });
+      const users = hist.body.messages.filter((m: any) => m.kind === 'user');
+      assert.equal(users.length, created.length);
+      const seqs = hist.body.messages.map((m: any) => m.seq);
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'no gap, no duplicate');
+      const jobs = await s.parley.platform.sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox WHERE payload->>\'conversationId\' = $1', [gid]);
+      assert.equal(Number(jobs.rows[0]!.n), created.length * 4);
+      console.log(`group commit (${backend}): ${N + 1} concurrent sends, ${transactions} batch transactions, ${counter!.statements.length} statements`);
+      assert.ok(transactions > 0 && transactions < N / 2, `sends were batched (${transactions} transactions)`);
+    });
+
+    test('sends racing the removal of their sender: each is stored before it or refused after it, no deadlock', async () => {
+      const messages = s.parley.services.messages;
+      const conversations = s.parley.services.conversations;
+      for (let round = 0; round < 8; round++) {
+        const carol = await signup(s.url, 'carol');
+        await conversations.addMembers(alice.id, cid, [carol.id]);
+        const sends = Array.from({ length: 6 }, (_, i) =>
+          messages.send(carol.id, { conversationId: cid, clientMsgId: `race-${round}-${i}`, text: `r${i}` }).then(
+            (r) => ({ ok: true as const, seq: r.message.seq }),
+            (e: any) => ({ ok: false as const, code: e.code as string, message: String(e.message) }),
+          ),
+        );
+        const removal = conversations.removeMember(alice.id, cid, carol.id);
+        const [outcomes] = await Promise.all([Promise.all(sends), removal]);
+        for (const o of outcomes) if (!o.ok) assert.equal(o.code, 'not_found', o.message);
+        // Nothing of carol's is stored after the removal's system message.
+        const hist = await call(s.url, 'GET', `/v1/conversations/${cid}/messages?limit=50`, { token: alice.accessToken });
+        const removedAt = hist.body.messages.find((m: any) => m.kind === 'system' && m.system.action === 'member.removed' && m.system.userIds?.includes(carol.id));
+        assert.ok(removedAt);
+        assert.ok(!hist.body.messages.some((m: any) => m.senderId === carol.id && m.kind === 'user' && m.seq > removedAt.seq));
+      }
+    });
+
     test('a non-member send writes nothing and is not_found, even with a clientMsgId the sender used elsewhere', async () => {
       const sql = s.parley.platform.sql;
       const mallory = await signup(s.url, 'mallory');

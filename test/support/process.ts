@@ -76,3 +76,34 @@ export function killOnExit(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
 }
+
+/**
+ * Starts the real server (`tsx src/cli.ts serve`) as a child process on a free loopback
+ * port with `env`, and resolves once it logged that it started. `output()` is its log so far.
+ */
+export async function spawnParley(env: Record<string, string>, opts: { args?: string[]; timeoutMs?: number } = {}): Promise<{ url: string; child: ChildProcess; output: () => string }> {
+  const { spawn } = await import('node:child_process');
+  const port = await freeLoopbackPort();
+  // The test runner's own variables would make the child think it is a test file.
+  const { NODE_TEST_CONTEXT: _ctx, ...parentEnv } = process.env;
+  // node itself with the tsx loader, not the tsx wrapper: a SIGKILL must reach the server,
+  // and the wrapper cannot pass that signal on (its child would live on as an orphan).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', ...(opts.args ?? [])], {
+    env: { ...parentEnv, LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  killOnExit(child);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // Generous: cold tsx starts on a loaded 2-core CI machine.
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  while (!out.includes('parley started')) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start: ${out.slice(-4000)}`);
+    }
+    await sleep(100);
+  }
+  return { url: `http://127.0.0.1:${port}`, child, output: () => out };
+}

@@ -10,17 +10,26 @@ export class MessageViews {
   /** Adds fields kept beside the message store (threads); set by the app. */
   decorate: (stored: readonly StoredMessage[], views: Message[]) => Promise<void> = async () => {};
 
-  /** With `fresh`, `m` was just created: nothing kept beside the store (threads) can name it yet. */
-  async one(m: StoredMessage, opts: { fresh?: boolean } = {}): Promise<Message> {
-    return (await this.many([m], opts))[0]!;
+  async one(m: StoredMessage): Promise<Message> {
+    return (await this.many([m]))[0]!;
   }
 
-  async many(ms: readonly StoredMessage[], opts: { fresh?: boolean } = {}): Promise<Message[]> {
+  /**
+   * The view of a message this process has just stored: nothing kept beside the store can
+   * refer to it yet but what the caller knows (`extra`, e.g. its thread root), so the
+   * decoration queries are skipped (they would be round trips on every send).
+   */
+  async fresh(m: StoredMessage, extra: Partial<Message> = {}): Promise<Message> {
+    const media = m.attachments.length ? await this.expandMedia([...new Set(m.attachments)]) : [];
+    return { ...this.plain([m], new Map(media.map((x) => [x.id, x])))[0]!, ...extra };
+  }
+
+  async many(ms: readonly StoredMessage[]): Promise<Message[]> {
     const ids = [...new Set(ms.flatMap((m) => m.attachments))];
     const media = ids.length ? await this.expandMedia(ids) : [];
     const byId = new Map(media.map((x) => [x.id, x]));
     const out = this.plain(ms, byId);
-    if (!opts.fresh) await this.decorate(ms, out);
+    await this.decorate(ms, out);
     return out;
   }
 

@@ -1,8 +1,9 @@
-import { AppError, conflict, forbidden, invalid, notFound } from '../../errors.js';
+import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
 import type { JobKind } from '../../platform/jobs/jobs.port.js';
 import type { SendRepository } from './send.repository.js';
+import type { SendBatcher } from './send.batcher.js';
 import type { PresenceStore } from '../../platform/presence/index.js';
 import type { Media, Message } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
@@ -49,8 +50,10 @@ export const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'no
 /** Everything MessagesService uses, given once at construction. */
 export interface MessagesServiceDeps {
   store: MessageStore;
-  /** The SQL half of a send, in one statement. */
+  /** The SQL half of a send, in one statement (the MongoDB store's path). */
   sends: SendRepository;
+  /** The SQL store's sends, group-committed under load. */
+  batcher: SendBatcher;
   conversations: ConversationsService;
   users: UsersRepository;
   presence: PresenceStore;
@@ -70,6 +73,7 @@ export interface MessagesServiceDeps {
 export class MessagesService {
   private readonly store: MessageStore;
   private readonly sends: SendRepository;
+  private readonly batcher: SendBatcher;
   private readonly conversations: ConversationsService;
   private readonly users: UsersRepository;
   private readonly presence: PresenceStore;
@@ -90,6 +94,7 @@ export class MessagesService {
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
     this.sends = deps.sends;
+    this.batcher = deps.batcher;
     this.conversations = deps.conversations;
     this.users = deps.users;
     this.presence = deps.presence;
@@ -128,7 +133,7 @@ export class MessagesService {
     if (!this.store.inSqlDatabase || replyToId || threadRootId || attachments.length) {
       const membership = await this.conversations.requireMember(userId, input.conversationId);
       // Blocking only ever applies to a direct conversation. On the SQL store's plain path
-      // the send statement checks it itself (no round trip of its own).
+      // the send statement's gate checks it itself (no round trip of its own).
       if (membership.type === 'direct') await this.assertNotBlocked(input.conversationId, userId);
     }
     if (replyToId) {
@@ -143,13 +148,20 @@ export class MessagesService {
     let stored: StoredMessage;
     let created: boolean;
     if (this.store.inSqlDatabase) {
-      const r = await this.sends.storeWithMessage(row, SEND_JOBS);
-      if (r.kind === 'not_member') throw notFound('Conversation not found.');
-      if (r.kind === 'blocked') throw new AppError('blocked', 'You cannot message this user.');
-      if (r.kind === 'duplicate') {
-        // A retry: everything of the first attempt committed with it, so there is nothing to repair.
+      const r = await this.batcher.submit(row, SEND_JOBS);
+      if (r.kind !== 'stored') {
+        // Nothing written: a retry (everything of the first attempt committed with it, so
+        // there is nothing to repair), a concurrent copy that won, or a non-member.
         const existing = await this.store.findByClientMsgId(userId, input.clientMsgId);
-        if (!existing) throw conflict('This clientMsgId is being used by another send; retry.');
+        if (!existing) {
+          if (r.kind === 'duplicate') throw conflict('This clientMsgId is being used by another send; retry.');
+          // Not a member (not_found), or blocked by the other member of a direct conversation.
+          const membership = await this.conversations.requireMember(userId, input.conversationId);
+          if (membership.type === 'direct') await this.assertNotBlocked(input.conversationId, userId);
+          throw conflict('The send did not go through; retry.');
+        }
+        // A non-member gets not_found, never a message (even one they sent before removal).
+        await this.conversations.requireMember(userId, input.conversationId);
         return { message: await this.sameConversation(existing, input.conversationId), created: false };
       }
       stored = r.message;
@@ -169,9 +181,8 @@ export class MessagesService {
     if (threadRoot) await this.threads!.recordReply(stored, threadRoot);
     this.outbox.wake();
     this.metrics.messagesSent.inc();
-    // A new message has no replies yet, and its thread (if any) is known: no thread lookups.
-    const message = await this.views.one(stored, { fresh: true });
-    if (threadRoot) message.threadRootId = threadRoot.id;
+    // A new message has no thread of its own yet; its root (if a reply) is known here.
+    const message = created ? await this.views.fresh(stored, threadRoot ? { threadRootId: threadRoot.id } : {}) : await this.views.one(stored);
     // The sender's read position travels in the event (one frame per message for everyone).
     await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
     return { message, created };

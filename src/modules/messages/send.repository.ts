@@ -68,17 +68,39 @@ function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): 
  * watermark), and two concurrent sends of one sender (two devices, two processes) that both
  * held a share lock would each wait for the other to upgrade it: a deadlock (40P01). With
  * the update's own lock mode taken up front they simply queue.
+ *
+ * The conversation row is locked first, then the member row: the order a membership change
+ * takes them in (it locks the conversation, then deletes or adds members), so a send and a
+ * removal queue instead of deadlocking (the send updates the conversation's activity).
  */
-const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE)`;
+const GATE = `gate AS (SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
+  WHERE c.id = $1 AND m.user_id = $2 FOR NO KEY UPDATE OF c, m)`;
 
 /**
  * Whether the other member of this direct conversation blocked the sender ($1 conversation,
- * $2 sender): false for groups. Part of the send statement, so refusing costs no round trip.
+ * $2 sender): false for groups. Part of the send statement's gate, so the check costs no
+ * round trip; a refused send is told apart from the other empty outcomes afterwards.
  */
-const BLOCKED = `EXISTS (SELECT 1 FROM conversations c JOIN blocks b ON b.blocked_id = $2
-    WHERE c.id = $1 AND c.type = 'direct' AND c.direct_key IN (b.user_id || ':' || $2, $2 || ':' || b.user_id))`;
+const BLOCKED = `EXISTS (SELECT 1 FROM blocks b
+    WHERE b.blocked_id = $2 AND c.type = 'direct' AND c.direct_key IN (b.user_id || ':' || $2, $2 || ':' || b.user_id))`;
 
-export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'not_member' } | { kind: 'blocked' } | { kind: 'duplicate' };
+/**
+ * The gate of a new SQL-store message: also empty when the sender already used this
+ * clientMsgId, so a retry writes nothing and raises nothing (a batch of sends in one
+ * transaction survives it). Only a concurrent copy not yet committed can still fail the
+ * statement, on the unique index.
+ */
+const GATE_NEW = `gate AS (SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
+  WHERE c.id = $1 AND m.user_id = $2
+  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $4)
+  AND NOT ${BLOCKED} FOR NO KEY UPDATE OF c, m)`;
+
+/**
+ * `absent`: nothing was written because the sender is not a member, is blocked, or already used this
+ * clientMsgId (the caller tells which by looking it up); `duplicate`: a concurrent copy of
+ * this send committed first.
+ */
+export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'absent' } | { kind: 'duplicate' };
 
 /**
  * The SQL half of a send in one statement (one round trip, atomic on its own: a failure in
@@ -89,14 +111,13 @@ export class SendRepository {
 
   /**
    * Stores a user message in the SQL message store with everything else the send writes.
-   * `duplicate`: the sender already used this clientMsgId (nothing was written).
+   * In a transaction of several sends (`inBatch`), a unique violation is thrown, not
+   * answered: it aborted the transaction, and the batch must be run again send by send.
    */
-  async storeWithMessage(row: SendRow, jobKinds: readonly JobKind[]): Promise<SendOutcome> {
-    const sql = `WITH ${GATE},
-  blocked AS (SELECT ${BLOCKED} AS blocked),
-  allowed AS (SELECT 1 FROM gate, blocked WHERE NOT blocked.blocked),
+  async storeWithMessage(row: SendRow, jobKinds: readonly JobKind[], opts: { inBatch?: boolean } = {}): Promise<SendOutcome> {
+    const sql = `WITH ${GATE_NEW},
   alloc AS (
-    INSERT INTO message_counters (conversation_id, last_seq, last_rev) SELECT $1, 1, 1 FROM allowed
+    INSERT INTO message_counters (conversation_id, last_seq, last_rev) SELECT $1, 1, 1 FROM gate
     ON CONFLICT (conversation_id) DO UPDATE
       SET last_seq = message_counters.last_seq + 1, last_rev = message_counters.last_rev + 1
     RETURNING last_seq, last_rev
@@ -106,10 +127,9 @@ export class SendRepository {
     SELECT $3, $1, alloc.last_seq, alloc.last_rev, $2, $4, 'user', $5, $6::jsonb, $7, $8::jsonb, '{}', NULL, clock_timestamp(), clock_timestamp() FROM alloc
     RETURNING ${MESSAGE_COLS}
   ),${sideEffectCtes({ mentions: 9, media: 10, kinds: 11 })}
-SELECT m.*, (SELECT count(*) FROM gate) AS gate_member, (SELECT blocked FROM blocked) AS gate_blocked
-FROM (SELECT 1) AS one LEFT JOIN msg m ON true`;
+SELECT * FROM msg`;
     try {
-      const { rows } = await this.db.query<MessageRow & { gate_member: number; gate_blocked: boolean }>(sql, [
+      const { rows } = await this.db.query<MessageRow>(sql, [
         row.conversationId,
         row.senderId,
         row.id,
@@ -122,14 +142,22 @@ FROM (SELECT 1) AS one LEFT JOIN msg m ON true`;
         row.attachments,
         jobKinds,
       ]);
-      const r = rows[0]!;
-      if (r.id) return { kind: 'stored', message: toMessage(r) };
-      return Number(r.gate_member) === 0 ? { kind: 'not_member' } : { kind: 'blocked' };
+      return rows[0] ? { kind: 'stored', message: toMessage(rows[0]) } : { kind: 'absent' };
     } catch (err) {
-      // A retry (or a concurrent copy) of this send was stored first; ours rolled back whole.
-      if (isUniqueViolation(err, 'messages_sender_client')) return { kind: 'duplicate' };
+      // A concurrent copy of this send was stored first; ours rolled back whole.
+      if (!opts.inBatch && isUniqueViolation(err, 'messages_sender_client')) return { kind: 'duplicate' };
       throw err;
     }
+  }
+
+  /** Locks these conversations and member rows in (conversation, user) order, as a batch of sends starts (the order a single send takes them in). */
+  async lockMembers(keys: readonly { conversationId: string; userId: string }[]): Promise<void> {
+    await this.db.query(
+      `SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
+       WHERE (m.conversation_id, m.user_id) IN (SELECT kc, ku FROM unnest($1::text[], $2::text[]) AS k(kc, ku))
+       ORDER BY c.id, m.user_id FOR NO KEY UPDATE OF c, m`,
+      [keys.map((k) => k.conversationId), keys.map((k) => k.userId)],
+    );
   }
 
   /**

@@ -331,6 +331,9 @@ export class ChatModel {
       }),
     );
     on(
+      // Read positions for "Seen by": from `read` frames, and from every `message.new`
+      // (its sender's position after sending, `senderReadSeq`, which the SDK emits as a
+      // `read` event), so a member who answers counts as having seen without another frame.
       c.on('read', ({ conversationId, userId, seq }) => {
         const members = this.state.members[conversationId];
         if (members) {
