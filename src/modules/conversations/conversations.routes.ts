@@ -1,5 +1,7 @@
 import { Type } from 'typebox';
+import type { Config } from '../../config.js';
 import { ErrorResponse, authOf, type HttpApp, type RequireAuth } from '../../gateway/http.js';
+import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { ConversationsService } from './conversations.service.js';
 import {
   AddMembersBody,
@@ -9,15 +11,16 @@ import {
   ListQuery,
   MemberParams,
   MemberSchema,
+  MemberRoleBody,
   ReadBody,
   UpdateConversationBody,
 } from './conversations.schemas.js';
 
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse };
 
 /** `/v1/conversations`: create, list, get, edit, members, read positions. */
-export function registerConversationsRoutes(app: HttpApp, deps: { conversations: ConversationsService; requireAuth: RequireAuth }): void {
-  const { conversations: svc, requireAuth } = deps;
+export function registerConversationsRoutes(app: HttpApp, deps: { conversations: ConversationsService; requireAuth: RequireAuth; limiter: RateLimiter; config: Config }): void {
+  const { conversations: svc, requireAuth, limiter, config } = deps;
   const base = { onRequest: requireAuth };
   const tags = ['conversations'];
   const security = [{ bearer: [] }];
@@ -101,6 +104,22 @@ export function registerConversationsRoutes(app: HttpApp, deps: { conversations:
     },
   );
 
+  app.patch(
+    '/v1/conversations/:id/members/:userId',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: "Set a member's role (owner only): `admin`/`member` promotes or demotes; `owner` hands ownership over (the caller becomes an admin).",
+        params: MemberParams,
+        body: MemberRoleBody,
+        response: { 200: Type.Object({ members: Type.Array(MemberSchema) }), ...errors },
+      },
+    },
+    async (req) => ({ members: await svc.setRole(authOf(req).userId, req.params.id, req.params.userId, req.body.role) }),
+  );
+
   app.post(
     '/v1/conversations/:id/read',
     {
@@ -114,6 +133,11 @@ export function registerConversationsRoutes(app: HttpApp, deps: { conversations:
         response: { 200: Type.Object({ lastReadSeq: Type.Integer(), unreadCount: Type.Integer() }), ...errors },
       },
     },
-    async (req) => svc.markRead(authOf(req).userId, req.params.id, req.body.seq),
+    async (req) => {
+      const userId = authOf(req).userId;
+      // The same per-user budget as the WebSocket `read` frame.
+      await limiter.user(userId, 'read', config.RATE_LIMIT_READ, 'read updates');
+      return svc.markRead(userId, req.params.id, req.body.seq);
+    },
   );
 }

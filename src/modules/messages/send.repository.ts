@@ -60,11 +60,16 @@ function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): 
 }
 
 /**
- * The sender's membership, share-locked: a removal (which deletes this row) waits for the
- * send to commit, and a send after the removal finds no row and writes nothing. This is
- * the membership check of the send; it costs no round trip of its own.
+ * The sender's membership, locked: a removal (which deletes this row) waits for the send to
+ * commit, and a send after the removal finds no row and writes nothing. This is the
+ * membership check of the send; it costs no round trip of its own.
+ *
+ * FOR NO KEY UPDATE, not FOR SHARE: the same statement updates this row (the sender's read
+ * watermark), and two concurrent sends of one sender (two devices, two processes) that both
+ * held a share lock would each wait for the other to upgrade it: a deadlock (40P01). With
+ * the update's own lock mode taken up front they simply queue.
  */
-const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR SHARE)`;
+const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE)`;
 
 export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'not_member' } | { kind: 'duplicate' };
 

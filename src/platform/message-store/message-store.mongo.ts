@@ -1,7 +1,8 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { MessageChange, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import type { MessageChange, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import { escapeRegExp, searchTerms } from './search-terms.js';
 import { applyChange } from './message-change.js';
 
 /**
@@ -26,11 +27,16 @@ interface MessageDoc {
   replyToId: string | null;
   mentions: string[];
   reactions: { emoji: string; userIds: string[] }[];
-  system: { action: string; userIds?: string[]; actorId: string } | null;
+  system: { action: string; userIds?: string[]; actorId: string; messageId?: string } | null;
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
   updatedAt: Date;
+  /**
+   * The search terms of a user message's text (`searchTerms`): empty once deleted, replaced
+   * on edit. Absent on messages stored before search existed (they are not found).
+   */
+  searchTerms?: string[];
 }
 
 const COLLECTION = 'messages';
@@ -50,6 +56,7 @@ const UNREAD_WALK_MAX = 20;
 const IDX_SEQ = 'conversation_seq';
 const IDX_CLIENT = 'sender_client_msg';
 const IDX_UPDATED = 'conversation_updated';
+const IDX_SEARCH = 'conversation_search_terms';
 
 /** Tries to insert one message before giving up under contention (then: `unavailable`, retry). */
 const MAX_INSERT_ATTEMPTS = 40;
@@ -98,6 +105,7 @@ function toSystem(s: StoredMessage['system']): StoredMessage['system'] {
   if (!s) return null;
   const out: NonNullable<StoredMessage['system']> = { action: s.action, actorId: s.actorId };
   if (s.userIds) out.userIds = [...s.userIds];
+  if (s.messageId) out.messageId = s.messageId;
   return out;
 }
 
@@ -222,6 +230,10 @@ export class MongoMessageStore implements MessageStore {
       await col.createIndex({ senderId: 1, clientMsgId: 1 }, { name: IDX_CLIENT, unique: true });
       // sync: changedSince
       await col.createIndex({ conversationId: 1, updatedAt: 1, _id: 1 }, { name: IDX_UPDATED });
+      // search: a term index (multikey) scanned by anchored prefix per conversation. Not a
+      // MongoDB $text index: $text has no prefix matching (partial words would not be
+      // found, unlike the SQL store) and FerretDB 1.24 does not implement it.
+      await col.createIndex({ conversationId: 1, searchTerms: 1 }, { name: IDX_SEARCH });
       const info = await db.admin().command({ buildInfo: 1 });
       const ferret = typeof info.ferretdbVersion === 'string';
       const store = new MongoMessageStore(client, db, ferret);
@@ -262,6 +274,7 @@ export class MongoMessageStore implements MessageStore {
         editedAt: null,
         deletedAt: null,
         updatedAt: now,
+        searchTerms: msg.kind === 'user' ? searchTerms(msg.text) : [],
       };
       try {
         await this.col.insertOne(doc);
@@ -513,6 +526,7 @@ export class MongoMessageStore implements MessageStore {
             reactions: toReactionList(next.reactions),
             editedAt: next.editedAt,
             deletedAt: next.deletedAt,
+            searchTerms: next.kind === 'user' && !next.deletedAt ? searchTerms(next.text) : [],
           },
         },
       );
@@ -581,6 +595,22 @@ export class MongoMessageStore implements MessageStore {
       .sort({ updatedAt: 1, _id: 1 })
       .limit(limit)
       .toArray();
+    return docs.map(toMessage);
+  }
+
+  /** Every term as an anchored prefix on the term index; newest first by (createdAt, _id). */
+  async search(q: MessageSearch): Promise<StoredMessage[]> {
+    if (q.conversationIds.length === 0 || q.terms.length === 0) return [];
+    const and: Filter<MessageDoc>[] = q.terms.map((t) => ({ searchTerms: { $regex: `^${escapeRegExp(t)}` } }));
+    if (q.olderThan) and.push({ $or: [{ createdAt: { $lt: q.olderThan.at } }, { createdAt: q.olderThan.at, _id: { $lt: q.olderThan.id } }] });
+    const created: { $lt?: Date; $gt?: Date } = {};
+    if (q.before) created.$lt = q.before;
+    if (q.after) created.$gt = q.after;
+    if (q.before || q.after) and.push({ createdAt: created });
+    if (q.hasAttachment) and.push({ 'attachments.0': { $exists: true } });
+    const filter: Filter<MessageDoc> = { conversationId: { $in: [...q.conversationIds] }, kind: 'user', deletedAt: null, $and: and };
+    if (q.senderId !== undefined) filter.senderId = q.senderId;
+    const docs = await this.col.find(filter).sort({ createdAt: -1, _id: -1 }).limit(q.limit).toArray();
     return docs.map(toMessage);
   }
 
