@@ -478,6 +478,9 @@ const PARLEY_ENV = {
   RATE_LIMIT_WS_SEND: '1000000/1s',
   RATE_LIMIT_WS_TYPING: '1000000/1s',
   GROUP_MEMBER_LIMIT: String(Math.max(1000, ...ROOMS)),
+  // The full-stack runs share one set of users (signups are argon2: minutes); their tokens
+  // must outlive the whole run.
+  ACCESS_TOKEN_TTL: '6h',
 };
 
 /** Signs up `USERS` users through the API (argon2: a few at a time) and returns their tokens. */
@@ -725,7 +728,8 @@ function derive(r: RoomResult): Derived {
 }
 
 const connPerSec = (c?: ConnectResult): number => (c && Number.isFinite(c.spanUs) && c.spanUs > 0 ? c.sockets / (c.spanUs / 1e6) : NaN);
-const rssPerConn = (c?: ConnectResult): number => (c && Number.isFinite(c.rssAfterKiB) ? (c.rssAfterKiB - c.rssBeforeKiB) / c.sockets : NaN);
+/** NaN when RSS went down: the heap shrank more (GC after the room phases) than the sockets added, so the run measured nothing. */
+const rssPerConn = (c?: ConnectResult): number => (c && Number.isFinite(c.rssAfterKiB) && c.rssAfterKiB >= c.rssBeforeKiB ? (c.rssAfterKiB - c.rssBeforeKiB) / c.sockets : NaN);
 
 /** Columns padded to their widest cell; the first (and those in `left`) aligned left. */
 function table(rows: string[][], left: readonly number[] = [0]): string {
@@ -773,7 +777,7 @@ function report(results: Result[], load0: string, cpuModel: string): void {
     rows.push(
       [`connect ${CONNECTIONS}: connections/s`, ...ok.map((r) => (r.connect?.failed ? 'failed' : int(connPerSec(r.connect))))],
       [`connect ${CONNECTIONS}: seconds`, ...ok.map((r) => (r.connect && Number.isFinite(r.connect.spanUs) ? (r.connect.spanUs / 1e6).toFixed(1) : '—'))],
-      [`RSS KiB per idle connection at ${CONNECTIONS}`, ...ok.map((r) => (Number.isFinite(rssPerConn(r.connect)) ? rssPerConn(r.connect).toFixed(1) : '—'))],
+      [`RSS KiB per idle connection at ${CONNECTIONS}`, ...ok.map((r) => (Number.isFinite(rssPerConn(r.connect)) ? rssPerConn(r.connect).toFixed(1) : r.connect && r.connect.rssAfterKiB < r.connect.rssBeforeKiB ? 'heap shrank' : '—'))],
       ['reconnect storm: resumed / dropped', ...ok.map((r) => (r.connect?.storm ? `${r.connect.storm.resumed}/${r.connect.storm.dropped}` : '—'))],
       ['reconnect storm: seconds', ...ok.map((r) => (r.connect?.storm ? (r.connect.storm.spanUs / 1e6).toFixed(1) : '—'))],
     );

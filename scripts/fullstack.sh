@@ -11,7 +11,8 @@
 #                 API PORT+1, gateways PORT+2 and PORT+3, worker PORT+4, FerretDB PORT+5.
 #   HOST          Nginx's listen address (default 0.0.0.0).
 #   DATABASE_URL  PostgreSQL (default postgres://postgres@127.0.0.1:5432/parley, created if missing).
-#   MONGODB_URL   MongoDB (default: FerretDB started here, data in ./data/fullstack/ferretdb).
+#   MONGODB_URL   MongoDB (default: FerretDB started here, its data in the database
+#                 parley_ferretdb next to DATABASE_URL's; FERRETDB_HANDLER=sqlite: ./data/fullstack/ferretdb).
 #   REDIS_URL     Redis (default redis://127.0.0.1:6379).
 #   AMQP_URL      RabbitMQ (default amqp://guest:guest@127.0.0.1:5672).
 #   Every other Parley setting (README, "Configuration") goes to every process as it is.
@@ -163,8 +164,24 @@ if [ -z "${MONGODB_URL:-}" ]; then
   log "FerretDB (MongoDB wire protocol) on 127.0.0.1:$ferretdb_port"
   ferretdb_bin=$(bash scripts/ferretdb.sh path) || die "no MongoDB-compatible store: FerretDB could not be built (set MONGODB_URL to use a MongoDB server)"
   mkdir -p "$state/ferretdb/data"
+  # FerretDB on its PostgreSQL handler (a database of its own next to Parley's): measured
+  # faster than its SQLite handler with the full stack (npm run bench; bench/README.md).
+  # FERRETDB_HANDLER=sqlite keeps the data in ./data/fullstack/ferretdb instead.
+  ferretdb_storage=(--handler=sqlite --sqlite-url="file:$state/ferretdb/data/")
+  if [ "${FERRETDB_HANDLER:-postgresql}" = postgresql ]; then
+    # DATABASE_URL with its database name replaced (the query string kept).
+    pg_base=${DATABASE_URL%%\?*}
+    pg_query=${DATABASE_URL#"$pg_base"}
+    ferretdb_db_url="${pg_base%/*}/parley_ferretdb$pg_query"
+    ferretdb_admin="${pg_base%/*}/postgres$pg_query"
+    if [ "$(psql "$ferretdb_admin" -tAc "SELECT 1 FROM pg_database WHERE datname = 'parley_ferretdb'")" != 1 ]; then
+      log "creating database parley_ferretdb (FerretDB's)"
+      psql "$ferretdb_admin" -qc 'CREATE DATABASE parley_ferretdb' || die "cannot create database parley_ferretdb (FERRETDB_HANDLER=sqlite avoids it)"
+    fi
+    ferretdb_storage=(--handler=postgresql --postgresql-url="$ferretdb_db_url")
+  fi
   DO_NOT_TRACK=1 setsid "$ferretdb_bin" \
-    --handler=sqlite --sqlite-url="file:$state/ferretdb/data/" --state-dir="$state/ferretdb" \
+    "${ferretdb_storage[@]}" --state-dir="$state/ferretdb" \
     --listen-addr="127.0.0.1:$ferretdb_port" --debug-addr=- --telemetry=disable --log-format=text \
     >>"$logs/ferretdb.log" 2>&1 </dev/null &
   ferretdb_pid=$!
