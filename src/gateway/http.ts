@@ -8,7 +8,8 @@ import addFormats from 'ajv-formats';
 import { Type } from 'typebox';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { unauthorized } from '../errors.js';
+import { invalid, notFound, unauthorized } from '../errors.js';
+import { findNul } from '../modules/common.schemas.js';
 import type { AuthContext, AuthService } from '../modules/auth/auth.service.js';
 import { errorBody, mapError } from './error-mapping.js';
 import type { Metrics } from './metrics.js';
@@ -90,6 +91,17 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
 
   app.decorateRequest('auth', undefined);
+
+  // One check for every route: no text anywhere in a request may hold NUL (PostgreSQL
+  // text cannot store it, and no field of the API has a use for it).
+  app.addHook('preValidation', async (req) => {
+    // A path holding one names nothing (see docs/errors.md: malformed path ids are not found).
+    if (findNul(req.params) !== null) throw notFound();
+    for (const [part, value] of [['body', req.body], ['query', req.query]] as const) {
+      const at = findNul(value);
+      if (at !== null) throw invalid(`${part}${at === '/' ? '' : at} must not contain NUL characters.`);
+    }
+  });
 
   app.setErrorHandler((err, req, reply) => {
     const m = mapError(err);

@@ -23,6 +23,7 @@ import type { PresenceService } from '../modules/presence/presence.service.js';
 import type { SyncService } from '../modules/sync/sync.service.js';
 import { freshCursor } from '../modules/sync/sync.service.js';
 import type { ControlFrame } from '../modules/realtime/realtime.js';
+import { findNul, Id } from '../modules/common.schemas.js';
 import { mapError } from './error-mapping.js';
 import type { Metrics } from './metrics.js';
 
@@ -84,7 +85,7 @@ export interface WsDeps {
 }
 
 const idField = { type: 'string', maxLength: 128 } as const;
-const cid = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const cid = Id;
 const FRAME_SCHEMAS: Record<string, object> = {
   'message.send': {
     type: 'object',
@@ -105,10 +106,10 @@ const FRAME_SCHEMAS: Record<string, object> = {
     properties: {
       id: idField,
       cursor: { type: 'string', maxLength: 1000 },
-      conversations: { type: 'object', maxProperties: 5000, additionalProperties: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
+      conversations: { type: 'object', maxProperties: 5000, propertyNames: cid, additionalProperties: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
     },
   },
-  'call.signal': { type: 'object', required: ['callId', 'to'], properties: { id: idField, callId: cid, to: cid } },
+  'call.signal': { type: 'object', required: ['callId', 'to'], properties: { id: idField, callId: { type: 'string', minLength: 1, maxLength: 64 }, to: cid } },
   ping: { type: 'object', properties: { id: idField } },
 };
 
@@ -335,6 +336,7 @@ export class WsGateway {
     }
     const id = typeof frame.id === 'string' ? frame.id : undefined;
     const type = typeof frame.type === 'string' ? frame.type : '';
+    if (findNul(frame) !== null) return this.sendError(conn, id, new AppError('invalid_request', 'Frames must not contain NUL characters.'));
     const validate = this.validators.get(type);
     this.deps.metrics.wsFramesIn.inc({ type: validate ? type : 'unknown' });
     if (!validate) {

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { Id, NO_NUL_TEXT } from '../common.schemas.js';
 
 export const MediaSchema = Type.Object(
   {
@@ -42,14 +43,14 @@ export const MessageSchema = Type.Object(
 
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const ClientMsgId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' });
-export const MessageText = Type.String({ maxLength: 4000 * 2, description: 'At most 4000 characters.' });
-export const MediaIds = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 10 });
+export const MessageText = Type.String({ maxLength: 4000 * 2, pattern: NO_NUL_TEXT, description: 'At most 4000 characters.' });
+export const MediaIds = Type.Array(Id, { maxItems: 10 });
 
 export const SendMessageBody = Type.Object({
   clientMsgId: ClientMsgId,
   text: Type.Optional(Type.Union([MessageText, Type.Null()])),
   attachments: Type.Optional(MediaIds),
-  replyToId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+  replyToId: Type.Optional(Type.Union([Id, Type.Null()])),
 });
 
 export const HistoryQuery = Type.Object({
