@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig, type Role } from '../src/config.js';
 import { startParley, type Parley } from '../src/app.js';
 import { createTestDatabase } from './support/postgres.js';
+import type { Logger } from '../src/logger.js';
 
 export type SqlBackend = 'pglite' | 'postgres';
 
@@ -39,6 +40,8 @@ export interface TestServerOptions {
   /** Reuse an existing data directory / database (restart tests). */
   dataDir?: string;
   databaseUrl?: string;
+  /** The process logger (default: one at LOG_LEVEL on stdout). */
+  logger?: Logger;
 }
 
 /** Starts a real Parley on 127.0.0.1 with a random port. */
@@ -66,7 +69,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = loadConfig(env, { dotenvPath: null });
   let parley: Parley;
   try {
-    parley = await startParley(config, opts.roles ? { roles: opts.roles } : {});
+    parley = await startParley(config, { ...(opts.roles ? { roles: opts.roles } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
   } catch (err) {
     await db?.drop();
     throw err;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RawServerDefault } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -7,7 +7,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Type } from 'typebox';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import { redactSecrets, type Logger } from '../logger.js';
 import { invalid, notFound, unauthorized } from '../errors.js';
 import { findNul } from '../modules/common.schemas.js';
 import type { AuthContext, AuthService } from '../modules/auth/auth.service.js';
@@ -69,8 +69,23 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    // Logged by the hooks below instead, with signed URLs and tokens redacted from the URL.
+    disableRequestLogging: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    // Errors Fastify raises before routing (a URL that is not valid percent-encoding, a
+    // bad Content-Type) get the same error body as every other error.
+    // HTTP the parser refuses (headers too large, malformed request line): the same error body.
+    clientErrorHandler: (err: Error & { code?: string }, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify(errorBody({ status, code: 'invalid_request', message: status === 431 ? 'Request headers or URL too large.' : 'Malformed HTTP request.', unexpected: false }));
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    },
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const m = mapError(err);
+      void reply.status(m.status).send(errorBody(m));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Bodies are JSON: a number is not a string. Query strings and params are text, so they
@@ -111,6 +126,13 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     return reply.status(m.status).send(errorBody(m));
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody({ status: 404, code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}`, unexpected: false })));
+
+  app.addHook('onRequest', async (req) => {
+    req.log.info({ req: { method: req.method, url: redactSecrets(req.url), host: req.host, remoteAddress: req.ip } }, 'incoming request');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
+  });
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
