@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,6 +20,13 @@ export type HttpApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerR
 declare module 'fastify' {
   interface FastifyRequest {
     auth?: AuthContext;
+  }
+}
+
+/** Fastify's request log lines, with the credentials of signed URLs and tokens redacted from the URL. */
+class RedactingLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.info({ req: { method: request.method, url: redactSecrets(request.url), host: request.host, remoteAddress: request.ip } }, 'incoming request');
   }
 }
 
@@ -69,8 +76,7 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
-    // Logged by the hooks below instead, with signed URLs and tokens redacted from the URL.
-    disableRequestLogging: true,
+    logController: new RedactingLogController(),
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
     // Errors Fastify raises before routing (a URL that is not valid percent-encoding, a
@@ -126,13 +132,6 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     return reply.status(m.status).send(errorBody(m));
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody({ status: 404, code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}`, unexpected: false })));
-
-  app.addHook('onRequest', async (req) => {
-    req.log.info({ req: { method: req.method, url: redactSecrets(req.url), host: req.host, remoteAddress: req.ip } }, 'incoming request');
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime }, 'request completed');
-  });
 
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
