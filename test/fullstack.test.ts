@@ -34,7 +34,7 @@ import { startRedisServer, type RedisTestServer } from './support/redis-server.j
 import { startFerretDB } from './support/ferretdb.js';
 import { WsTestClient } from './support/ws-client.js';
 import { ensureNginx, freeLoopbackPort, startNginx, type NginxTestServer } from './support/nginx.js';
-import { canConnect, killOnExit, waitExit } from './support/process.js';
+import { canConnect, killOnExit, skipUnlessCI, waitExit } from './support/process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const AMQP_TEST_URL = process.env.AMQP_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -436,8 +436,9 @@ const sum = (ps: Probe[], k: keyof Probe['counts']) => ps.reduce((n, p) => n + p
 // ---------------------------------------------------------------- the tests
 
 const nginxBin = await ensureNginx();
+const nginxSkip = skipUnlessCI('error' in nginxBin ? nginxBin.error : false);
 
-describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { skip: 'error' in nginxBin ? nginxBin.error : false }, () => {
+describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { skip: nginxSkip }, () => {
   let stack: Stack;
   const probes: Probe[] = [];
   const probe = (...args: ConstructorParameters<typeof Probe>) => {
@@ -666,7 +667,7 @@ async function freePortRange(): Promise<number> {
   throw new Error('no free range of 6 ports');
 }
 
-describe('npm run start:fullstack survives a dead process, as the systemd units do', { skip: 'error' in nginxBin ? nginxBin.error : false }, () => {
+describe('npm run start:fullstack survives a dead process, as the systemd units do', { skip: nginxSkip }, () => {
   test('kill -9 a gateway started by the script: the others keep serving, it is restarted (logged), clients lose nothing', async () => {
     const state = mkdtempSync(join(tmpdir(), 'parley-fullstack-script-'));
     const [db, amqp, mongo] = await Promise.all([createTestDatabase(), amqpForRun(), startFerretDB()]);
