@@ -2,6 +2,8 @@
  * The public data shapes and the one map of WebSocket events, shared by the server (which
  * produces them) and the SDK (which consumes them). See docs/websocket.md.
  */
+import type { Static } from 'typebox';
+import type { CLIENT_FRAME_SCHEMAS } from '../src/gateway/ws/frames.schemas.js';
 
 export interface User {
   id: string;
@@ -93,10 +95,12 @@ export interface ServerEventMap {
   ack: { id?: string; message?: Message; lastReadSeq?: number; unreadCount?: number };
   error: { id?: string; code: string; message: string; retryAfter?: number };
   pong: { id?: string; cursor?: string };
-  resumed: { id?: string; cursor: string };
+  /** `hasMore`: the replay stopped at its per-request bound; resume again from `cursor`. */
+  resumed: { id?: string; cursor: string; hasMore?: boolean };
   /** The server may have dropped events (bus outage): resume from your cursor. */
   'sync.required': Record<string, never>;
-  'message.new': { message: Message };
+  /** `senderReadSeq`: the sender's read position after sending (user messages; one frame carries both). */
+  'message.new': { message: Message; senderReadSeq?: number };
   'message.updated': { message: Message };
   'message.deleted': { conversationId: string; messageId: string; seq: number; message?: Message };
   'reaction.updated': { message: Message };
@@ -117,14 +121,13 @@ export type ServerEvent = { [K in ServerEventType]: { type: K } & ServerEventMap
 /** Events that `/v1/sync` and `resume` replay. */
 export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' }>;
 
-/** Client → server frames, by type. */
-export interface ClientFrameMap {
-  'message.send': { conversationId: string; clientMsgId: string; text?: string; attachments?: string[]; replyToId?: string };
-  read: { conversationId: string; seq: number };
-  typing: { conversationId: string };
-  resume: { conversations?: Record<string, number>; cursor?: string };
-  'call.signal': { callId: string; to: string; data: unknown };
-  ping: Record<string, never>;
-}
+/**
+ * Client → server frames, by type: derived from the TypeBox schemas the gateway validates
+ * with (src/gateway/ws/frames.schemas.ts, themselves built from the REST routes' schemas),
+ * so the SDK, the server and the REST API cannot disagree. A type-only import: nothing of
+ * it reaches a browser bundle.
+ */
+export type ClientFrameMap = { [K in keyof FrameSchemas]: Omit<Static<FrameSchemas[K]>, 'type' | 'id'> };
+type FrameSchemas = typeof CLIENT_FRAME_SCHEMAS;
 export type ClientFrameType = keyof ClientFrameMap;
 export type ClientFrame = { [K in ClientFrameType]: { type: K; id?: string } & ClientFrameMap[K] }[ClientFrameType];

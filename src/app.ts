@@ -12,7 +12,7 @@ import { openKeyValueStore, type KeyValueStore } from './platform/kv/index.js';
 import { openBus, type Bus } from './platform/bus/index.js';
 import { openPresenceStore, type PresenceStore } from './platform/presence/index.js';
 import { openMessageStore, type MessageStore } from './platform/message-store/index.js';
-import { WsGateway } from './gateway/ws.js';
+import { WsGateway } from './gateway/ws/index.js';
 import { Realtime } from './modules/realtime/realtime.js';
 import { RateLimiter } from './modules/auth/rate-limiter.js';
 import { ConversationsService } from './modules/conversations/conversations.service.js';
@@ -20,6 +20,9 @@ import { registerConversationsRoutes } from './modules/conversations/conversatio
 import { MessageViews } from './modules/messages/message.view.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { registerMessagesRoutes } from './modules/messages/messages.routes.js';
+import { SendRepository } from './modules/messages/send.repository.js';
+import { OutboxRelay } from './modules/outbox/outbox.relay.js';
+import { OutboxRepository } from './modules/outbox/outbox.repository.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { SyncService } from './modules/sync/sync.service.js';
 import { registerSyncRoutes } from './modules/sync/sync.routes.js';
@@ -74,11 +77,14 @@ export interface Parley {
 export interface StartOptions {
   roles?: readonly Role[];
   logger?: Logger;
+  /** Wraps the SQL database before anything uses it (tests count statements with it). */
+  wrapSql?: (db: SqlDatabase) => SqlDatabase;
 }
 
 /** Opens every port's adapter, in dependency order; closes what opened if one fails. */
-async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[]): Promise<Platform> {
-  const sql = await openSqlDatabase(config, logger);
+async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[], wrapSql?: StartOptions['wrapSql']): Promise<Platform> {
+  const opened = await openSqlDatabase(config, logger);
+  const sql = wrapSql ? wrapSql(opened) : opened;
   closers.push(() => sql.close());
   await migrate(sql, logger);
   const kv = await openKeyValueStore(config, logger);
@@ -112,7 +118,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
 
   try {
     const metrics = new Metrics();
-    const platform = await openPlatform(config, logger, metrics, closers);
+    const platform = await openPlatform(config, logger, metrics, closers, opts.wrapSql);
 
     const usersRepo = new UsersRepository(platform.sql);
     const users = new UsersService(usersRepo);
@@ -126,9 +132,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     };
     const views = new MessageViews();
     const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger);
-    const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
-    messages.jobs = platform.jobs;
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
     const sync = new SyncService(platform.messages, conversations, views);
 
     const media = await createMediaModule({
@@ -140,19 +144,36 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     });
     closers.push(() => media.stop());
     closers.push(() => platform.jobs.close());
+    // Every role runs the relay: api and ws commit sends (and wake it at once), the worker
+    // picks up what a process that died left behind. It stops before the queue closes.
+    const outbox = new OutboxRelay({ repo: new OutboxRepository(platform.sql), jobs: platform.jobs, logger: logger.child({ component: 'outbox' }), pollSeconds: config.OUTBOX_POLL_INTERVAL });
+    if (config.OUTBOX_RELAY) {
+      outbox.start();
+      closers.push(() => outbox.stop());
+    }
+    const messages = new MessagesService({
+      store: platform.messages,
+      sends: new SendRepository(platform.sql),
+      conversations,
+      users: usersRepo,
+      presence: platform.presence,
+      views,
+      realtime,
+      attachments: { attachable: (userId, ids) => media.service.attachable(userId, ids) },
+      outbox,
+      metrics,
+    });
     users.avatarUrl = (id) => media.service.avatarUrl(id);
     users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     views.expandMedia = (ids) => media.service.expand(ids);
-    messages.attachments = {
-      attachable: (userId, ids) => media.service.attachable(userId, ids),
-      recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
-    };
     const services: Services = { auth, users, devices, conversations, messages, presence, sync };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
     const requireAuth = makeRequireAuth(auth);
+    // One limiter, over the shared key-value store: REST and every WebSocket of a user spend one budget.
+    const limiter = new RateLimiter(platform.kv);
     registerHealthRoutes(http, {
       sql: () => platform.sql.ping(),
       kv: () => platform.kv.ping(),
@@ -165,14 +186,14 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
       registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: config.WEB_PUSH_VAPID_PUBLIC_KEY });
-      registerConversationsRoutes(http, { conversations, requireAuth });
-      registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
+      registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
+      registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.

@@ -144,6 +144,13 @@ export const CONFIG_SPEC = {
   // Database
   DATABASE_URL: field('Database', '', url('postgres', 'postgresql'), 'PostgreSQL connection URL. Unset: embedded PGlite under `DATA_DIR/pglite`.', true),
   DATABASE_POOL_MAX: field('Database', '10', int(1, 1000), 'Maximum PostgreSQL connections per process.'),
+  DATABASE_REPLICA_URL: field(
+    'Database',
+    '',
+    url('postgres', 'postgresql'),
+    'A streaming read replica of `DATABASE_URL`. Reads that tolerate lag (older history pages) go there, and fall back to the primary while it is unreachable. Unset: every read goes to the primary.',
+    true,
+  ),
   MONGODB_URL: field('Database', '', url('mongodb', 'mongodb+srv'), 'MongoDB URL for the message store. Unset: messages live in the SQL database.', true),
   MONGODB_DATABASE: field('Database', 'parley', str, 'MongoDB database name for messages.'),
 
@@ -155,9 +162,18 @@ export const CONFIG_SPEC = {
   // Jobs
   AMQP_URL: field('Jobs', '', url('amqp', 'amqps'), 'RabbitMQ URL for background jobs. Unset: in-process queue with the same retry and dead-letter semantics.', true),
   AMQP_QUEUE_PREFIX: field('Jobs', 'parley', str, 'Prefix of the queue and exchange names.'),
+  AMQP_QUEUE_TYPE: field(
+    'Jobs',
+    'quorum',
+    oneOf('quorum', 'classic'),
+    'RabbitMQ queue type: `quorum` (replicated; the default for new deployments) or `classic`. An existing queue keeps its type: a deployment that already has classic queues sets `classic` (or drains and deletes them first).',
+  ),
+  JOB_DELIVERY_LIMIT: field('Jobs', '20', int(2, 1000), 'Quorum queues: deliveries of one job without an ack (its worker died each time) before the broker dead-letters it.'),
   JOB_PREFETCH: field('Jobs', '16', int(1, 10000), 'Jobs in hand per consumer (RabbitMQ prefetch).'),
   JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
+  OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),
+  OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed at once).'),
 
   // Auth
   JWT_SECRET: field('Auth', '', str, 'HMAC secret (at least 32 characters) for access tokens. Unset: generated once and kept in `DATA_DIR/jwt-secret`. Set it (the same everywhere) when running several processes.', true),
@@ -173,11 +189,19 @@ export const CONFIG_SPEC = {
 
   // Chat
   GROUP_MEMBER_LIMIT: field('Chat', '1000', int(2, 1_000_000), 'Most members a group may have.'),
-  RATE_LIMIT_WS_SEND: field('Chat', '30/10s', rate, 'Messages a WebSocket connection may send (and REST sends per user).'),
-  RATE_LIMIT_WS_TYPING: field('Chat', '10/10s', rate, 'Typing frames a WebSocket connection may send; extra ones are dropped with an error.'),
+  RATE_LIMIT_WS_SEND: field('Chat', '30/10s', rate, 'Messages a user may send, REST and every WebSocket connection together (one budget per user, shared by all processes).'),
+  RATE_LIMIT_WS_TYPING: field('Chat', '10/10s', rate, 'Typing frames a user may send over all their connections; extra ones get a `rate_limited` error.'),
+  RATE_LIMIT_READ: field('Chat', '120/10s', rate, 'Read-position updates a user may make, REST and WebSocket `read` frames together.'),
+  RATE_LIMIT_CALL_SIGNAL: field('Chat', '300/10s', rate, '`call.signal` frames (WebRTC offers, answers, ICE candidates) a user may send over all their connections.'),
+  RATE_LIMIT_WS_PING: field('Chat', '120/10s', rate, '`ping` frames one WebSocket connection may send.'),
+  RATE_LIMIT_WS_RESUME: field('Chat', '10/10s', rate, '`resume` frames one WebSocket connection may send; besides, only one is handled at a time (a second while one replays gets `rate_limited`).'),
+  WS_RESUME_MAX_EVENTS: field('Chat', '5000', int(100, 1_000_000), 'Most events one `resume` replays; past it the reply is `resumed {cursor, hasMore: true}` and the client resumes again from that cursor.'),
+  WS_MAX_CONNECTIONS_PER_USER: field('Chat', '50', int(1, 100_000), 'Most WebSocket connections one user may hold on one gateway process; more are refused with HTTP 429 before the upgrade.'),
+  WS_MAX_CONNECTIONS_PER_SESSION: field('Chat', '5', int(1, 10_000), 'Most WebSocket connections one login session (device) may hold on one gateway process; a newer one closes the oldest (1008).'),
   WS_MAX_BUFFERED_BYTES: field('Chat', '4194304', int(65536, 1 << 30), 'A WebSocket whose unsent buffer grows past this is closed (1013): a slow reader cannot hold memory.'),
   WS_HEARTBEAT_INTERVAL: field('Chat', '30s', duration, 'Interval of server pings; a connection that misses one is dropped.'),
   PRESENCE_TTL: field('Chat', '60s', duration, 'A user is offline when no gateway has renewed their presence for this long.'),
+  PRESENCE_COALESCE: field('Chat', '50ms', duration, 'Presence changes of one process are gathered for this long and published once per user, on each of their conversations (a connect storm makes one announcement per user, not one per connection and contact).'),
 
   // Media
   S3_ENDPOINT: field('Media', '', url('http', 'https'), 'S3 API endpoint (AWS, Aliyun OSS, MinIO, R2). Unset with no `S3_BUCKET`: local directory under `DATA_DIR/media`.'),

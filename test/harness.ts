@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Role } from '../src/config.js';
-import { startParley, type Parley } from '../src/app.js';
+import { startParley, type Parley, type StartOptions } from '../src/app.js';
 import { createTestDatabase } from './support/postgres.js';
 import type { Logger } from '../src/logger.js';
 
@@ -42,6 +42,8 @@ export interface TestServerOptions {
   databaseUrl?: string;
   /** The process logger (default: one at LOG_LEVEL on stdout). */
   logger?: Logger;
+  /** Wraps the server's SQL database (statement counting). */
+  wrapSql?: StartOptions['wrapSql'];
 }
 
 /** Starts a real Parley on 127.0.0.1 with a random port. */
@@ -69,7 +71,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = loadConfig(env, { dotenvPath: null });
   let parley: Parley;
   try {
-    parley = await startParley(config, { ...(opts.roles ? { roles: opts.roles } : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
+    parley = await startParley(config, {
+      ...(opts.roles ? { roles: opts.roles } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.wrapSql ? { wrapSql: opts.wrapSql } : {}),
+    });
   } catch (err) {
     await db?.drop();
     throw err;

@@ -82,16 +82,16 @@ describe('jobs contract: in-process queue', () => {
   });
 });
 
-describe('jobs contract: RabbitMQ', () => {
+/** A fresh vhost for one describe block, removed after it; queues opened in it are closed. */
+function rabbitVhost(defaults: Partial<RabbitJobQueueOptions> = {}) {
   const vhost = `parley_test_${randomBytes(5).toString('hex')}`;
   const url = vhostUrl(vhost);
   const opened: JobQueue[] = [];
   const openRabbit = async (opts: Partial<RabbitJobQueueOptions> & { prefix: string }) => {
-    const q = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url, logger: silent, idempotency: new MemoryIdempotencyStore(), reconnectSeconds: 0.2, ...opts });
+    const q = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url, logger: silent, idempotency: new MemoryIdempotencyStore(), reconnectSeconds: 0.2, ...defaults, ...opts });
     opened.push(q);
     return q;
   };
-
   before(async () => {
     await rabbitmqctl('add_vhost', vhost);
     await rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
@@ -100,7 +100,11 @@ describe('jobs contract: RabbitMQ', () => {
     await Promise.allSettled(opened.map((q) => q.close()));
     await rabbitmqctl('delete_vhost', vhost);
   });
+  return { vhost, url, opened, openRabbit };
+}
 
+/** The job queue contract on RabbitMQ with queues of `queueType`. */
+function rabbitContract(openRabbit: ReturnType<typeof rabbitVhost>['openRabbit']): void {
   jobQueueContract({
     durable: true,
     async open(settings) {
@@ -122,6 +126,48 @@ describe('jobs contract: RabbitMQ', () => {
       };
     },
   });
+}
+
+describe('jobs contract: RabbitMQ, classic queues', () => {
+  const { openRabbit } = rabbitVhost({ queueType: 'classic' });
+  rabbitContract(openRabbit);
+});
+
+describe('jobs contract: RabbitMQ, quorum queues', () => {
+  const { vhost, url, opened, openRabbit } = rabbitVhost({ queueType: 'quorum' });
+  rabbitContract(openRabbit);
+
+  test('quorum queues: the work queue is a quorum queue, and a job whose worker dies on every delivery is dead-lettered by the broker after JOB_DELIVERY_LIMIT', async () => {
+    const prefix = `dl${randomBytes(4).toString('hex')}`;
+    const info = async () => (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'type', 'messages')).split('\n');
+    // Each "crash": a consumer takes the job and never settles it, then its connection is
+    // closed, so the broker redelivers it (and counts the delivery).
+    let deliveries = 0;
+    const crashOnce = async () => {
+      const q = await openRabbit({ prefix, deliveryLimit: 2, shutdownGraceSeconds: 0 });
+      const before = deliveries;
+      await q.consume('notify.push', () => {
+        deliveries++;
+        return new Promise<void>(() => undefined); // the worker "hangs" until its connection dies
+      });
+      await waitFor('a delivery', () => deliveries > before, 30_000);
+      await rabbitmqctl('close_all_connections', '-p', vhost, 'test: worker crashed');
+      await q.close().catch(() => undefined);
+    };
+    const producer = await openRabbit({ prefix, deliveryLimit: 2 });
+    await producer.enqueue('notify.push', { x: 1 }, { id: 'poison-1' });
+    assert.ok((await info()).some((l) => l.startsWith(`${prefix}.notify.push\tquorum`)), 'work queue declared as quorum');
+    for (let i = 0; i < 3; i++) await crashOnce();
+    const checker = await openRabbit({ prefix, deliveryLimit: 2 });
+    await waitFor('the poison job in the dead-letter queue', async () => (await checker.deadLetters('notify.push')).some((d) => d.id === 'poison-1'), 30_000);
+    assert.equal(deliveries, 3, 'delivered the limit (2) plus the one that exceeded it, then no more');
+    void url;
+    void opened;
+  });
+});
+
+describe('jobs on RabbitMQ: setup and faults', () => {
+  const { vhost, url, opened, openRabbit } = rabbitVhost();
 
   test('openJobQueue picks RabbitMQ when AMQP_URL is set, and the in-process queue otherwise', async () => {
     const rabbit = await openJobQueue(loadConfig({ AMQP_URL: url, AMQP_QUEUE_PREFIX: `t${randomBytes(4).toString('hex')}` }, { dotenvPath: null }), silent);

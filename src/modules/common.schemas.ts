@@ -9,7 +9,7 @@
  * docs/errors.md.
  */
 import { Type, type TString } from 'typebox';
-import { ID_PATTERN } from '../ids.js';
+import { ID_PATTERN } from '../id-shape.js';
 
 /** Any id Parley issued (users, conversations, messages, media, sessions, devices). */
 export const Id = Type.String({ pattern: ID_PATTERN, minLength: 32, maxLength: 32, description: 'An id: 32 lowercase hex characters.' });

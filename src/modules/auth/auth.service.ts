@@ -188,6 +188,15 @@ export class AuthService {
     this.onSessionRevoked(sessionId, userId);
   }
 
+  /**
+   * Checks only the token's signature and expiry (no I/O): who it claims to be. The
+   * WebSocket gateway starts a connection's setup with it while `authenticate` runs.
+   */
+  async verifyAccessToken(accessToken: string): Promise<AuthContext> {
+    const { userId, sessionId } = await this.tokens.verify(accessToken);
+    return { userId, sessionId };
+  }
+
   /** Verifies an access token, that its session is still live and that it is the token subject's session; throws `unauthorized`. */
   async authenticate(accessToken: string): Promise<AuthContext> {
     const claims: AccessClaims = await this.tokens.verify(accessToken);

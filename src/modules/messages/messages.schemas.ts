@@ -43,14 +43,17 @@ export const MessageSchema = Type.Object(
 
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const ClientMsgId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' });
-export const MessageText = Type.String({ maxLength: 4000 * 2, pattern: NO_NUL_TEXT, description: 'At most 4000 characters.' });
-export const MediaIds = Type.Array(Id, { maxItems: 10 });
+/** An id Parley issued: the one shared `Id` schema (src/modules/common.schemas.ts). */
+export const EntityId = Id;
+// JSON Schema's maxLength counts code points (Ajv does too), as api.md counts characters.
+export const MessageText = Type.String({ maxLength: 4000, pattern: NO_NUL_TEXT, description: 'At most 4000 characters (code points).' });
+export const MediaIds = Type.Array(EntityId, { maxItems: 10 });
 
 export const SendMessageBody = Type.Object({
   clientMsgId: ClientMsgId,
   text: Type.Optional(Type.Union([MessageText, Type.Null()])),
   attachments: Type.Optional(MediaIds),
-  replyToId: Type.Optional(Type.Union([Id, Type.Null()])),
+  replyToId: Type.Optional(Type.Union([EntityId, Type.Null()])),
 });
 
 export const HistoryQuery = Type.Object({
