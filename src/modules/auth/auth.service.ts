@@ -99,8 +99,8 @@ export class AuthService {
     const name = hashToken(`login:${account}`);
     const pairKey = `login:pair:${name}:${client.ip}`;
     const ceilingKey = `login:name:${name}`;
-    await this.limiter.assertNoDelay(pairKey, 'failed logins; wait before trying again');
-    await this.limiter.assertNotLocked(ceilingKey, 'failed logins; wait before trying again');
+    await this.limiter.assertNoDelay(pairKey, 'failed logins');
+    await this.limiter.assertNotLocked(ceilingKey, 'failed logins');
     const row = await this.users.findByLogin(account);
     const ok = await argon2.verify(row?.password_hash ?? (await this.dummyHash), input.password).catch(() => false);
     if (!row || !ok) {
