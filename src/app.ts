@@ -41,6 +41,36 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { SearchService } from './modules/search/search.service.js';
+import { registerSearchRoutes } from './modules/search/search.routes.js';
+import { BlocksRepository } from './modules/blocks/blocks.repository.js';
+import { BlocksService } from './modules/blocks/blocks.service.js';
+import { registerBlocksRoutes } from './modules/blocks/blocks.routes.js';
+import { PinsRepository } from './modules/pins/pins.repository.js';
+import { PinsService } from './modules/pins/pins.service.js';
+import { registerPinsRoutes } from './modules/pins/pins.routes.js';
+import { MessageEditsRepository } from './modules/messages/message-edits.repository.js';
+import { ReportsRepository } from './modules/moderation/reports.repository.js';
+import { ModerationService } from './modules/moderation/moderation.service.js';
+import { registerModerationRoutes } from './modules/moderation/moderation.routes.js';
+import { ThreadsRepository } from './modules/threads/threads.repository.js';
+import { ThreadsService } from './modules/threads/threads.service.js';
+import { registerThreadsRoutes } from './modules/threads/threads.routes.js';
+import { openPushSenders } from './platform/push/index.js';
+import { openMailer } from './platform/mail/index.js';
+import { ActivityService } from './modules/notifications/activity.service.js';
+import { SignedLinks } from './modules/notifications/notifications.links.js';
+import { NotificationsRepository } from './modules/notifications/notifications.repository.js';
+import { NotificationsService } from './modules/notifications/notifications.service.js';
+import { registerNotificationsRoutes } from './modules/notifications/notifications.routes.js';
+import { MentionsRepository } from './modules/notifications/mentions.repository.js';
+import { MentionsService } from './modules/notifications/mentions.service.js';
+import { AccountEmailService } from './modules/auth/account-email.service.js';
+import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -59,6 +89,15 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  search: SearchService;
+  blocks: BlocksService;
+  pins: PinsService;
+  moderation: ModerationService;
+  threads: ThreadsService;
+  notifications: NotificationsService;
+  mentions: MentionsService;
+  accountEmail: AccountEmailService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -122,7 +161,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
 
     const usersRepo = new UsersRepository(platform.sql);
     const users = new UsersService(usersRepo);
-    const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
+    const jwtSecret = resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR);
+    const tokens = new AccessTokens(jwtSecret, config.ACCESS_TOKEN_TTL);
     const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
     const devices = new DevicesService(new DevicesRepository(platform.sql));
     const realtime = new Realtime(platform.bus, logger);
@@ -143,6 +183,41 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       isMember: (userId, conversationId) => conversations.isMember(userId, conversationId),
     });
     closers.push(() => media.stop());
+    // Opened before the job queue's closer is registered, so they close after jobs drain.
+    const push = await openPushSenders(config, logger);
+    closers.push(() => push.close());
+    const mailer = await openMailer(config, logger);
+    closers.push(() => mailer.close());
+    // PUBLIC_URL, else this server's own address (known once it listens).
+    let listenUrl = `http://localhost:${config.PORT}`;
+    const publicBaseUrl = () => config.PUBLIC_URL.replace(/\/$/, '') || listenUrl;
+    const activity = new ActivityService(platform.kv, config.NOTIFY_IDLE_AFTER);
+    const links = new SignedLinks(jwtSecret);
+    const notifications = new NotificationsService({
+      repo: new NotificationsRepository(platform.sql),
+      conversations,
+      store: platform.messages,
+      users: usersRepo,
+      devices: new DevicesRepository(platform.sql),
+      presence: platform.presence,
+      activity,
+      senders: push.senders,
+      mailer,
+      links,
+      config,
+      logger: logger.child({ component: 'notifications' }),
+      publicBaseUrl,
+    });
+    const mentions = new MentionsService(new MentionsRepository(platform.sql), platform.messages, views, platform.kv, config.MENTIONS_CACHE_TTL);
+    const invalidateMentions = (userIds: readonly string[]) => {
+      mentions.invalidate(userIds).catch((err: unknown) => logger.warn({ err }, 'could not drop cached mentions'));
+    };
+    conversations.onRead = (userId) => invalidateMentions([userId]);
+    conversations.onMemberRemoved = (userId) => invalidateMentions([userId]);
+    const accountEmail = new AccountEmailService({ db: platform.sql, kv: platform.kv, auth, mailer, config, publicBaseUrl, logger: logger.child({ component: 'account-email' }) });
+    auth.onSignedUp = (user) => {
+      accountEmail.sendVerification(user.id).catch((err: unknown) => logger.warn({ err, userId: user.id }, 'could not send the verification email'));
+    };
     closers.push(() => platform.jobs.close());
     // Every role runs the relay: api and ws commit sends (and wake it at once), the worker
     // picks up what a process that died left behind. It stops before the queue closes.
@@ -162,12 +237,40 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       attachments: { attachable: (userId, ids) => media.service.attachable(userId, ids) },
       outbox,
       metrics,
+      mentionsChanged: invalidateMentions,
     });
     users.avatarUrl = (id) => media.service.avatarUrl(id);
     users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     views.expandMedia = (ids) => media.service.expand(ids);
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync };
+    const calls = new CallsService({
+      db: platform.sql,
+      kv: platform.kv,
+      jobs: platform.jobs,
+      realtime,
+      conversations,
+      rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    });
+    presence.onOffline = (userId) => calls.participantOffline(userId);
+    closers.push(() => calls.stop());
+    // Conversation features: search, edit history, pins, blocking, reports and administration.
+    const search = new SearchService(platform.messages, conversations, views);
+    const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
+    conversations.assertNotBlocked = (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId);
+    messages.assertNotBlocked = (conversationId, userId) => blocks.assertMaySend(conversationId, userId);
+    messages.edits = new MessageEditsRepository(platform.sql);
+    const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
+    const threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.threads = threads;
+    views.decorate = (stored, out) => threads.decorate(stored, out);
+    conversations.unreadExcluded = (userId, positions) => threads.unfollowedReplies(userId, positions);
+    messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
+    const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -185,15 +288,25 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     if (roles.includes('api')) {
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
-      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: config.WEB_PUSH_VAPID_PUBLIC_KEY });
+      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: push.vapidPublicKey });
+      registerNotificationsRoutes(http, { notifications, mentions, requireAuth });
+      registerAccountEmailRoutes(http, { accountEmail, requireAuth });
       registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
       registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
+      registerSearchRoutes(http, { search, requireAuth });
+      registerBlocksRoutes(http, { blocks, requireAuth });
+      registerPinsRoutes(http, { pins, requireAuth });
+      registerModerationRoutes(http, { moderation, requireAuth });
+      registerThreadsRoutes(http, { threads, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
@@ -201,7 +314,17 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     }
 
     if (roles.includes('worker')) {
-      await startWorkers({ jobs: platform.jobs, sql: platform.sql, logger, metrics });
+      const workers = await startWorkers({
+        jobs: platform.jobs,
+        sql: platform.sql,
+        logger,
+        metrics,
+        notifications,
+        mentions,
+        retentionSeconds: config.PROCESSED_JOBS_RETENTION,
+        digestScanSeconds: config.EMAIL_DIGEST_SCAN_INTERVAL,
+      });
+      closers.push(() => workers.stop());
       await registerMediaJobHandlers(platform.jobs, media.service);
       media.startCleanup();
     }
@@ -210,6 +333,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const addr = http.server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    listenUrl = url;
     logger.info({ url, roles, sql: platform.sql.kind }, 'parley started');
 
     let stopping: Promise<void> | undefined;

@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { conflict, unauthorized } from '../../errors.js';
+import { AppError, conflict, unauthorized } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Config } from '../../config.js';
 import type { KeyValueStore } from '../../platform/kv/index.js';
@@ -57,6 +57,8 @@ export class AuthService {
    * WebSocket gateway closes that session's sockets, wherever they are.
    */
   onSessionRevoked: (sessionId: string, userId: string) => void = () => {};
+  /** Called after a signup is stored (the app sends the email verification link). */
+  onSignedUp: (user: { id: string; email: string }) => void = () => {};
 
   constructor(
     private readonly db: SqlDatabase,
@@ -83,7 +85,25 @@ export class AuthService {
       throw err;
     }
     const pair = await this.startSession(row.id, client);
+    this.onSignedUp({ id: row.id, email: row.email });
     return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  /**
+   * Sets a new password (a password reset) and revokes every session of the user, in the
+   * database and in every process's session cache.
+   */
+  async setPasswordRevokingSessions(userId: string, password: string): Promise<void> {
+    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    const revoked = await this.db.transaction(async (tx) => {
+      await tx.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1', [userId, passwordHash]);
+      const { rows } = await tx.query<{ id: string }>(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+        [userId],
+      );
+      return rows.map((r) => r.id);
+    });
+    for (const id of revoked) await this.markRevoked(id, userId);
   }
 
   /**
@@ -109,8 +129,21 @@ export class AuthService {
       throw unauthorized('Wrong login or password.');
     }
     await this.limiter.clearDelay(pairKey);
+    if (row.deactivated_at) throw new AppError('account_deactivated', 'This account has been deactivated.');
     const pair = await this.startSession(row.id, client);
     return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  /**
+   * Deactivates an account (deployment administrators): login is refused from now on, and
+   * every session is revoked, which closes its sockets on every gateway.
+   */
+  async deactivate(userId: string): Promise<{ deactivatedAt: Date; sessionsRevoked: number } | null> {
+    const row = await this.users.deactivate(userId);
+    if (!row) return null;
+    const ids = await this.sessions.revokeAllOf(userId, 'deactivated');
+    for (const id of ids) await this.markRevoked(id, userId);
+    return { deactivatedAt: row.deactivated_at!, sessionsRevoked: ids.length };
   }
 
   private async startSession(userId: string, client: ClientInfo): Promise<TokenPair> {
