@@ -51,6 +51,11 @@ export interface ParleyClientOptions {
   backoff?: BackoffOptions;
   /** A resume position saved from an earlier run (`client.realtime.cursor`). */
   cursor?: string;
+  /**
+   * How long a message that arrives above a hole in `seq` waits for the missing ones to
+   * arrive live before they are fetched over REST. Default 400 ms; 0 fetches at once.
+   */
+  gapGraceMs?: number;
 }
 
 type MessageEventType = 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated';
@@ -87,10 +92,18 @@ export class ParleyClient extends Emitter<ClientEventMap> {
   readonly store = new ChatStore();
   /** Work per conversation, one after another: gap fills hold later events back. */
   private readonly chains = new Map<string, Promise<void>>();
+  /**
+   * Messages that arrived above a hole, held for `gapGraceMs` before the hole is fetched:
+   * with several gateways, seq N+1 may be published a moment after N+2 (two processes commit
+   * and publish independently), so a hole is usually filled live within milliseconds.
+   */
+  private readonly held = new Map<string, { messages: { type: MessageEventType; message: Message }[]; timer: ReturnType<typeof setTimeout> }>();
+  private readonly gapGraceMs: number;
   private ended = false;
 
   constructor(opts: ParleyClientOptions) {
     super();
+    this.gapGraceMs = opts.gapGraceMs ?? 400;
     this.rest = new RestClient({
       baseUrl: opts.baseUrl,
       tokens: opts.tokens ?? null,
@@ -158,7 +171,11 @@ export class ParleyClient extends Emitter<ClientEventMap> {
 
   /** Resolves when every event received so far has been applied (gap fills included). */
   async settled(): Promise<void> {
-    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+    for (;;) {
+      if (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+      else if (this.held.size > 0) await new Promise((r) => setTimeout(r, Math.min(50, this.gapGraceMs)));
+      else return;
+    }
   }
 
   // --- actions ---------------------------------------------------------------------------
@@ -281,10 +298,48 @@ export class ParleyClient extends Emitter<ClientEventMap> {
     const id = message.conversationId;
     void this.run(id, async () => {
       // During a replay events are out of seq order by design; holes are filled after it.
-      if (!replay && this.store.isGap(id, message.seq)) await this.fillGap(id);
+      if (!replay && this.store.isGap(id, message.seq)) {
+        if (this.gapGraceMs > 0) return this.hold(id, type, message);
+        await this.fillGap(id);
+      }
       if (this.store.contiguousSeq(id) === undefined && type === 'message.new') this.store.setBaseline(id, message.seq - 1);
       this.applyAndEmit(type, message);
+      this.releaseHeld(id);
     });
+  }
+
+  /** Holds a message that arrived above a hole; the hole is fetched if still open after the grace. */
+  private hold(id: string, type: MessageEventType, message: Message): void {
+    let h = this.held.get(id);
+    if (!h) {
+      const timer = setTimeout(() => {
+        void this.run(id, async () => {
+          const still = this.held.get(id);
+          if (!still) return;
+          this.held.delete(id);
+          await this.fillGap(id);
+          for (const x of still.messages) this.applyAndEmit(x.type, x.message);
+        });
+      }, this.gapGraceMs);
+      h = { messages: [], timer };
+      this.held.set(id, h);
+    }
+    h.messages.push({ type, message });
+    h.messages.sort((a, b) => a.message.seq - b.message.seq);
+  }
+
+  /** Applies, in seq order, the held messages that no longer lie above a hole. */
+  private releaseHeld(id: string): void {
+    const h = this.held.get(id);
+    if (!h) return;
+    while (h.messages.length && !this.store.isGap(id, h.messages[0]!.message.seq)) {
+      const x = h.messages.shift()!;
+      this.applyAndEmit(x.type, x.message);
+    }
+    if (h.messages.length === 0) {
+      clearTimeout(h.timer);
+      this.held.delete(id);
+    }
   }
 
   private onDeleted(e: ServerEventMap['message.deleted'], replay: boolean): void {

@@ -17,6 +17,8 @@ export interface User {
 
 export interface Me extends User {
   email: string;
+  /** The address was confirmed through the emailed link. */
+  emailVerified?: boolean;
 }
 
 export interface Media {

@@ -21,7 +21,7 @@ import type { SqlDatabase } from '../src/platform/sql/sql.port.js';
 import { SQL_BACKENDS } from './harness.js';
 import { createTestDatabase } from './support/postgres.js';
 import { migrate } from '../src/platform/sql/migrator.js';
-import { ProcessedJobsRepository, runJobOnce, runStepOnce } from '../src/workers/processed-jobs.repository.js';
+import { ProcessedJobsRepository, jobSteps, runJobOnce } from '../src/workers/processed-jobs.repository.js';
 import { loadConfig } from '../src/config.js';
 import type { Logger } from '../src/logger.js';
 
@@ -332,10 +332,9 @@ describe('workers', () => {
       await runJobOnce(idem, job, async () => {
         attempts++;
         // Step a succeeds on the first attempt and must not run again; step b fails twice.
-        await runStepOnce(idem, job, 'a', async () => void effects.push(`a${job.attempt}`));
-        await runStepOnce(idem, job, 'b', async () => {
-          if (job.attempt < 3) throw new Error('provider down');
-          effects.push(`b${job.attempt}`);
+        await jobSteps(idem, job)(['a', 'b'], async (step) => {
+          if (step === 'b' && job.attempt < 3) throw new Error('provider down');
+          effects.push(`${step}${job.attempt}`);
         });
       });
     });

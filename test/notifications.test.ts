@@ -263,6 +263,22 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal(fcm.rejected.filter((r) => r.status === 404).length, 1, 'no push tried to a removed device');
     });
 
+    test('a provider down for a whole attempt: the job is retried, not swallowed, and only the failed device is pushed again', async () => {
+      const a = await signup(server.url, 'Ada');
+      const b = await withDevices('Bob');
+      const conv = await direct(a, b.user);
+      const before = fcm.sendRequests;
+      // PUSH_RETRY_ATTEMPTS (3) answers of 503: the first attempt of the job fails for FCM.
+      fcm.faults.push({ status: 503 }, { status: 503 }, { status: 503 });
+      const m = await send(a, conv, 'through the outage');
+      await jobsDone(m.id);
+      assert.equal(fcmFor(b.fcmToken).length, 1, 'delivered by the retry');
+      assert.ok(fcm.sendRequests - before >= 4);
+      assert.equal(apnsFor(b.apnsToken).length, 1, 'APNs not pushed twice');
+      assert.equal(webFor(b.sub).length, 1, 'Web Push not pushed twice');
+      assert.deepEqual(await server.parley.platform.jobs.deadLetters('notify.push'), []);
+    });
+
     test('groups default to mentions: a plain message is a silent background push to mobile devices, a mention is an alert', async () => {
       const a = await signup(server.url, 'Ada');
       const c = await withDevices('Cy');
@@ -359,6 +375,7 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal((await fetch(link)).status, 200);
       assert.equal((await fetch(link)).status, 400, 'single use');
       assert.equal((await call(server.url, 'GET', '/v1/me/email-verification', { token: u.accessToken })).body.verified, true);
+      assert.equal((await call(server.url, 'GET', '/v1/me', { token: u.accessToken })).body.emailVerified, true);
 
       const second = await call(server.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: u.password } });
       assert.equal(second.status, 200);
@@ -377,6 +394,12 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal((await call(server.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } })).status, 401);
       assert.equal((await call(server.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: u.password } })).status, 401);
       assert.equal((await call(server.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: 'new password 123' } })).status, 200);
+
+      // Rate-limited per client address (RATE_LIMIT_PASSWORD_FORGOT, 5/1h): two were used above.
+      for (let i = 0; i < 3; i++) assert.equal((await call(server.url, 'POST', '/v1/auth/password/forgot', { body: { email: u.email } })).status, 202);
+      const limited = await call(server.url, 'POST', '/v1/auth/password/forgot', { body: { email: u.email } });
+      assert.equal(limited.status, 429);
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
     });
 
     test('mentions: listed newest first across conversations, counted, cache dropped on read, edit and leave', async () => {

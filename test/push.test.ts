@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { pino } from 'pino';
 import { createLogger } from '../src/logger.js';
 import { openPushSenders, PushRetryableError, type PushMessage, type PushSender } from '../src/platform/push/index.js';
 import { parseRetryAfter } from '../src/platform/push/push.port.js';
@@ -137,6 +138,17 @@ describe('push adapters', () => {
     assert.equal(Buffer.from(a.vapidPublicKey, 'base64url').length, 65);
     await a.close();
     await b.close();
+  });
+
+  test('a platform with no provider configured is the log adapter (the embedded default)', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const none = await openPushSenders(loadConfig({ DATA_DIR: dir }, { dotenvPath: null }), capture);
+    assert.deepEqual([none.senders.fcm.adapter, none.senders.apns.adapter, none.senders.webpush.adapter], ['log', 'log', 'log']);
+    assert.equal(none.vapidPublicKey, '');
+    assert.deepEqual(await none.senders.apns.send({ deviceId: 'd1', platform: 'apns', token: 'ab' }, alert), { outcome: 'sent' });
+    assert.ok(lines.some((l) => l.includes('"deviceId":"d1"') && l.includes('log adapter')));
+    await none.close();
   });
 
   test('bad key material is a startup error naming the variable', async () => {

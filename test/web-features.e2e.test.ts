@@ -126,6 +126,23 @@ test('conversation features in the web client', { timeout: 170_000 }, async () =
   const members = (await call(server.url, 'GET', `/v1/conversations/${group}/members`, { token: alice.accessToken })).body.members;
   assert.equal(members.find((m: { userId: string }) => m.userId === bob.id).role, 'admin');
 
+  // Threads: reply in a side panel; "N replies" under the root; replies stay out of the timeline.
+  await messageById(fromBob.id).hover();
+  await messageById(fromBob.id).getByRole('button', { name: 'Open thread' }).click();
+  const panel = page.getByRole('complementary', { name: 'Thread' });
+  await panel.getByText('bob says something reportable').waitFor();
+  await panel.getByLabel('Reply in thread').fill('replying in the thread');
+  await panel.getByRole('button', { name: 'Reply', exact: true }).click();
+  await panel.getByText('replying in the thread').waitFor();
+  await messageById(fromBob.id).getByRole('button', { name: /^1 reply/ }).waitFor();
+  const bobReply = await call(server.url, 'POST', `/v1/conversations/${group}/messages`, { token: bob.accessToken, body: { clientMsgId: 'thread-bob', text: 'bob answers in the thread', threadRootId: fromBob.id } });
+  assert.equal(bobReply.status, 201);
+  await panel.getByText('bob answers in the thread').waitFor();
+  await messageById(fromBob.id).getByRole('button', { name: /^2 replies/ }).waitFor();
+  assert.equal(await log.getByText('bob answers in the thread').count(), 0, 'thread replies are not in the timeline');
+  await page.screenshot({ path: join(SHOTS, 'thread-panel.png') });
+  await panel.getByRole('button', { name: 'Close the thread' }).click();
+
   // Block bob from his profile card in the direct conversation: his send is refused, his group messages collapse.
   const direct = (await call(server.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'direct', userId: bob.id } })).body.id;
   await page.goto(`/c/${direct}`);

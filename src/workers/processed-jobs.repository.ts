@@ -2,7 +2,7 @@ import type { Logger } from '../logger.js';
 import type { Job, JobOutcomeCounter } from '../platform/jobs/jobs.port.js';
 import type { SqlExecutor } from '../platform/sql/sql.port.js';
 import type { MentionsService } from '../modules/notifications/mentions.service.js';
-import type { NotificationsService } from '../modules/notifications/notifications.service.js';
+import type { NotificationsService, StepRunner } from '../modules/notifications/notifications.service.js';
 
 /** What the idempotency helpers need. */
 export type IdempotencyDeps = Pick<WorkerDeps, 'processed' | 'logger' | 'metrics'>;
@@ -44,6 +44,19 @@ export class ProcessedJobsRepository {
     ]);
   }
 
+  /** Which of `ids` were completed before. */
+  async doneAmong(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const r = await this.sql.query<{ id: string }>('SELECT id FROM processed_jobs WHERE id = ANY($1::text[])', [ids]);
+    return new Set(r.rows.map((x) => x.id));
+  }
+
+  /** Records completed steps in one statement. */
+  async markStepsDone(ids: readonly string[], job: Job): Promise<void> {
+    if (ids.length === 0) return;
+    await this.sql.query('INSERT INTO processed_jobs (id, kind, payload, processed_at) SELECT u, $2, NULL, now() FROM unnest($1::text[]) AS u ON CONFLICT (id) DO NOTHING', [ids, job.kind]);
+  }
+
   /** Deletes rows older than `ageSeconds`; a redelivery older than that is no longer recognised. Returns how many. */
   async pruneOlderThan(ageSeconds: number): Promise<number> {
     const r = await this.sql.query(`DELETE FROM processed_jobs WHERE processed_at < now() - make_interval(secs => $1)`, [ageSeconds]);
@@ -68,14 +81,25 @@ export async function runJobOnce(deps: IdempotencyDeps, job: Job, work: () => Pr
 }
 
 /**
- * One step of a job (e.g. one device's push), run unless an earlier attempt of the same
- * job completed it; recorded only after it succeeded. A retry after a partial failure
- * repeats only the steps that did not finish.
+ * Runs the steps of one job (e.g. one push per device), so that a retry after a partial
+ * failure repeats only the steps that did not finish: the steps an earlier attempt
+ * completed are read in one query, the others run concurrently, and the ones that
+ * succeeded are recorded in one insert, even when others failed (the first failure is
+ * then rethrown, and the queue retries the job). A process that dies mid-attempt records
+ * nothing for it, so its redelivery repeats those steps (at least once; pushes collapse
+ * per conversation on the device).
  */
-export async function runStepOnce(deps: IdempotencyDeps, job: Job, step: string, work: () => Promise<void>): Promise<boolean> {
-  const id = `${job.id}#${step}`;
-  if (await deps.processed.isDone(id)) return false;
-  await work();
-  await deps.processed.markDone(id, job, false);
-  return true;
+export function jobSteps(deps: IdempotencyDeps, job: Job): StepRunner {
+  return async (names, work) => {
+    const ids = names.map((n) => `${job.id}#${n}`);
+    const done = await deps.processed.doneAmong(ids);
+    const todo = names.filter((_, i) => !done.has(ids[i]!));
+    const results = await Promise.allSettled(todo.map((n) => work(n)));
+    await deps.processed.markStepsDone(
+      todo.filter((_, i) => results[i]!.status === 'fulfilled').map((n) => `${job.id}#${n}`),
+      job,
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
 }

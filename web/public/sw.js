@@ -71,6 +71,9 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
+// The payload (decrypted by the browser) is what the notification worker sends:
+// {kind, title, body, badge, conversationId, messageId, seq}; body is "New message" when the
+// user turned previews off.
 self.addEventListener('push', (event) => {
   let data;
   try {
@@ -83,10 +86,19 @@ self.addEventListener('push', (event) => {
   const conversationId = typeof data.conversationId === 'string' ? data.conversationId : undefined;
   event.waitUntil(
     (async () => {
+      // The badge is the server's total unread count.
+      if (typeof data.badge === 'number' && self.navigator.setAppBadge) await self.navigator.setAppBadge(data.badge).catch(() => undefined);
       // No notification when a window of the app is focused: it shows the message itself.
       const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
       if (windows.some((w) => w.focused)) return;
-      await self.registration.showNotification(title, { body, tag: conversationId || 'parley', icon: '/favicon.svg', data: { conversationId } });
+      // One notification per conversation (tag), replaced by the newest, which alerts again.
+      await self.registration.showNotification(title, {
+        body,
+        tag: conversationId || 'parley',
+        renotify: Boolean(conversationId),
+        icon: '/favicon.svg',
+        data: { conversationId, messageId: data.messageId, seq: data.seq },
+      });
     })(),
   );
 });

@@ -7,6 +7,8 @@ import { NewGroupDialog } from './components/NewGroupDialog.js';
 import { ProfileDialog } from './components/ProfileDialog.js';
 import { Sidebar } from './components/Sidebar.js';
 import { SearchDialog } from './components/SearchDialog.js';
+import { ThreadPanel } from './components/ThreadPanel.js';
+import { useFeatures } from './lib/features.js';
 import { ModelContext, useChat, useModel } from './lib/hooks.js';
 import { ChatModel } from './lib/model.js';
 import { disableWebPush, enableWebPush, notificationPermission, notifyIncoming, requestNotifications } from './lib/notify.js';
@@ -142,6 +144,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   }, [model, s.notice]);
 
   const active = activeId ? s.conversations.find((c) => c.id === activeId) : undefined;
+  const thread = useFeatures(model).openThread;
   const unavailable = !!activeId && !active && s.conversationsLoaded;
 
   // The tab title counts unread messages.
@@ -186,7 +189,10 @@ function Chat(props: { onLogout: () => Promise<void> }) {
       />
       <main className="main" id="main">
         {active ? (
-          <ConversationView conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
+          <div className="conversation-with-thread">
+            <ConversationView conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
+            {thread && thread.conversationId === active.id ? <ThreadPanel conversationId={thread.conversationId} rootId={thread.rootId} /> : null}
+          </div>
         ) : (
           <div className="empty-state">
             <h2>{unavailable ? 'This conversation is not available' : activeId ? 'Loading the conversation…' : 'Welcome to Parley'}</h2>

@@ -10,16 +10,17 @@ export class MessageViews {
   /** Adds fields kept beside the message store (threads); set by the app. */
   decorate: (stored: readonly StoredMessage[], views: Message[]) => Promise<void> = async () => {};
 
-  async one(m: StoredMessage): Promise<Message> {
-    return (await this.many([m]))[0]!;
+  /** With `fresh`, `m` was just created: nothing kept beside the store (threads) can name it yet. */
+  async one(m: StoredMessage, opts: { fresh?: boolean } = {}): Promise<Message> {
+    return (await this.many([m], opts))[0]!;
   }
 
-  async many(ms: readonly StoredMessage[]): Promise<Message[]> {
+  async many(ms: readonly StoredMessage[], opts: { fresh?: boolean } = {}): Promise<Message[]> {
     const ids = [...new Set(ms.flatMap((m) => m.attachments))];
     const media = ids.length ? await this.expandMedia(ids) : [];
     const byId = new Map(media.map((x) => [x.id, x]));
     const out = this.plain(ms, byId);
-    await this.decorate(ms, out);
+    if (!opts.fresh) await this.decorate(ms, out);
     return out;
   }
 

@@ -1,4 +1,4 @@
-import { conflict, forbidden, invalid, notFound } from '../../errors.js';
+import { AppError, conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
 import type { JobKind } from '../../platform/jobs/jobs.port.js';
@@ -125,9 +125,12 @@ export class MessagesService {
     const threadRootId = input.threadRootId ?? null;
     // The send statement checks membership itself; anything read before it (a reply
     // target, a thread root, media, or the MongoDB insert) must not answer a non-member first.
-    if (!this.store.inSqlDatabase || replyToId || threadRootId || attachments.length) await this.conversations.requireMember(userId, input.conversationId);
-    // Blocking: only ever true for a direct conversation the sender is in (see BlocksRepository).
-    await this.assertNotBlocked(input.conversationId, userId);
+    if (!this.store.inSqlDatabase || replyToId || threadRootId || attachments.length) {
+      const membership = await this.conversations.requireMember(userId, input.conversationId);
+      // Blocking only ever applies to a direct conversation. On the SQL store's plain path
+      // the send statement checks it itself (no round trip of its own).
+      if (membership.type === 'direct') await this.assertNotBlocked(input.conversationId, userId);
+    }
     if (replyToId) {
       const target = await this.store.findById(input.conversationId, replyToId);
       if (!target) throw invalid('replyToId must be a message of the same conversation.');
@@ -142,6 +145,7 @@ export class MessagesService {
     if (this.store.inSqlDatabase) {
       const r = await this.sends.storeWithMessage(row, SEND_JOBS);
       if (r.kind === 'not_member') throw notFound('Conversation not found.');
+      if (r.kind === 'blocked') throw new AppError('blocked', 'You cannot message this user.');
       if (r.kind === 'duplicate') {
         // A retry: everything of the first attempt committed with it, so there is nothing to repair.
         const existing = await this.store.findByClientMsgId(userId, input.clientMsgId);
@@ -165,7 +169,9 @@ export class MessagesService {
     if (threadRoot) await this.threads!.recordReply(stored, threadRoot);
     this.outbox.wake();
     this.metrics.messagesSent.inc();
-    const message = await this.views.one(stored);
+    // A new message has no replies yet, and its thread (if any) is known: no thread lookups.
+    const message = await this.views.one(stored, { fresh: true });
+    if (threadRoot) message.threadRootId = threadRoot.id;
     // The sender's read position travels in the event (one frame per message for everyone).
     await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
     return { message, created };

@@ -71,7 +71,14 @@ function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): 
  */
 const GATE = `gate AS (SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2 FOR NO KEY UPDATE)`;
 
-export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'not_member' } | { kind: 'duplicate' };
+/**
+ * Whether the other member of this direct conversation blocked the sender ($1 conversation,
+ * $2 sender): false for groups. Part of the send statement, so refusing costs no round trip.
+ */
+const BLOCKED = `EXISTS (SELECT 1 FROM conversations c JOIN blocks b ON b.blocked_id = $2
+    WHERE c.id = $1 AND c.type = 'direct' AND c.direct_key IN (b.user_id || ':' || $2, $2 || ':' || b.user_id))`;
+
+export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'not_member' } | { kind: 'blocked' } | { kind: 'duplicate' };
 
 /**
  * The SQL half of a send in one statement (one round trip, atomic on its own: a failure in
@@ -86,8 +93,10 @@ export class SendRepository {
    */
   async storeWithMessage(row: SendRow, jobKinds: readonly JobKind[]): Promise<SendOutcome> {
     const sql = `WITH ${GATE},
+  blocked AS (SELECT ${BLOCKED} AS blocked),
+  allowed AS (SELECT 1 FROM gate, blocked WHERE NOT blocked.blocked),
   alloc AS (
-    INSERT INTO message_counters (conversation_id, last_seq, last_rev) SELECT $1, 1, 1 FROM gate
+    INSERT INTO message_counters (conversation_id, last_seq, last_rev) SELECT $1, 1, 1 FROM allowed
     ON CONFLICT (conversation_id) DO UPDATE
       SET last_seq = message_counters.last_seq + 1, last_rev = message_counters.last_rev + 1
     RETURNING last_seq, last_rev
@@ -97,9 +106,10 @@ export class SendRepository {
     SELECT $3, $1, alloc.last_seq, alloc.last_rev, $2, $4, 'user', $5, $6::jsonb, $7, $8::jsonb, '{}', NULL, clock_timestamp(), clock_timestamp() FROM alloc
     RETURNING ${MESSAGE_COLS}
   ),${sideEffectCtes({ mentions: 9, media: 10, kinds: 11 })}
-SELECT * FROM msg`;
+SELECT m.*, (SELECT count(*) FROM gate) AS gate_member, (SELECT blocked FROM blocked) AS gate_blocked
+FROM (SELECT 1) AS one LEFT JOIN msg m ON true`;
     try {
-      const { rows } = await this.db.query<MessageRow>(sql, [
+      const { rows } = await this.db.query<MessageRow & { gate_member: number; gate_blocked: boolean }>(sql, [
         row.conversationId,
         row.senderId,
         row.id,
@@ -112,7 +122,9 @@ SELECT * FROM msg`;
         row.attachments,
         jobKinds,
       ]);
-      return rows[0] ? { kind: 'stored', message: toMessage(rows[0]) } : { kind: 'not_member' };
+      const r = rows[0]!;
+      if (r.id) return { kind: 'stored', message: toMessage(r) };
+      return Number(r.gate_member) === 0 ? { kind: 'not_member' } : { kind: 'blocked' };
     } catch (err) {
       // A retry (or a concurrent copy) of this send was stored first; ours rolled back whole.
       if (isUniqueViolation(err, 'messages_sender_client')) return { kind: 'duplicate' };

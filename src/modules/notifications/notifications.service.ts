@@ -24,8 +24,11 @@ export interface MessageJobPayload {
   senderId: string;
 }
 
-/** Runs one named step of a job at most once per completed attempt (see runStepOnce). */
-export type StepRunner = (step: string, fn: () => Promise<void>) => Promise<unknown>;
+/**
+ * Runs `work` for each named step of a job that no earlier attempt completed (see
+ * jobSteps in src/workers); rejects with the first failure after all were tried.
+ */
+export type StepRunner = (names: readonly string[], work: (name: string) => Promise<void>) => Promise<void>;
 
 export interface ConversationNotificationSettings {
   level: NotificationLevel;
@@ -184,7 +187,8 @@ export class NotificationsService {
     const [sender] = await this.d.users.findByIds([d.message.senderId]);
     const prefs = await this.d.repo.prefs(userIds);
     const messages = new Map<string, PushMessage>();
-    for (const u of userIds) {
+    const badges = await Promise.all(userIds.map((u) => this.badge(u)));
+    for (const [i, u] of userIds.entries()) {
       messages.set(
         u,
         alertPush({
@@ -192,7 +196,7 @@ export class NotificationsService {
           conversation: conv,
           message: { id: d.message.id, seq: d.message.seq, text: d.message.text, attachmentCount: d.message.attachments.length },
           preview: this.d.config.PUSH_SHOW_TEXT && this.prefsOf(prefs.get(u)).pushPreview,
-          badge: await this.badge(u),
+          badge: badges[i]!,
         }),
       );
     }
@@ -214,32 +218,27 @@ export class NotificationsService {
    * repeats only the devices that failed). Dead tokens are deleted; a device whose
    * provider kept failing makes the whole call throw after the others were tried.
    */
-  private async pushToDevices(userIds: string[], messageFor: (userId: string) => PushMessage, platforms: PushPlatform[], step: StepRunner): Promise<number> {
-    const devices = (await this.d.devices.listForUsers(userIds)).filter((x) => platforms.includes(x.platform));
+  private async pushToDevices(userIds: string[], messageFor: (userId: string) => PushMessage, platforms: PushPlatform[], steps: StepRunner): Promise<number> {
+    const devices = new Map((await this.d.devices.listForUsers(userIds)).filter((x) => platforms.includes(x.platform)).map((x) => [`device:${x.id}`, x]));
     let sent = 0;
-    let retry: unknown;
-    await Promise.all(
-      devices.map(async (dev) => {
-        const target: PushTarget = { deviceId: dev.id, platform: dev.platform };
-        if (dev.token) target.token = dev.token;
-        if (dev.subscription) target.subscription = (typeof dev.subscription === 'string' ? JSON.parse(dev.subscription) : dev.subscription) as NonNullable<PushTarget['subscription']>;
-        try {
-          await step(`device:${dev.id}`, async () => {
-            const r = await this.d.senders[dev.platform].send(target, messageFor(dev.user_id));
-            if (r.outcome === 'sent') sent++;
-            else if (r.outcome === 'gone') {
-              await this.d.devices.deleteById(dev.id);
-              this.d.logger.info({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push token gone: device removed');
-            } else this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push rejected by the provider (not retried)');
-          });
-        } catch (err) {
-          if (!(err instanceof PushRetryableError)) throw err;
-          this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, err: err.message }, 'push provider unavailable: the job will retry');
-          retry ??= err;
-        }
-      }),
-    );
-    if (retry) throw retry;
+    await steps([...devices.keys()], async (name) => {
+      const dev = devices.get(name)!;
+      const target: PushTarget = { deviceId: dev.id, platform: dev.platform };
+      if (dev.token) target.token = dev.token;
+      if (dev.subscription) target.subscription = (typeof dev.subscription === 'string' ? JSON.parse(dev.subscription) : dev.subscription) as NonNullable<PushTarget['subscription']>;
+      let r;
+      try {
+        r = await this.d.senders[dev.platform].send(target, messageFor(dev.user_id));
+      } catch (err) {
+        if (err instanceof PushRetryableError) this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, err: err.message }, 'push provider unavailable: the job will retry');
+        throw err;
+      }
+      if (r.outcome === 'sent') sent++;
+      else if (r.outcome === 'gone') {
+        await this.d.devices.deleteById(dev.id);
+        this.d.logger.info({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push token gone: device removed');
+      } else this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push rejected by the provider (not retried)');
+    });
     return sent;
   }
 

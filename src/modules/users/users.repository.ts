@@ -11,9 +11,11 @@ export interface UserRow {
   created_at: Date;
   is_admin: boolean;
   deactivated_at: Date | null;
+  /** Set once the address was confirmed through the emailed link. */
+  email_verified_at: Date | null;
 }
 
-const COLS = 'id, email, username, display_name, password_hash, avatar_media_id, status_text, created_at, is_admin, deactivated_at';
+const COLS = 'id, email, username, display_name, password_hash, avatar_media_id, status_text, created_at, is_admin, deactivated_at, email_verified_at';
 
 /** Escapes LIKE wildcards so a search for "a_b" means the literal text. */
 function likeEscape(s: string): string {

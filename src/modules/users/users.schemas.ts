@@ -28,6 +28,7 @@ export const SelfUser = Type.Object(
     username: Type.String(),
     displayName: Type.String(),
     email: Type.String(),
+    emailVerified: Type.Boolean({ description: 'The address was confirmed through the link emailed at signup (login works either way).' }),
     avatarMediaId: Type.Optional(Type.String()),
     avatarUrl: Type.Optional(Type.String()),
     statusText: Type.Optional(Type.String()),

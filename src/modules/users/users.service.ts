@@ -26,7 +26,7 @@ export class UsersService {
   }
 
   toSelf(row: UserRow): SelfUser {
-    return { ...this.toPublic(row), email: row.email };
+    return { ...this.toPublic(row), email: row.email, emailVerified: row.email_verified_at != null };
   }
 
   async me(userId: string): Promise<SelfUser> {

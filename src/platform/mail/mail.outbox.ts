@@ -23,9 +23,9 @@ export class OutboxMailer implements Mailer {
     const info = (await this.transport.sendMail({ from: this.from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, headers: mail.headers ?? {} })) as { messageId: string; message: Buffer };
     await mkdir(this.dir, { recursive: true });
     const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${newId()}.eml`;
-    // Written under a dot name then renamed, so a reader of *.eml never sees half a mail.
-    await writeFile(join(this.dir, `.${name}`), info.message);
-    await rename(join(this.dir, `.${name}`), join(this.dir, name));
+    // Written under a dot name with a .tmp suffix, then renamed, so a reader of *.eml never sees half a mail.
+    await writeFile(join(this.dir, `.${name}.tmp`), info.message);
+    await rename(join(this.dir, `.${name}.tmp`), join(this.dir, name));
     return { messageId: info.messageId };
   }
 

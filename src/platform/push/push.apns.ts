@@ -45,19 +45,24 @@ export class ApnsPushSender implements PushSender {
   readonly adapter = 'apns';
   private session: http2.ClientHttp2Session | undefined;
   private jwt: { value: string; at: number } | undefined;
+  private signing: Promise<string> | undefined;
 
   constructor(private readonly opts: ApnsOptions) {}
 
-  private async providerToken(): Promise<string> {
-    if (this.jwt && Date.now() - this.jwt.at < TOKEN_REUSE_MS) return this.jwt.value;
-    const at = Date.now();
-    const value = await new SignJWT({})
-      .setProtectedHeader({ alg: 'ES256', kid: this.opts.keyId })
-      .setIssuer(this.opts.teamId)
-      .setIssuedAt(Math.floor(at / 1000))
-      .sign(this.opts.key);
-    this.jwt = { value, at };
-    return value;
+  /** The current provider token; one signing at a time, so concurrent sends share it. */
+  private providerToken(): Promise<string> {
+    if (this.jwt && Date.now() - this.jwt.at < TOKEN_REUSE_MS) return Promise.resolve(this.jwt.value);
+    this.signing ??= (async () => {
+      const at = Date.now();
+      const value = await new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: this.opts.keyId })
+        .setIssuer(this.opts.teamId)
+        .setIssuedAt(Math.floor(at / 1000))
+        .sign(this.opts.key);
+      this.jwt = { value, at };
+      return value;
+    })().finally(() => (this.signing = undefined));
+    return this.signing;
   }
 
   private connection(): http2.ClientHttp2Session {

@@ -6,6 +6,7 @@ import { CallButtons } from './CallButtons.js';
 import { Composer, type ComposerHandle } from './Composer.js';
 import { MessageItem, RichText } from './MessageItem.js';
 import { ConversationTools, useFocusedMessage } from './ConversationTools.js';
+import { featuresOf } from '../lib/features.js';
 
 const CONTINUE_MS = 5 * 60 * 1000;
 
@@ -20,7 +21,8 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
   const s = useChat();
   const c = props.conversation;
   const title = model.titleOf(c);
-  const messages = useMemo(() => s.messages[c.id] ?? [], [s.messages, c.id]);
+  // Thread replies live in the thread panel, not in the conversation's timeline.
+  const messages = useMemo(() => (s.messages[c.id] ?? []).filter((m) => !m.threadRootId), [s.messages, c.id]);
   const history = s.history[c.id];
   const members = s.members[c.id];
   const [replyTo, setReplyTo] = useState<Message | null>(null);
@@ -73,6 +75,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
   }, [history, model, c.id, messages.length]);
 
   useFocusedMessage(c.id, messages, !!history?.hasMore, !!history?.loading, scroller);
+  useEffect(() => void featuresOf(model).loadThreads(c.id), [model, c.id]);
 
   const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
   const canModerate = c.type === 'group' && (c.role === 'owner' || c.role === 'admin');

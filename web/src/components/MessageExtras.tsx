@@ -4,6 +4,7 @@ import type { Conversation, Message } from '../../../sdk/index.js';
 import { useModel } from '../lib/hooks.js';
 import { EditHistoryDialog } from './EditHistoryDialog.js';
 import { ReportDialog } from './ReportDialog.js';
+import { featuresOf } from '../lib/features.js';
 
 /** "(edited)": opens the message's edit history. */
 export function EditedMark(props: { m: Message }) {
@@ -27,6 +28,9 @@ export function MessageMenuExtras(props: { m: Message; mine: boolean; conversati
   const canPin = !!c && (c.type === 'direct' || c.role === 'owner' || c.role === 'admin');
   return (
     <>
+      <button type="button" className="icon-button" aria-label="Open thread" title="Reply in thread" onClick={() => featuresOf(model).openThread({ conversationId: props.m.conversationId, rootId: props.m.id })}>
+        💬
+      </button>
       {canPin ? (
         <button type="button" className="icon-button" aria-label="Pin" title="Pin" onClick={() => void model.attempt('Pinning', () => model.client.rest.pinMessage(props.m.conversationId, props.m.id))}>
           📌

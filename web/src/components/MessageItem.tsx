@@ -4,6 +4,7 @@ import { fullTimeOf, sizeOf, systemText, timeOf } from '../lib/format.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
 import { CollapsedMessage, EditedMark, MessageMenuExtras } from './MessageExtras.js';
+import { ThreadLink } from './ThreadPanel.js';
 import { useFeatures } from '../lib/features.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
@@ -183,6 +184,7 @@ export function MessageItem(props: MessageItemProps) {
             })}
           </div>
         ) : null}
+        {deleted ? null : <ThreadLink m={m} replyCount={features.threads[m.id]?.replyCount ?? m.threadReplyCount ?? 0} unread={features.unreadThreads[m.id] ?? 0} />}
         {props.seenBy ? (
           <div className="seen muted" data-testid="seen">
             {props.seenBy}

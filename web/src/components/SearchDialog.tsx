@@ -67,7 +67,10 @@ export function SearchDialog(props: { onClose: () => void; open: (conversationId
   void model.ensureUsers([...new Set((hits ?? []).map((h) => h.message.senderId))]);
 
   const openHit = (h: SearchHit) => {
-    featuresOf(model).focusMessage({ conversationId: h.conversationId, messageId: h.message.id, seq: h.seq });
+    const f = featuresOf(model);
+    // A thread reply opens its thread (replies are not in the timeline); anything else opens at the message.
+    if (h.message.threadRootId) f.openThread({ conversationId: h.conversationId, rootId: h.message.threadRootId });
+    else f.focusMessage({ conversationId: h.conversationId, messageId: h.message.id, seq: h.seq });
     props.open(h.conversationId);
     props.onClose();
   };

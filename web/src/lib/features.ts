@@ -11,13 +11,34 @@ export interface FeatureState {
   blocked: ReadonlySet<string>;
   /** Set when a search result is opened: the conversation view scrolls there and highlights it. */
   focus?: { conversationId: string; messageId: string; seq: number };
+  /** Live thread summaries by root id (from `thread.updated`), newer than the root's own fields. */
+  threads: Readonly<Record<string, { replyCount: number; lastReplyAt?: string; participants: string[] }>>;
+  /** Unread replies per followed thread root, for the open conversation. */
+  unreadThreads: Readonly<Record<string, number>>;
+  /** The thread open in the side panel. */
+  openThread?: { conversationId: string; rootId: string };
 }
 
 export class FeatureStore {
-  private state: FeatureState = { blocked: new Set() };
+  private state: FeatureState = { blocked: new Set(), threads: {}, unreadThreads: {} };
   private readonly listeners = new Set<() => void>();
 
-  constructor(private readonly model: ChatModel) {}
+  constructor(private readonly model: ChatModel) {
+    model.client.on('thread.updated', (e) => {
+      this.set({ threads: { ...this.state.threads, [e.rootId]: { replyCount: e.replyCount, participants: e.participants, ...(e.lastReplyAt ? { lastReplyAt: e.lastReplyAt } : {}) } } });
+      void this.loadThreads(e.conversationId);
+    });
+  }
+
+  /** Followed threads of a conversation with their unread replies. */
+  async loadThreads(conversationId: string): Promise<void> {
+    const r = await this.model.client.rest.listThreads(conversationId).catch(() => null);
+    if (r) this.set({ unreadThreads: Object.fromEntries(r.threads.map((t) => [t.rootId, t.unreadCount])) });
+  }
+
+  openThread(t: FeatureState['openThread']): void {
+    this.set(t ? { openThread: t } : { openThread: undefined });
+  }
 
   subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn);

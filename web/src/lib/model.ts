@@ -396,6 +396,9 @@ export class ChatModel {
       if (conv && !mine && m.kind !== 'system' && m.seq > (conv.lastReadSeq ?? 0)) {
         if (this.isReading(m.conversationId)) {
           void this.markRead(m.conversationId);
+        } else if (m.threadRootId) {
+          // Whether a thread reply is unread depends on following the thread: the server counts.
+          void this.fetchConversation(m.conversationId);
         } else {
           const mentioned = m.mentions.includes(this.state.me.id);
           this.client.store.upsertConversation({
