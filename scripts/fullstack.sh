@@ -15,12 +15,15 @@
 #                 parley_ferretdb next to DATABASE_URL's; FERRETDB_HANDLER=sqlite: ./data/fullstack/ferretdb).
 #   REDIS_URL     Redis (default redis://127.0.0.1:6379).
 #   AMQP_URL      RabbitMQ (default amqp://guest:guest@127.0.0.1:5672).
+#   FULLSTACK_STATE  State and logs (default ./data/fullstack).
 #   Every other Parley setting (README, "Configuration") goes to every process as it is.
 #
 # PostgreSQL, Redis and RabbitMQ are started if they are installed and down, and installed
 # from Debian's packages first if missing (as root); Nginx likewise (scripts/nginx.sh).
 # State: ./data/fullstack (JWT secret, FerretDB data, media). Logs: ./data/fullstack/logs.
-# Ctrl-C or SIGTERM stops everything this script started, gracefully.
+# Ctrl-C or SIGTERM stops everything this script started, gracefully. Like the systemd
+# units, a Parley process or Nginx that dies is restarted (with backoff, logged to
+# ./data/fullstack/logs/supervisor.log) while the others keep serving.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -43,13 +46,14 @@ ws_ports=($((port + 2)) $((port + 3)))
 worker_port=$((port + 4))
 ferretdb_port=$((port + 5))
 
-state="$root/data/fullstack"
+state=${FULLSTACK_STATE:-$root/data/fullstack}
 logs="$state/logs"
-mkdir -p "$logs"
+run="$state/run"
+mkdir -p "$logs" "$run"
 
 # ---------------------------------------------------------------- what runs, and stopping it
 
-pids=()   # Parley processes and Nginx, in start order
+pids=()   # supervisors of the Parley processes and Nginx, in start order
 names=()
 ferretdb_pid=""
 nginx_prefix=""
@@ -60,14 +64,9 @@ stop_all() {
   local i
   if [ ${#pids[@]} -gt 0 ]; then
     echo "== stopping (graceful: requests finish, WebSockets close with 1012)"
-    # Nginx first (stop taking traffic), then the Parley processes, together.
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-      if [ "${names[i]}" = nginx ]; then
-        kill -QUIT "${pids[i]}" 2>/dev/null || true
-      else
-        kill -TERM "${pids[i]}" 2>/dev/null || true
-      fi
-    done
+    # Nginx first (stop taking traffic), then the Parley processes, together: each
+    # supervisor stops its process gracefully (Nginx with QUIT, Parley with TERM).
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
     for i in "${!pids[@]}"; do wait "${pids[i]}" 2>/dev/null || true; done
   fi
   # The store last: the processes close their connections to it on the way out.
@@ -81,12 +80,49 @@ trap 'stop_all; exit 130' INT
 trap 'stop_all; exit 143' TERM
 trap stop_all EXIT
 
-# Starts "$@" in the background, in a session of its own (a Ctrl-C reaches this script
-# only, which then stops everything in order), output appended to $logs/<name>.log.
-spawn() {
+# Like systemd's Restart=always with a growing RestartSec: runs "$@" as <name>, and when
+# it dies restarts it after 1 s, 2 s, 4 s ... (at most 30 s; back to 1 s after a run of a
+# minute or more), each exit and restart logged to $logs/supervisor.log and stderr. The
+# others keep serving meanwhile (Nginx routes around a dead upstream). The live process's
+# pid is in $run/<name>.pid. SIGTERM stops the process gracefully and the loop with it.
+supervise() {
   local name=$1
   shift
-  setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+  local stop_signal=TERM
+  if [ "$name" = nginx ]; then stop_signal=QUIT; fi # nginx: graceful shutdown
+  (
+    child=""
+    stopping=""
+    # shellcheck disable=SC2317 # called from the trap
+    stop_child() {
+      stopping=1
+      if [ -n "$child" ]; then
+        kill "-$stop_signal" "$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+      fi
+      rm -f "$run/$name.pid"
+      exit 0
+    }
+    trap stop_child TERM INT
+    delay=1
+    while [ -z "$stopping" ]; do
+      started=$SECONDS
+      setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null &
+      child=$!
+      echo "$child" >"$run/$name.pid"
+      status=0
+      wait "$child" || status=$?
+      # A trapped signal interrupts wait; the child may still be running.
+      while kill -0 "$child" 2>/dev/null; do wait "$child" || status=$?; done
+      child=""
+      if [ $((SECONDS - started)) -ge 60 ]; then delay=1; fi
+      echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) fullstack: $name exited (status $status); restarting in ${delay}s" | tee -a "$logs/supervisor.log" >&2
+      sleep "$delay" &
+      wait $! || true
+      delay=$((delay * 2 > 30 ? 30 : delay * 2))
+      echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) fullstack: $name restarting" >>"$logs/supervisor.log"
+    done
+  ) &
   pids+=("$!")
   names+=("$name")
 }
@@ -218,10 +254,10 @@ log "migrate"
 HOST=127.0.0.1 node dist/src/cli.js migrate >>"$logs/migrate.log" 2>&1 || { tail_log "$logs/migrate.log"; die "migrations failed"; }
 
 log "1 API (:$api_port), 2 WebSocket gateways (:${ws_ports[0]}, :${ws_ports[1]}), 1 worker (:$worker_port)"
-spawn api env PORT="$api_port" HOST=127.0.0.1 node dist/src/cli.js serve --roles api
-spawn ws1 env PORT="${ws_ports[0]}" HOST=127.0.0.1 node dist/src/cli.js serve --roles ws
-spawn ws2 env PORT="${ws_ports[1]}" HOST=127.0.0.1 node dist/src/cli.js serve --roles ws
-spawn worker env PORT="$worker_port" HOST=127.0.0.1 node dist/src/cli.js serve --roles worker
+supervise api env PORT="$api_port" HOST=127.0.0.1 node dist/src/cli.js serve --roles api
+supervise ws1 env PORT="${ws_ports[0]}" HOST=127.0.0.1 node dist/src/cli.js serve --roles ws
+supervise ws2 env PORT="${ws_ports[1]}" HOST=127.0.0.1 node dist/src/cli.js serve --roles ws
+supervise worker env PORT="$worker_port" HOST=127.0.0.1 node dist/src/cli.js serve --roles worker
 wait_healthy api "${pids[0]}" "$api_port"
 wait_healthy ws1 "${pids[1]}" "${ws_ports[0]}"
 wait_healthy ws2 "${pids[2]}" "${ws_ports[1]}"
@@ -237,7 +273,7 @@ render=(--listen "$listen_host:$port" --api "127.0.0.1:$api_port" --ws "127.0.0.
 if [ -n "${BODY_LIMIT_BYTES:-}" ]; then render+=(--body-limit "$BODY_LIMIT_BYTES"); fi
 bash scripts/nginx.sh render "${render[@]}" >"$state/nginx.conf"
 "$nginx_bin" -t -q -p "$nginx_prefix/" -e "$logs/nginx/error.log" -c "$state/nginx.conf" || die "nginx rejected $state/nginx.conf"
-spawn nginx "$nginx_bin" -p "$nginx_prefix/" -e "$logs/nginx/error.log" -c "$state/nginx.conf" -g 'daemon off;'
+supervise nginx "$nginx_bin" -p "$nginx_prefix/" -e "$logs/nginx/error.log" -c "$state/nginx.conf" -g 'daemon off;'
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null && break
   kill -0 "${pids[4]}" 2>/dev/null || { tail_log "$logs/nginx.log"; tail_log "$logs/nginx/error.log"; die "nginx exited during startup"; }
@@ -253,7 +289,9 @@ Parley full stack: http://localhost:$port (REST; WebSocket ws://localhost:$port/
 Ctrl-C stops everything.
 EOF
 
-# Runs until Ctrl-C/SIGTERM (the traps stop everything) or until one process dies.
+# Runs until Ctrl-C/SIGTERM (the traps stop everything). The Parley processes restart
+# themselves (supervise); if Nginx or a supervisor itself dies, nothing could route or
+# restart, so the rest is stopped.
 set +e
 wait -n -p dead "${pids[@]}"
 status=$?

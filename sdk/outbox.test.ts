@@ -6,6 +6,15 @@ import type { Message } from './types.js';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `pred` holds (polling), failing after a generous deadline: never a fixed wait. */
+async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await tick(2);
+  }
+}
+
 function msg(item: OutboxItem, seq: number): Message {
   return {
     id: `m-${item.clientMsgId}`,
@@ -64,7 +73,7 @@ describe('outbox', () => {
     const box = new Outbox({ send: (i) => srv.send(i), canSend: srv.canSend, onSent: (i) => sent.push(i.text ?? '') });
     const q = [];
     for (const text of ['a', 'b', 'c']) q.push(await box.enqueue('c1', { text }));
-    await tick(20);
+    await tick(20); // a negative check: nothing may be attempted while offline
     assert.equal(srv.attempts.length, 0);
     assert.equal(box.pending().length, 3);
     srv.setOnline(true);
@@ -82,7 +91,8 @@ describe('outbox', () => {
     const box = new Outbox({ send: (i) => srv.send(i), canSend: srv.canSend });
     srv.failWith(new ParleyError(0, 'disconnected', 'lost the ack'));
     const { item, delivered } = await box.enqueue('c1', { text: 'x' });
-    await tick(10);
+    await until(() => srv.attempts.length === 1, 'the first attempt');
+    await tick(1); // its failure handled
     assert.equal(box.pending().length, 1, 'kept until acked');
     box.kick(); // reconnected
     const m = await delivered;
@@ -143,7 +153,7 @@ describe('outbox', () => {
     const second = new Outbox({ storage, send: (i) => srv.send(i), canSend: srv.canSend, onSent: (i) => sent.push(i) });
     await second.ready();
     second.kick();
-    await tick(30);
+    await until(async () => sent.length === 2 && (await storage.load()).length === 0, 'both stored items sent and removed from storage');
     assert.deepEqual(sent.map((i) => i.text), ['a', 'b']);
     assert.equal(sent[1]!.clientMsgId, 'my-own-id');
     assert.equal(sent[1]!.replyToId, 'r1');

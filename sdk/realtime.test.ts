@@ -98,6 +98,21 @@ class FakeSocket implements WebSocketLike {
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until `pred` holds (polling), failing after a generous deadline: never a fixed wait. */
+async function until(pred: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await tick(2);
+  }
+}
+
+/** The `n`th socket the connection opened, once it has. */
+async function socket(n: number): Promise<FakeSocket> {
+  await until(() => FakeSocket.all.length > n, `socket #${n}`);
+  return FakeSocket.all[n]!;
+}
+
 function connection(extra: Partial<ConstructorParameters<typeof RealtimeConnection>[0]> = {}) {
   FakeSocket.all = [];
   return new RealtimeConnection({
@@ -114,8 +129,7 @@ describe('RealtimeConnection', () => {
   test('token in the query, ready → connected; request/response by id; error frames reject', async () => {
     const rt = connection();
     const started = rt.start();
-    await tick();
-    const s = FakeSocket.all[0]!;
+    const s = await socket(0);
     assert.equal(s.url, 'ws://x/v1/ws?token=tok');
     s.ready('C1');
     const ready = await started;
@@ -139,16 +153,13 @@ describe('RealtimeConnection', () => {
   test('reconnects after 1006/1012/1013 and resumes from the last cursor; pending requests fail with disconnected', async () => {
     const rt = connection();
     rt.start().catch(() => {});
-    await tick();
-    FakeSocket.all[0]!.ready('C1');
+    (await socket(0)).ready('C1');
     const inflight = rt.request('message.send', { conversationId: 'c', clientMsgId: 'm', text: 'x' });
     FakeSocket.all[0]!.drop(1006);
     await assert.rejects(inflight, (e: any) => e.code === 'disconnected');
     let n = 1;
     for (const code of [1012, 1013]) {
-      await tick(40);
-      const s = FakeSocket.all[n]!;
-      assert.ok(s, `reconnected after ${n}`);
+      const s = await socket(n);
       s.ready(`fresh-${n}`);
       // A reconnect resumes from the old position, not the new connection's fresh cursor.
       const resume = s.last('resume');
@@ -159,8 +170,7 @@ describe('RealtimeConnection', () => {
       s.drop(code);
       n += 1;
     }
-    await tick(40);
-    const s = FakeSocket.all[n]!;
+    const s = await socket(n);
     s.ready('fresh');
     const resumed = rt.once('resumed');
     s.frame({ type: 'resumed', id: s.last('resume').id, cursor: 'C2' });
@@ -175,8 +185,7 @@ describe('RealtimeConnection', () => {
   test('sync.required: resumes at once and ignores pong cursors until resumed', async () => {
     const rt = connection();
     rt.start().catch(() => {});
-    await tick();
-    const s = FakeSocket.all[0]!;
+    const s = await socket(0);
     s.ready('C1');
     s.frame({ type: 'pong', cursor: 'C2' });
     assert.equal(rt.cursor, 'C2');
@@ -187,8 +196,7 @@ describe('RealtimeConnection', () => {
     s.frame({ type: 'sync.required' }); // a second one while replaying: replay again afterwards
     assert.equal(s.sent.filter((f) => f.type === 'resume').length, 1);
     s.frame({ type: 'resumed', id: s.last('resume').id, cursor: 'C4' });
-    await tick();
-    assert.equal(s.sent.filter((f) => f.type === 'resume').length, 2);
+    await until(() => s.sent.filter((f) => f.type === 'resume').length === 2, 'the second resume');
     assert.equal(s.last('resume').cursor, 'C4');
     rt.stop();
   });
@@ -197,11 +205,10 @@ describe('RealtimeConnection', () => {
     const rt = connection();
     const ended = rt.once('session.ended');
     rt.start().catch(() => {});
-    await tick();
-    FakeSocket.all[0]!.ready('C1');
+    (await socket(0)).ready('C1');
     FakeSocket.all[0]!.drop(1008);
     await ended;
-    await tick(50);
+    await tick(50); // a negative check: no reconnect may follow
     assert.equal(FakeSocket.all.length, 1);
     assert.equal(rt.state, 'closed');
   });
@@ -217,16 +224,14 @@ describe('RealtimeConnection', () => {
       },
     });
     const started = rt.start();
-    await tick();
-    FakeSocket.all[0]!.drop(1006); // never opened
-    await tick(40);
+    (await socket(0)).drop(1006); // never opened
+    const s = await socket(1);
     assert.equal(checks, 1);
-    const s = FakeSocket.all[1]!;
     assert.equal(s.url, 'ws://x/v1/ws?token=refreshed');
     s.ready('C1');
     await started;
     s.drop(1006); // opened before: a network blip, no token check
-    await tick(40);
+    await socket(2);
     assert.equal(checks, 1);
     rt.stop();
   });
@@ -234,10 +239,8 @@ describe('RealtimeConnection', () => {
   test('no pong in time: the socket is replaced', async () => {
     const rt = connection({ pingIntervalMs: 10, pongTimeoutMs: 10 });
     rt.start().catch(() => {});
-    await tick();
-    FakeSocket.all[0]!.ready('C1');
-    await tick(80);
-    assert.ok(FakeSocket.all.length >= 2, 'reconnected');
+    (await socket(0)).ready('C1');
+    await socket(1); // reconnected
     assert.ok(FakeSocket.all[0]!.sent.some((f) => f.type === 'ping'));
     rt.stop();
   });
@@ -245,8 +248,7 @@ describe('RealtimeConnection', () => {
   test('a cursor saved from an earlier run: the first connection resumes from it', async () => {
     const rt = connection({ cursor: 'SAVED' });
     rt.start().catch(() => {});
-    await tick();
-    const s = FakeSocket.all[0]!;
+    const s = await socket(0);
     s.ready('fresh');
     assert.equal(s.last('resume').cursor, 'SAVED');
     assert.equal(rt.cursor, 'SAVED');
@@ -264,7 +266,7 @@ describe('RealtimeConnection', () => {
     }
     const rt = new RealtimeConnection({ url: 'ws://x/v1/ws', getAccessToken: () => 'tok', WebSocketImpl: P, tokenTransport: 'protocol' });
     rt.start().catch(() => {});
-    await tick();
+    await socket(0);
     assert.deepEqual(protocols, ['bearer.tok']);
     assert.equal(FakeSocket.all[0]!.url, 'ws://x/v1/ws');
     rt.stop();

@@ -86,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     const parley = await startParley(config, { roles, logger: logger.child({ roles: roles.join(',') }) });
+    // One plain line for a person (stderr: stdout stays JSON lines for log shippers).
+    if (roles.includes('api')) process.stderr.write(`Parley is running: open ${openUrl(config.PUBLIC_URL, parley.url)}\n`);
     let signals = 0;
     const shutdown = (signal: string) => {
       signals += 1;
@@ -122,3 +124,9 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
+
+/** The URL a person opens: PUBLIC_URL, else the listening URL with a loopback address as `localhost`. */
+function openUrl(publicUrl: string, listening: string): string {
+  if (publicUrl) return publicUrl;
+  return listening.replace(/^http:\/\/(127\.0\.0\.1|\[::1\])(?=:)/, 'http://localhost');
+}

@@ -184,7 +184,10 @@ export const CONFIG_SPEC = {
   SESSION_CACHE_TTL: field('Auth', '30s', duration, 'How long a process may cache that a session is live (revocation is written through to the cache at once).'),
   RATE_LIMIT_SIGNUP_IP: field('Auth', '30/10m', rate, 'Signups per client address.'),
   RATE_LIMIT_LOGIN_IP: field('Auth', '100/10m', rate, 'Login attempts per client address.'),
-  RATE_LIMIT_LOGIN_ACCOUNT: field('Auth', '10/15m', rate, 'Failed logins per account before it is locked for the rest of the window.'),
+  RATE_LIMIT_LOGIN_ACCOUNT: field('Auth', '1000/1h', rate, 'Failed logins per account name from all addresses together before that name answers 429 for the rest of the window: a ceiling far above `LOGIN_FREE_FAILURES`, against guessing from many addresses.'),
+  LOGIN_FREE_FAILURES: field('Auth', '5', int(1, 1000), 'Failed logins per (account name, client address) before each further attempt from there must wait; the wait doubles with every failure (1 s, 2 s, 4 s, …) up to `LOGIN_MAX_DELAY`. A correct password resets it.'),
+  LOGIN_MAX_DELAY: field('Auth', '15m', duration, 'Longest wait between login attempts for one (account name, client address).'),
+  REFRESH_GRACE_PERIOD: field('Auth', '5s', duration, 'How long a just-rotated refresh token still returns the same new pair (two tabs, a retried request); after it, presenting it again revokes the session.'),
 
   // Chat
   GROUP_MEMBER_LIMIT: field('Chat', '1000', int(2, 1_000_000), 'Most members a group may have.'),

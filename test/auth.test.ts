@@ -2,12 +2,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { SQL_BACKENDS, TEST_JWT_SECRET, call, signup, startTestServer, type TestServer } from './harness.js';
+import { WsTestClient } from './support/ws-client.js';
 
 for (const backend of SQL_BACKENDS) {
   describe(`auth & users (${backend})`, () => {
     let s: TestServer;
     before(async () => {
-      s = await startTestServer({ sql: backend });
+      // A short refresh grace period, so the reuse tests below see it end.
+      s = await startTestServer({ sql: backend, env: { REFRESH_GRACE_PERIOD: '1s' } });
     });
     after(async () => {
       await s?.stop();
@@ -57,11 +59,18 @@ for (const backend of SQL_BACKENDS) {
       assert.deepEqual(wrong.body, unknown.body);
     });
 
-    test('a reused refresh token revokes the whole session', async () => {
+    test('a reused refresh token revokes the whole session (once its grace period is over)', async () => {
       const u = await signup(s.url, 'carol');
       const r1 = await call(s.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } });
       assert.equal(r1.status, 200);
-      const reuse = await call(s.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } });
+      // Within the grace period the spent token answers with the very same pair; once it
+      // is over, presenting it again is reuse.
+      let reuse = await call(s.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } });
+      for (const deadline = Date.now() + 30_000; reuse.status === 200 && Date.now() < deadline; ) {
+        assert.deepEqual(reuse.body, r1.body);
+        await new Promise((r) => setTimeout(r, 100)); // poll interval
+        reuse = await call(s.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } });
+      }
       assert.equal(reuse.status, 401);
       assert.equal(reuse.body.error.code, 'unauthorized');
       // the legitimate holder's newer tokens are dead too
@@ -72,12 +81,34 @@ for (const backend of SQL_BACKENDS) {
       assert.equal((await call(s.url, 'GET', '/v1/me', { token: li.body.accessToken })).status, 200);
     });
 
-    test('concurrent refreshes with one token: one wins, the session is revoked', async () => {
+    test('concurrent refreshes with one token (two tabs, a retry): all get the same new pair, the session lives', async () => {
       const u = await signup(s.url, 'dave');
       const rs = await Promise.all([1, 2, 3].map(() => call(s.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: u.refreshToken } })));
-      const ok = rs.filter((r) => r.status === 200);
-      assert.equal(ok.length, 1);
-      assert.ok(rs.every((r) => r.status === 200 || r.status === 401));
+      assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
+      assert.equal(new Set(rs.map((r) => r.body.refreshToken)).size, 1);
+      assert.equal(new Set(rs.map((r) => r.body.accessToken)).size, 1);
+      assert.equal((await call(s.url, 'GET', '/v1/me', { token: rs[0]!.body.accessToken })).status, 200);
+      const next = await call(s.url, 'POST', '/v1/auth/refresh', { body: { refreshToken: rs[0]!.body.refreshToken } });
+      assert.equal(next.status, 200);
+      assert.notEqual(next.body.refreshToken, rs[0]!.body.refreshToken);
+    });
+
+    test("an access token naming another user's live session is refused", async () => {
+      const b = await signup(s.url, 'subject_b');
+      const c = await signup(s.url, 'session_c');
+      const sidOf = (t: string) => JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()).sid as string;
+      const key = new TextEncoder().encode(TEST_JWT_SECRET);
+      const forge = () => new SignJWT({ sid: sidOf(c.accessToken) }).setProtectedHeader({ alg: 'HS256' }).setSubject(b.id).setIssuer('parley').setAudience('parley').setIssuedAt().setExpirationTime('10m').sign(key);
+      // Before and after C's own token warmed the session cache.
+      const cold = await call(s.url, 'GET', '/v1/me', { token: await forge() });
+      assert.deepEqual([cold.status, cold.body.error.code], [401, 'unauthorized']);
+      assert.equal((await call(s.url, 'GET', '/v1/me', { token: c.accessToken })).body.id, c.id);
+      const warm = await call(s.url, 'GET', '/v1/me', { token: await forge() });
+      assert.deepEqual([warm.status, warm.body.error.code], [401, 'unauthorized']);
+      await assert.rejects(WsTestClient.connect(s.wsUrl, await forge()), /401/);
+      // Nothing of it stuck: C's and B's own tokens still work.
+      assert.equal((await call(s.url, 'GET', '/v1/me', { token: c.accessToken })).status, 200);
+      assert.equal((await call(s.url, 'GET', '/v1/me', { token: b.accessToken })).status, 200);
     });
 
     test('tampered, expired, foreign-key and malformed access tokens are refused', async () => {
@@ -273,21 +304,84 @@ describe('rate limits', () => {
   });
 });
 
-describe('account lockout', () => {
-  test('after N failures the account answers 429 with Retry-After', async () => {
-    const s = await startTestServer({ env: { RATE_LIMIT_LOGIN_ACCOUNT: '3/15m' } });
+describe('login throttling', () => {
+  const login = (s: TestServer, ip: string, loginName: string, password: string) =>
+    call(s.url, 'POST', '/v1/auth/login', { body: { login: loginName, password }, headers: { 'x-forwarded-for': ip } });
+  const retryAfter = (r: { headers: Headers }) => Number(r.headers.get('retry-after'));
+
+  test('per (name, address): growing delays; another address is not locked out; a correct password resets', async () => {
+    const s = await startTestServer({ env: { TRUST_PROXY: 'true', LOGIN_FREE_FAILURES: '2', RATE_LIMIT_LOGIN_ACCOUNT: '1000/1h' } });
     try {
-      const u = await signup(s.url, 'locked');
-      for (let i = 0; i < 3; i++) {
-        assert.equal((await call(s.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: `wrong-${i}-wrong` } })).status, 401);
+      const u = await signup(s.url, 'throttled');
+      const attacker = '198.51.100.7';
+      // Free failures, then every further one doubles the wait: 1 s, 2 s, ...
+      assert.equal((await login(s, attacker, u.username, 'wrong-password-1')).status, 401);
+      assert.equal((await login(s, attacker, u.username, 'wrong-password-2')).status, 401);
+      const waits: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const refused = await login(s, attacker, u.username, u.password);
+        assert.deepEqual([refused.status, refused.body.error.code], [429, 'rate_limited'], 'even the right password waits');
+        waits.push(retryAfter(refused));
+        // Wait for the delay to pass (polling the condition), then fail once more.
+        let r = refused;
+        for (const deadline = Date.now() + 60_000; r.status === 429 && Date.now() < deadline; ) {
+          await new Promise((res) => setTimeout(res, 250)); // poll interval
+          r = await login(s, attacker, u.username, `wrong-again-${i}`);
+        }
+        assert.equal(r.status, 401);
       }
-      const r = await call(s.url, 'POST', '/v1/auth/login', { body: { login: u.username, password: u.password } });
-      assert.equal(r.status, 429);
-      assert.ok(Number(r.headers.get('retry-after')) > 0);
-      // by email too: the lock is per account, whatever name is presented
-      assert.equal((await call(s.url, 'POST', '/v1/auth/login', { body: { login: u.email.toUpperCase(), password: u.password } })).status, 429);
+      assert.ok(waits[0]! >= 1 && waits[1]! >= 2 * waits[0]! - 1, `growing delays: ${waits}`);
+      assert.ok(retryAfter(await login(s, attacker, u.username, u.password)) >= 3, 'the third delay is longer still');
+
+      // The owner, from another address, is not locked out (no denial of service)...
+      const owner = await login(s, '203.0.113.9', u.username, u.password);
+      assert.equal(owner.status, 200);
+      // ...and the email of the same account shares no state with the username (no reveal).
+      assert.equal((await login(s, attacker, u.email, u.password)).status, 200);
+
+      // A correct password resets the count: fail, succeed, fail is one failure, not three.
+      const v = await signup(s.url, 'resets');
+      assert.equal((await login(s, attacker, v.username, 'wrong-password-1')).status, 401);
+      assert.equal((await login(s, attacker, v.username, v.password)).status, 200);
+      assert.equal((await login(s, attacker, v.username, 'wrong-password-2')).status, 401);
+      assert.equal((await login(s, attacker, v.username, v.password)).status, 200);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('the same answers for a known and an unknown name, by username or email', async () => {
+    const s = await startTestServer({ env: { TRUST_PROXY: 'true', LOGIN_FREE_FAILURES: '2', RATE_LIMIT_LOGIN_ACCOUNT: '1000/1h' } });
+    try {
+      const u = await signup(s.url, 'known');
+      const answers = async (name: string) => {
+        const out: unknown[] = [];
+        for (let i = 0; i < 4; i++) {
+          const r = await login(s, '192.0.2.44', name, `wrong-password-${i}`);
+          out.push([r.status, r.body.error.code, r.body.error.message, r.headers.get('retry-after') === null ? null : 'set']);
+        }
+        return out;
+      };
+      const known = await answers(u.username);
+      assert.deepEqual(await answers('nobody_at_all'), known);
+      assert.deepEqual(await answers(u.email), known);
+      assert.deepEqual(await answers('nobody@example.test'), known);
+      assert.deepEqual(known.map((a) => (a as unknown[])[0]), [401, 401, 429, 429]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a far higher ceiling per name across all addresses', async () => {
+    const s = await startTestServer({ env: { TRUST_PROXY: 'true', LOGIN_FREE_FAILURES: '100', RATE_LIMIT_LOGIN_ACCOUNT: '5/1h' } });
+    try {
+      const u = await signup(s.url, 'ceiling');
+      for (let i = 0; i < 5; i++) assert.equal((await login(s, `198.51.100.${i + 1}`, u.username, `wrong-password-${i}`)).status, 401);
+      const r = await login(s, '203.0.113.50', u.username, u.password);
+      assert.deepEqual([r.status, r.body.error.code], [429, 'rate_limited']);
+      assert.ok(retryAfter(r) > 0);
       const other = await signup(s.url, 'free');
-      assert.equal((await call(s.url, 'POST', '/v1/auth/login', { body: { login: other.username, password: other.password } })).status, 200);
+      assert.equal((await login(s, '198.51.100.1', other.username, other.password)).status, 200);
     } finally {
       await s.stop();
     }

@@ -6,6 +6,7 @@ import { SQL_BACKENDS, TEST_JWT_SECRET, call, signup, startTestServer, type Test
 import { WsTestClient, settle } from './support/ws-client.js';
 import { createTestDatabase } from './support/postgres.js';
 import { freeLoopbackPort } from './support/process.js';
+import { newId } from '../src/ids.js';
 
 const send = (s: TestServer, u: TestUser, cid: string, text: string, extra: Record<string, unknown> = {}) =>
   call(s.url, 'POST', `/v1/conversations/${cid}/messages`, { token: u.accessToken, body: { clientMsgId: `c-${Math.random().toString(36).slice(2)}`, text, ...extra } });
@@ -35,7 +36,9 @@ for (const backend of SQL_BACKENDS) {
       const both = await Promise.all([1, 2, 3].map(() => call(s.url, 'POST', '/v1/conversations', { token: carol.accessToken, body: { type: 'direct', userId: bob.id } })));
       assert.equal(new Set(both.map((r) => r.body.id)).size, 1);
       assert.equal((await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'direct', userId: alice.id } })).status, 400);
-      assert.equal((await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'direct', userId: 'nobody' } })).status, 404);
+      // A malformed id in a body is a malformed request; a well-formed one that names nobody is not found.
+      assert.equal((await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'direct', userId: 'nobody' } })).status, 400);
+      assert.equal((await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'direct', userId: newId() } })).status, 404);
       assert.equal((await call(s.url, 'POST', '/v1/conversations/' + r1.body.id + '/members', { token: alice.accessToken, body: { userIds: [carol.id] } })).status, 403);
     });
 

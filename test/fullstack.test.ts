@@ -19,7 +19,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,7 @@ import { startRedisCluster, type RedisClusterTest } from './support/redis-cluste
 import { startFerretDB } from './support/ferretdb.js';
 import { WsTestClient } from './support/ws-client.js';
 import { ensureNginx, freeLoopbackPort, startNginx, type NginxTestServer } from './support/nginx.js';
-import { killOnExit, waitExit } from './support/process.js';
+import { canConnect, killOnExit, skipUnlessCI, waitExit } from './support/process.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const AMQP_TEST_URL = process.env.AMQP_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -444,8 +444,9 @@ const sum = (ps: Probe[], k: keyof Probe['counts']) => ps.reduce((n, p) => n + p
 // ---------------------------------------------------------------- the tests
 
 const nginxBin = await ensureNginx();
+const nginxSkip = skipUnlessCI('error' in nginxBin ? nginxBin.error : false);
 
-describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { skip: 'error' in nginxBin ? nginxBin.error : false }, () => {
+describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { skip: nginxSkip }, () => {
   let stack: Stack;
   const probes: Probe[] = [];
   const probe = (...args: ConstructorParameters<typeof Probe>) => {
@@ -663,7 +664,114 @@ describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { ski
   });
 });
 
-describe('full stack on a Redis Cluster (3 masters + 3 replicas): sharded pub/sub across gateways, a master killed mid-flow', { skip: 'error' in nginxBin ? nginxBin.error : false }, () => {
+// ---------------------------------------------------------------- the script itself
+
+/** A base port P with P..P+5 all free (the script's Nginx, API, gateways, worker, FerretDB). */
+async function freePortRange(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const taken = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => canConnect(base + i)));
+    if (!taken.some(Boolean)) return base;
+  }
+  throw new Error('no free range of 6 ports');
+}
+
+describe('npm run start:fullstack survives a dead process, as the systemd units do', { skip: nginxSkip }, () => {
+  test('kill -9 a gateway started by the script: the others keep serving, it is restarted (logged), clients lose nothing', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'parley-fullstack-script-'));
+    const [db, amqp, mongo] = await Promise.all([createTestDatabase(), amqpForRun(), startFerretDB()]);
+    const port = await freePortRange();
+    const env: Record<string, string> = Object.fromEntries(
+      Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined && !(e[0] in CONFIG_SPEC) && e[0] !== 'NODE_TEST_CONTEXT'),
+    );
+    Object.assign(env, {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      FULLSTACK_STATE: state,
+      DATABASE_URL: db.url,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_KEY_PREFIX: `fullstack-script-${randomBytes(4).toString('hex')}:`,
+      AMQP_URL: amqp.url,
+      AMQP_QUEUE_PREFIX: `fullstack_script_${randomBytes(4).toString('hex')}`,
+      ...(mongo ? { MONGODB_URL: mongo.url, MONGODB_DATABASE: `parley_script_${randomBytes(4).toString('hex')}` } : {}),
+      SHUTDOWN_GRACE: '2s',
+      RATE_LIMIT_SIGNUP_IP: '100000/10m',
+      RATE_LIMIT_LOGIN_IP: '100000/10m',
+      RATE_LIMIT_WS_SEND: '100000/1s',
+    });
+    const script = spawn('bash', ['scripts/fullstack.sh'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    killOnExit(script);
+    let out = '';
+    script.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    script.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const pidOf = (name: string) => Number(readFileSync(join(state, 'run', `${name}.pid`), 'utf8').trim());
+    const ps: Probe[] = [];
+    try {
+      // The script builds Parley (tsc, the web client) before it starts anything: minutes on a loaded machine.
+      await until(() => out.includes('Parley full stack:') || script.exitCode !== null, 15 * 60_000, 'the script to start the stack');
+      assert.equal(script.exitCode, null, `the script exited:\n${out.slice(-3000)}`);
+      const base = `http://127.0.0.1:${port}`;
+      const wsUrl = `ws://127.0.0.1:${port}/v1/ws`;
+      const gateways = [{ name: 'ws1', addr: `127.0.0.1:${port + 2}` }, { name: 'ws2', addr: `127.0.0.1:${port + 3}` }];
+
+      const users = await Promise.all(['s1', 's2', 's3', 's4'].map((n) => signup(base, n)));
+      const cid = await group(base, users[0]!, users.slice(1));
+      for (const [i, u] of users.entries()) {
+        const p = new Probe(`s${i + 1}`, u, cid, wsUrl, base);
+        await p.start();
+        ps.push(p);
+      }
+      const victim = gateways.find((g) => ps.some((p) => p.upstream === g.addr));
+      assert.ok(victim, `clients on a gateway: ${ps.map((p) => p.upstream).join(', ')}`);
+      const victimPid = pidOf(victim.name);
+      const apiPid = pidOf('api');
+
+      const flowing = flow(ps, 20, 'script');
+      await until(() => flowing.acked() >= flowing.total / 3, 60_000, 'a third of the sends');
+      process.kill(victimPid, 'SIGKILL');
+      // The others keep serving meanwhile: REST through Nginx answers at once.
+      const during = await call(base, 'GET', '/v1/me', { token: users[0]!.accessToken });
+      assert.equal(during.status, 200);
+
+      const acked = await flowing.done;
+      const server = await history(base, users[0]!, cid);
+      const userMsgs = server.filter((m) => m.kind === 'user');
+      assert.equal(userMsgs.length, flowing.total, 'every send stored once');
+      assert.deepEqual(new Set(acked.map((m) => m.id)), new Set(userMsgs.map((m) => m.id)));
+      await Promise.all(ps.map((p) => p.waitUntil(() => p.held().length >= server.length, 60_000, `all ${server.length} messages (has ${p.held().length})`)));
+      await Promise.all(ps.map((p) => p.client.settled()));
+      for (const p of ps) assertHoldsExactly(p, server);
+
+      // The dead gateway comes back (a new pid, serving on its port), and the restart is logged.
+      await until(() => { try { return pidOf(victim.name) !== victimPid; } catch { return false; } }, 60_000, `${victim.name} to be restarted`);
+      const victimPort = Number(victim.addr.split(':')[1]);
+      let healthy = false;
+      for (const deadline = Date.now() + 120_000; !healthy && Date.now() < deadline; ) {
+        healthy = await fetch(`http://${victim.addr}/healthz`).then((r) => r.ok, () => false);
+        if (!healthy) await sleep(200); // poll interval
+      }
+      assert.ok(healthy, `${victim.name} answers on :${victimPort} again`);
+      const direct = await WsTestClient.connect(`ws://${victim.addr}/v1/ws`, users[1]!.accessToken);
+      direct.close();
+      const supervisorLog = readFileSync(join(state, 'logs', 'supervisor.log'), 'utf8');
+      assert.match(supervisorLog, new RegExp(`${victim.name} exited \\(status 137\\); restarting in 1s`));
+      assert.match(supervisorLog, new RegExp(`${victim.name} restarting`));
+      assert.equal(pidOf('api'), apiPid, 'the API was never restarted');
+      assert.equal(script.exitCode, null, 'the script keeps running');
+      console.log(`# fullstack.sh: killed ${victim.name} (pid ${victimPid}), restarted as pid ${pidOf(victim.name)}; ${userMsgs.length} messages, every client holds every one exactly once`);
+    } finally {
+      for (const p of ps) p.close();
+      script.kill('SIGTERM');
+      const exited = await waitExit(script, 60_000);
+      if (!exited) script.kill('SIGKILL');
+      await Promise.all([db.drop(), amqp.drop(), mongo?.stop()]);
+      rmSync(state, { recursive: true, force: true });
+      assert.ok(exited, `the script stops on SIGTERM:\n${out.slice(-2000)}`);
+    }
+  });
+});
+
+describe('full stack on a Redis Cluster (3 masters + 3 replicas): sharded pub/sub across gateways, a master killed mid-flow', { skip: nginxSkip }, () => {
   let cluster: RedisClusterTest;
   let stack: Stack;
   const probes: Probe[] = [];

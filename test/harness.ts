@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig, type Role } from '../src/config.js';
 import { startParley, type Parley, type StartOptions } from '../src/app.js';
 import { createTestDatabase } from './support/postgres.js';
+import type { Logger } from '../src/logger.js';
 
 export type SqlBackend = 'pglite' | 'postgres';
 
@@ -39,6 +40,8 @@ export interface TestServerOptions {
   /** Reuse an existing data directory / database (restart tests). */
   dataDir?: string;
   databaseUrl?: string;
+  /** The process logger (default: one at LOG_LEVEL on stdout). */
+  logger?: Logger;
   /** Wraps the server's SQL database (statement counting). */
   wrapSql?: StartOptions['wrapSql'];
 }
@@ -68,7 +71,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = loadConfig(env, { dotenvPath: null });
   let parley: Parley;
   try {
-    parley = await startParley(config, { ...(opts.roles ? { roles: opts.roles } : {}), ...(opts.wrapSql ? { wrapSql: opts.wrapSql } : {}) });
+    parley = await startParley(config, {
+      ...(opts.roles ? { roles: opts.roles } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.wrapSql ? { wrapSql: opts.wrapSql } : {}),
+    });
   } catch (err) {
     await db?.drop();
     throw err;

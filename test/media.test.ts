@@ -23,6 +23,7 @@ import { S3BlobStore } from '../src/platform/blob/blob.s3.js';
 import type { BlobStore } from '../src/platform/blob/blob.port.js';
 import type { DeadJob, Job, JobHandler, JobKind, JobQueue } from '../src/platform/jobs/jobs.port.js';
 import { AppError } from '../src/errors.js';
+import { newId } from '../src/ids.js';
 import { uploadMedia, type UploadProgress } from '../sdk/upload.js';
 import { SQL_BACKENDS, TEST_JWT_SECRET, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
 import { startS3Server, type S3TestServer } from './support/s3-server.js';
@@ -398,7 +399,7 @@ for (const backend of ['s3', 'local'] as BlobBackend[]) {
       const m = await upload(alice, await png(10, 10), 'image/png', 'secret.png');
       const conv = `conv_${randomUUID()}`;
       members.add(`${alice.id}:${conv}`).add(`${bob.id}:${conv}`);
-      const missing = await call(app.url, 'GET', `/v1/media/does-not-exist`, { token: carol.accessToken });
+      const missing = await call(app.url, 'GET', `/v1/media/${newId()}`, { token: carol.accessToken });
       assert.equal(missing.status, 404);
 
       // Not posted anywhere yet: bob (a member of the conversation) sees nothing either.

@@ -9,9 +9,10 @@ import { newId } from '../src/ids.js';
 import { messageStoreContract } from '../src/platform/message-store/message-store.contract.js';
 import { MongoMessageStore } from '../src/platform/message-store/message-store.mongo.js';
 import { startFerretDB, type MongoTestServer } from './support/ferretdb.js';
+import { skipUnlessCI } from './support/process.js';
 
 const server: MongoTestServer | null = await startFerretDB();
-const skip = server ? false : 'no MongoDB server: MONGODB_URL unset and FerretDB could not be built (see the [ferretdb] line above)';
+const skip = skipUnlessCI(server ? false : 'no MongoDB server: MONGODB_URL unset and FerretDB could not be built (see the [ferretdb] line above)');
 
 describe('message store contract: MongoDB', { skip }, () => {
   const logger = createLogger('silent');

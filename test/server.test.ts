@@ -47,14 +47,19 @@ test('the CLI serves, migrates, refuses bad config, and exits cleanly on SIGTERM
 
     const child = spawn(tsx, ['src/cli.ts', 'serve', '--roles', 'api,ws'], { env });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const deadline = Date.now() + 120_000;
-    while (!out.includes('parley started')) {
+    while (!out.includes('parley started') || !err.includes('\n')) {
       if (Date.now() > deadline) throw new Error(`server did not start: ${out}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     const r = await call(`http://127.0.0.1:${port}`, 'GET', '/readyz');
     assert.equal(r.status, 200);
+    // One plain line for a person, with the URL to open; stdout stays JSON lines.
+    assert.equal(err, `Parley is running: open http://localhost:${port}\n`);
+    for (const line of out.split('\n').filter(Boolean)) JSON.parse(line);
     child.kill('SIGTERM');
     const code = await new Promise((resolve) => child.on('exit', resolve));
     assert.equal(code, 0);

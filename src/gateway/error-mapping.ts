@@ -39,7 +39,11 @@ export function mapError(err: unknown): MappedError {
     if (err.retryAfterSeconds !== undefined) m.retryAfterSeconds = err.retryAfterSeconds;
     return m;
   }
-  const e = err as { statusCode?: number; code?: string; validation?: unknown; message?: string } | null;
+  const e = err as { statusCode?: number; code?: string; validation?: unknown; validationContext?: string; message?: string } | null;
+  // A path whose ids are malformed names nothing: the same answer as an id that does not exist.
+  if (e && e.validation && e.validationContext === 'params') {
+    return { status: 404, code: 'not_found', message: ERROR_CATALOG.not_found.message, unexpected: false };
+  }
   if (e && e.validation) {
     return { status: 400, code: 'invalid_request', message: e.message ?? 'Invalid request.', unexpected: false };
   }

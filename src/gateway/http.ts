@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -7,8 +7,9 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Type } from 'typebox';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
-import { unauthorized } from '../errors.js';
+import { redactSecrets, type Logger } from '../logger.js';
+import { invalid, notFound, unauthorized } from '../errors.js';
+import { findNul } from '../modules/common.schemas.js';
 import type { AuthContext, AuthService } from '../modules/auth/auth.service.js';
 import { errorBody, mapError } from './error-mapping.js';
 import type { Metrics } from './metrics.js';
@@ -19,6 +20,13 @@ export type HttpApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerR
 declare module 'fastify' {
   interface FastifyRequest {
     auth?: AuthContext;
+  }
+}
+
+/** Fastify's request log lines, with the credentials of signed URLs and tokens redacted from the URL. */
+class RedactingLogController extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.info({ req: { method: request.method, url: redactSecrets(request.url), host: request.host, remoteAddress: request.ip } }, 'incoming request');
   }
 }
 
@@ -68,8 +76,22 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    logController: new RedactingLogController(),
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    // Errors Fastify raises before routing (a URL that is not valid percent-encoding, a
+    // bad Content-Type) get the same error body as every other error.
+    // HTTP the parser refuses (headers too large, malformed request line): the same error body.
+    clientErrorHandler: (err: Error & { code?: string }, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify(errorBody({ status, code: 'invalid_request', message: status === 431 ? 'Request headers or URL too large.' : 'Malformed HTTP request.', unexpected: false }));
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    },
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const m = mapError(err);
+      void reply.status(m.status).send(errorBody(m));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Bodies are JSON: a number is not a string. Query strings and params are text, so they
@@ -90,6 +112,17 @@ export async function createHttpApp(deps: HttpDeps): Promise<HttpApp> {
   });
 
   app.decorateRequest('auth', undefined);
+
+  // One check for every route: no text anywhere in a request may hold NUL (PostgreSQL
+  // text cannot store it, and no field of the API has a use for it).
+  app.addHook('preValidation', async (req) => {
+    // A path holding one names nothing (see docs/errors.md: malformed path ids are not found).
+    if (findNul(req.params) !== null) throw notFound();
+    for (const [part, value] of [['body', req.body], ['query', req.query]] as const) {
+      const at = findNul(value);
+      if (at !== null) throw invalid(`${part}${at === '/' ? '' : at} must not contain NUL characters.`);
+    }
+  });
 
   app.setErrorHandler((err, req, reply) => {
     const m = mapError(err);

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { ChildProcess } from 'node:child_process';
+import { test } from 'node:test';
 
 /** A TCP port free on 127.0.0.1 right now (the caller binds it soon after; retry on EADDRINUSE). */
 export function freeLoopbackPort(): Promise<number> {
@@ -106,4 +107,21 @@ export async function spawnParley(env: Record<string, string>, opts: { args?: st
     await sleep(100);
   }
   return { url: `http://127.0.0.1:${port}`, child, output: () => out };
+}
+
+/** True in CI (`CI=true`, as GitHub Actions and `.ci/run` set it). */
+export const IN_CI = /^(true|1)$/i.test(process.env.CI ?? '');
+
+/**
+ * For a suite whose peer (FerretDB, Nginx, ...) could not be had: the `skip` reason to use
+ * locally, but under CI=true a failing test instead, so a green CI run means every suite
+ * ran. `reason` false/undefined: the peer is there, nothing is skipped.
+ */
+export function skipUnlessCI(reason: string | false | undefined): string | false {
+  if (!reason) return false;
+  if (!IN_CI) return reason;
+  test(`required test peer is available (CI=true): ${reason}`, () => {
+    throw new Error(`${reason} — under CI=true a missing peer fails instead of skipping`);
+  });
+  return `${reason} (reported as a failure above: CI=true)`;
 }

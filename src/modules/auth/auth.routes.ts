@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { ErrorResponse, authOf, type HttpApp, type RequireAuth } from '../../gateway/http.js';
+import { Text } from '../common.schemas.js';
 import { DisplayName, SelfUser, Username } from '../users/users.schemas.js';
 import type { AuthService } from './auth.service.js';
 
@@ -10,7 +11,7 @@ const Tokens = {
 };
 const AuthResult = Type.Object({ user: SelfUser, ...Tokens }, { title: 'AuthResult' });
 const TokenPair = Type.Object(Tokens, { title: 'TokenPair' });
-const Password = Type.String({ minLength: 8, maxLength: 1024 });
+const Password = Text({ minLength: 8, maxLength: 1024 });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
 
 /** `/v1/auth/*`: signup, login, refresh, logout. */
@@ -45,7 +46,7 @@ export function registerAuthRoutes(app: HttpApp, deps: { auth: AuthService; requ
       schema: {
         tags: ['auth'],
         summary: 'Log in with email or username.',
-        body: Type.Object({ login: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }),
+        body: Type.Object({ login: Text({ minLength: 1, maxLength: 254 }), password: Text({ minLength: 1, maxLength: 1024 }) }),
         response: { 200: AuthResult, ...errors },
       },
     },
@@ -58,7 +59,7 @@ export function registerAuthRoutes(app: HttpApp, deps: { auth: AuthService; requ
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token. A spent token presented again revokes its session.',
-        body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200 }) }),
+        body: Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_.-]+$' }) }),
         response: { 200: TokenPair, ...errors },
       },
     },

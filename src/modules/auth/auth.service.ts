@@ -10,7 +10,7 @@ import type { UsersService } from '../users/users.service.js';
 import type { SelfUser } from '../users/users.schemas.js';
 import { SessionsRepository } from './sessions.repository.js';
 import type { AccessTokens} from './tokens.js';
-import { hashToken, newRefreshToken, sessionIdOfRefreshToken, type AccessClaims } from './tokens.js';
+import { hashToken, newRefreshToken, openWith, sealWith, sessionIdOfRefreshToken, type AccessClaims } from './tokens.js';
 import { RateLimiter } from './rate-limiter.js';
 
 export interface TokenPair {
@@ -38,6 +38,10 @@ export interface ClientInfo {
 // enough that a team signing up at once does not stall a 2-core server.
 const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/** How long failed logins of one (name, address) are remembered for its growing delays. */
+const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 3600;
+
+/** The session cache holds `live:<userId>`, so a cached answer still ties the session to its user. */
 const SESSION_LIVE = 'live';
 const SESSION_REVOKED = 'revoked';
 
@@ -102,18 +106,29 @@ export class AuthService {
     for (const id of revoked) await this.markRevoked(id, userId);
   }
 
+  /**
+   * Logs in. Failures are throttled per (name typed, client address) with growing delays,
+   * and per name typed under a far higher ceiling, so a stranger cannot lock an account
+   * out for its owner. Every key is the name as typed (hashed), never the account: an
+   * email and a username of one account never share visible state, and an unknown name
+   * answers exactly like a known one — every refusal is the same until a correct password.
+   */
   async login(input: { login: string; password: string }, client: ClientInfo): Promise<AuthResult> {
     const account = input.login.trim().toLowerCase();
     await this.limiter.hit(`login:ip:${client.ip}`, this.config.RATE_LIMIT_LOGIN_IP, 'login attempts from this address');
+    const name = hashToken(`login:${account}`);
+    const pairKey = `login:pair:${name}:${client.ip}`;
+    const ceilingKey = `login:name:${name}`;
+    await this.limiter.assertNoDelay(pairKey, 'failed logins');
+    await this.limiter.assertNotLocked(ceilingKey, 'failed logins');
     const row = await this.users.findByLogin(account);
-    // Keyed by the account, not the name typed, so email and username share one budget.
-    const accountKey = `login:acct:${row ? row.id : account}`;
-    await this.limiter.assertNotLocked(accountKey, 'failed logins for this account');
     const ok = await argon2.verify(row?.password_hash ?? (await this.dummyHash), input.password).catch(() => false);
     if (!row || !ok) {
-      await this.limiter.failure(accountKey, this.config.RATE_LIMIT_LOGIN_ACCOUNT);
+      await this.limiter.delayAfterFailure(pairKey, this.config.LOGIN_FREE_FAILURES, this.config.LOGIN_MAX_DELAY, LOGIN_FAILURE_MEMORY_SECONDS);
+      await this.limiter.failure(ceilingKey, this.config.RATE_LIMIT_LOGIN_ACCOUNT);
       throw unauthorized('Wrong login or password.');
     }
+    await this.limiter.clearDelay(pairKey);
     if (row.deactivated_at) throw new AppError('account_deactivated', 'This account has been deactivated.');
     const pair = await this.startSession(row.id, client);
     return { user: this.usersService.toSelf(row), ...pair };
@@ -142,7 +157,7 @@ export class AuthService {
       ip: client.ip,
       ...(client.userAgent ? { userAgent: client.userAgent } : {}),
     });
-    await this.kv.set(this.sessionKey(sessionId), SESSION_LIVE, this.config.SESSION_CACHE_TTL);
+    await this.kv.set(this.sessionKey(sessionId), `${SESSION_LIVE}:${userId}`, this.config.SESSION_CACHE_TTL);
     return { accessToken: await this.tokens.sign({ userId, sessionId }), refreshToken, expiresIn: this.tokens.ttlSeconds };
   }
 
@@ -153,12 +168,16 @@ export class AuthService {
   /**
    * Rotates a refresh token. The presented token is spent; presenting a spent one again
    * (a stolen copy, or a replay) revokes the whole session, so both holders are logged out.
+   * Except within `REFRESH_GRACE_PERIOD` of its rotation: then it returns the very pair
+   * the rotation issued (two tabs refreshing at once, a retried request), as identity
+   * providers' refresh token "reuse intervals" do. The pair waits in the shared cache,
+   * sealed under the old token, so only its holder can read it.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const sessionId = sessionIdOfRefreshToken(refreshToken);
     if (!sessionId) throw unauthorized('Invalid refresh token.');
     const hash = hashToken(refreshToken);
-    const next = newRefreshToken(sessionId);
+    const graceKey = `refresh:grace:${hash}`;
     // The outcome is decided inside the transaction but thrown after it commits, so a
     // revocation for reuse is kept rather than rolled back with the error.
     const outcome = await this.db.transaction(async (tx) => {
@@ -166,9 +185,17 @@ export class AuthService {
       const s = await sessions.findForUpdate(sessionId);
       if (!s || s.revoked_at || s.expires_at.getTime() <= Date.now()) return { kind: 'invalid' as const };
       if (s.refresh_hash === hash) {
+        const next = newRefreshToken(sessionId);
         await sessions.rotate(sessionId, hash, hashToken(next), this.refreshExpiry());
-        return { kind: 'ok' as const, userId: s.user_id };
+        const pair: TokenPair = { accessToken: await this.tokens.sign({ userId: s.user_id, sessionId }), refreshToken: next, expiresIn: this.tokens.ttlSeconds };
+        // Written before the commit: a concurrent refresh waits on the row lock above, and
+        // must find the pair once it gets the row. Without the cache it falls back to reuse detection.
+        await this.kv.set(graceKey, sealWith(refreshToken, JSON.stringify(pair)), this.config.REFRESH_GRACE_PERIOD).catch(() => {});
+        return { kind: 'ok' as const, pair };
       }
+      const sealed = await this.kv.get(graceKey).catch(() => null);
+      const opened = sealed === null ? null : openWith(refreshToken, sealed);
+      if (opened !== null) return { kind: 'ok' as const, pair: JSON.parse(opened) as TokenPair };
       if (await sessions.isSpent(sessionId, hash)) {
         await sessions.revoke(sessionId, 'refresh_token_reuse');
         return { kind: 'reused' as const, userId: s.user_id };
@@ -180,7 +207,7 @@ export class AuthService {
       throw unauthorized('Refresh token reuse detected; the session has been revoked.');
     }
     if (outcome.kind === 'invalid') throw unauthorized('Invalid refresh token.');
-    return { accessToken: await this.tokens.sign({ userId: outcome.userId, sessionId }), refreshToken: next, expiresIn: this.tokens.ttlSeconds };
+    return outcome.pair;
   }
 
   async logout(auth: AuthContext): Promise<void> {
@@ -203,27 +230,31 @@ export class AuthService {
     return { userId, sessionId };
   }
 
-  /** Verifies an access token and that its session is still live; throws `unauthorized`. */
+  /** Verifies an access token, that its session is still live and that it is the token subject's session; throws `unauthorized`. */
   async authenticate(accessToken: string): Promise<AuthContext> {
     const claims: AccessClaims = await this.tokens.verify(accessToken);
-    await this.assertSessionLive(claims.sessionId);
+    await this.assertSessionLive(claims.sessionId, claims.userId);
     return claims;
   }
 
-  /** Throws `unauthorized` when the session was revoked or has expired. */
-  async assertSessionLive(sessionId: string): Promise<void> {
+  /** Throws `unauthorized` when the session was revoked, has expired, or is not `userId`'s. */
+  async assertSessionLive(sessionId: string, userId: string): Promise<void> {
     const key = this.sessionKey(sessionId);
+    const live = `${SESSION_LIVE}:${userId}`;
     // The cache is an optimisation: when it is down, the database answers.
     const cached = await this.kv.get(key).catch(() => null);
-    if (cached === SESSION_LIVE) return;
+    if (cached === live) return;
     if (cached === SESSION_REVOKED) throw unauthorized('Session has ended.');
+    if (cached?.startsWith(`${SESSION_LIVE}:`)) throw unauthorized('Invalid access token.');
     const s = await this.sessions.find(sessionId);
     if (!s || s.revoked_at || s.expires_at.getTime() <= Date.now()) {
       await this.kv.set(key, SESSION_REVOKED, this.tokens.ttlSeconds + 60).catch(() => {});
       throw unauthorized('Session has ended.');
     }
+    // Another user's session: the token was forged or minted wrongly; nothing of it is accepted.
+    if (s.user_id !== userId) throw unauthorized('Invalid access token.');
     // Only if nothing was written meanwhile: a logout racing this check must win.
-    await this.kv.setIfAbsent(key, SESSION_LIVE, this.config.SESSION_CACHE_TTL).catch(() => false);
+    await this.kv.setIfAbsent(key, live, this.config.SESSION_CACHE_TTL).catch(() => false);
   }
 
   private sessionKey(sessionId: string): string {

@@ -44,4 +44,28 @@ export class RateLimiter {
     const left = Number(until) - Date.now();
     if (left > 0) throw new AppError('rate_limited', `Too many ${what}; retry later.`, { retryAfterSeconds: Math.ceil(left / 1000) });
   }
+
+  /**
+   * Growing delays under `key`: the first `free` failures cost nothing; each later one
+   * makes the next attempt wait twice as long as the one before (1 s, 2 s, 4 s, …, up to
+   * `maxDelaySeconds`). Failures are remembered for `memorySeconds`; `clearDelay` resets.
+   */
+  async delayAfterFailure(key: string, free: number, maxDelaySeconds: number, memorySeconds: number): Promise<void> {
+    const { count } = await this.kv.incrWindow(`rl:fail:${key}`, memorySeconds);
+    if (count < free) return;
+    const wait = Math.min(maxDelaySeconds, 2 ** Math.min(count - free, 30));
+    await this.kv.set(`rl:wait:${key}`, String(Date.now() + wait * 1000), Math.max(1, Math.ceil(wait)));
+  }
+
+  /** Throws `rate_limited` while `key` must still wait after its last failure. */
+  async assertNoDelay(key: string, what: string): Promise<void> {
+    const until = await this.kv.get(`rl:wait:${key}`);
+    const left = until === null ? 0 : Number(until) - Date.now();
+    if (left > 0) throw new AppError('rate_limited', `Too many ${what}; retry later.`, { retryAfterSeconds: Math.ceil(left / 1000) });
+  }
+
+  /** Forgets the failures under `key` (after a success). */
+  async clearDelay(key: string): Promise<void> {
+    await Promise.all([this.kv.del(`rl:fail:${key}`), this.kv.del(`rl:wait:${key}`)]);
+  }
 }

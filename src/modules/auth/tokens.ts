@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
@@ -58,6 +58,32 @@ export function sessionIdOfRefreshToken(token: string): string | null {
 /** Refresh tokens are stored only as SHA-256 hashes: a database leak does not leak sessions. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * Encrypts `plaintext` (AES-256-GCM) under a key derived from `secret`, so only a holder
+ * of the secret (e.g. a refresh token) can read it back: what the refresh grace period
+ * keeps in the shared cache is useless to anyone who reads the cache.
+ */
+export function sealWith(secret: string, plaintext: string): string {
+  const key = createHash('sha256').update(`seal:${secret}`).digest();
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+/** Reverses `sealWith`; null when `sealed` was not sealed with `secret` (or was altered). */
+export function openWith(secret: string, sealed: string): string | null {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const key = createHash('sha256').update(`seal:${secret}`).digest();
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
 }
 
 /**

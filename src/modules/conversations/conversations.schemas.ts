@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { MessageSchema } from '../messages/messages.schemas.js';
-import { Id, SINGLE_LINE_TEXT } from '../users/users.schemas.js';
+import { Id, NO_NUL_TEXT, SINGLE_LINE_TEXT } from '../common.schemas.js';
 
 const RoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
 
@@ -31,7 +31,7 @@ export const MemberSchema = Type.Object(
 );
 
 const Title = Type.String({ minLength: 1, maxLength: 100, pattern: SINGLE_LINE_TEXT });
-const Topic = Type.String({ maxLength: 500, pattern: '^[^\\u0000]*$' });
+const Topic = Type.String({ maxLength: 500, pattern: NO_NUL_TEXT });
 
 export const CreateConversationBody = Type.Union([
   Type.Object({ type: Type.Literal('direct'), userId: Id }),
@@ -45,7 +45,7 @@ export const UpdateConversationBody = Type.Object({
 });
 
 export const ListQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9_-]*$', description: 'nextCursor of the previous page.' })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 30 })),
 });
 

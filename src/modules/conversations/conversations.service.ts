@@ -1,5 +1,5 @@
 import { forbidden, invalid, notFound } from '../../errors.js';
-import { newId } from '../../ids.js';
+import { isId, newId } from '../../ids.js';
 import type { Config } from '../../config.js';
 import type { SqlDatabase } from '../../platform/sql/index.js';
 import type { MessageStore } from '../../platform/message-store/index.js';
@@ -15,12 +15,19 @@ const MANAGERS: readonly Role[] = ['owner', 'admin'];
 function encodeCursor(row: MembershipRow): string {
   return Buffer.from(JSON.stringify([row.last_activity_at.toISOString(), row.id])).toString('base64url');
 }
-function decodeCursor(cursor: string): { at: Date; id: string } {
+/**
+ * Decodes a conversations cursor and checks it field by field: exactly [ISO date, id],
+ * the date a real one (year 2000 to 9999), the id of the one id shape. Anything else is
+ * a forged cursor and `invalid_request`, before any query sees it.
+ */
+export function decodeCursor(cursor: string): { at: Date; id: string } {
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (!Array.isArray(parsed) || parsed.length !== 2) throw new Error('bad');
+    const [at, id] = parsed as unknown[];
+    if (typeof at !== 'string' || at.length > 40 || !isId(id)) throw new Error('bad');
     const d = new Date(at);
-    // A real date (forged cursors with absurd years would fail in the database instead).
-    if (typeof id !== 'string' || id.length > 64 || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw new Error('bad');
+    if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw new Error('bad');
     return { at: d, id };
   } catch {
     throw invalid('Invalid cursor.');

@@ -1,9 +1,8 @@
 import { Type, type Static } from 'typebox';
+import { Id, SINGLE_LINE_TEXT } from '../common.schemas.js';
 
-/** Display text: no control characters (NUL would also break PostgreSQL text). */
-const SINGLE_LINE_TEXT = '^[^\\u0000-\\u001f\\u007f]*$';
-
-export const MediaId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+/** A media id has the shape of every id. */
+export const MediaId = Id;
 
 export const Media = Type.Object(
   {
@@ -31,7 +30,7 @@ export type Media = Static<typeof Media>;
 
 export const CreateUploadBody = Type.Object({
   filename: Type.String({ minLength: 1, maxLength: 255, pattern: SINGLE_LINE_TEXT }),
-  contentType: Type.String({ minLength: 3, maxLength: 255, description: 'Declared type; must be on the allow-list (see the 400 message).' }),
+  contentType: Type.String({ minLength: 3, maxLength: 255, pattern: SINGLE_LINE_TEXT, description: 'Declared type; must be on the allow-list (see the 400 message).' }),
   size: Type.Integer({ minimum: 1, maximum: 2 ** 50, description: 'Exact size in bytes; the upload must be exactly this long.' }),
 });
 export type CreateUploadBody = Static<typeof CreateUploadBody>;

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { ID_PATTERN } from '../../id-shape.js';
+import { Id, NO_NUL_TEXT } from '../common.schemas.js';
 
 export const MediaSchema = Type.Object(
   {
@@ -47,10 +47,10 @@ export const MessageSchema = Type.Object(
 
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const ClientMsgId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' });
-/** An id Parley issued (src/id-shape.ts): anything else, a NUL included, is refused at the edge. */
-export const EntityId = Type.String({ pattern: ID_PATTERN, description: '32 lowercase hex characters.' });
+/** An id Parley issued: the one shared `Id` schema (src/modules/common.schemas.ts). */
+export const EntityId = Id;
 // JSON Schema's maxLength counts code points (Ajv does too), as api.md counts characters.
-export const MessageText = Type.String({ maxLength: 4000, description: 'At most 4000 characters (code points).' });
+export const MessageText = Type.String({ maxLength: 4000, pattern: NO_NUL_TEXT, description: 'At most 4000 characters (code points).' });
 export const MediaIds = Type.Array(EntityId, { maxItems: 10 });
 
 export const SendMessageBody = Type.Object({

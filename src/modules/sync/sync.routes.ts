@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { ErrorResponse, authOf, type HttpApp, type RequireAuth } from '../../gateway/http.js';
+import { IdList } from '../common.schemas.js';
 import type { PresenceService } from '../presence/presence.service.js';
 import type { SyncService } from './sync.service.js';
 
@@ -33,7 +34,7 @@ export function registerSyncRoutes(app: HttpApp, deps: { sync: SyncService; pres
         tags: ['presence'],
         security,
         summary: 'Presence of users who share a conversation with you (others are omitted).',
-        querystring: Type.Object({ userIds: Type.String({ minLength: 1, maxLength: 20_000 }) }),
+        querystring: Type.Object({ userIds: IdList(500) }),
         response: {
           200: Type.Object({
             presence: Type.Record(Type.String(), Type.Object({ status: Type.String(), lastSeenAt: Type.Optional(Type.String()) })),
@@ -43,6 +44,6 @@ export function registerSyncRoutes(app: HttpApp, deps: { sync: SyncService; pres
         },
       },
     },
-    async (req) => ({ presence: await deps.presence.visibleTo(authOf(req).userId, req.query.userIds.split(',').slice(0, 500)) }),
+    async (req) => ({ presence: await deps.presence.visibleTo(authOf(req).userId, req.query.userIds.split(',')) }),
   );
 }

@@ -1,4 +1,5 @@
 import { invalid } from '../../errors.js';
+import { isId } from '../../ids.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
 import type { Role, SyncEvent } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
@@ -32,13 +33,30 @@ function encode(c: Cursor): string {
 const MIN_AT = Date.UTC(2000, 0, 1);
 const MAX_AT = Date.UTC(9999, 11, 31);
 
-function decode(raw: string): Cursor {
+/** Event ids are PostgreSQL bigints, read back as JS numbers: only safe positive integers. */
+const EVENT_ID = /^[1-9]\d{0,15}$/;
+
+/** One stream position, checked field by field; `isItemId` says what a continuing position's id must look like. */
+function validPos(p: unknown, isItemId: (id: string) => boolean): p is StreamPos {
+  if (typeof p !== 'object' || p === null) return false;
+  const { at, id, c } = p as Record<string, unknown>;
+  if (typeof at !== 'number' || !Number.isInteger(at) || at < MIN_AT || at > MAX_AT) return false;
+  if (typeof c !== 'boolean' || typeof id !== 'string') return false;
+  // A fresh position names no item; a continuing one names the last item delivered.
+  return c ? isItemId(id) : id === '';
+}
+
+/**
+ * Decodes a sync cursor and checks every field with its range (forged cursors are
+ * `invalid_request`, never a failing query): the message stream's id is a message id, the
+ * event stream's a safe integer.
+ */
+export function decode(raw: string): Cursor {
   try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Cursor;
-    const ok = (p: StreamPos) =>
-      p && Number.isInteger(p.at) && p.at >= MIN_AT && p.at <= MAX_AT && typeof p.id === 'string' && p.id.length <= 64 && typeof p.c === 'boolean' && (!p.c || p.id !== '');
-    if (c.v !== 1 || !ok(c.m) || !ok(c.e) || (c.e.c && !/^\d{1,20}$/.test(c.e.id))) throw new Error('bad cursor');
-    return c;
+    const c = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Partial<Cursor> | null;
+    if (typeof c !== 'object' || c === null || c.v !== 1) throw new Error('bad cursor');
+    if (!validPos(c.m, isId) || !validPos(c.e, (id) => EVENT_ID.test(id) && Number.isSafeInteger(Number(id)))) throw new Error('bad cursor');
+    return { v: 1, m: c.m, e: c.e };
   } catch {
     throw invalid('Invalid sync cursor.');
   }

@@ -1,12 +1,12 @@
 import { Type, type Static } from 'typebox';
+import { Id, SINGLE_LINE_TEXT, Text } from '../common.schemas.js';
 
-/** Display text: no control characters (NUL would also break PostgreSQL text). */
-export const SINGLE_LINE_TEXT = '^[^\\u0000-\\u001f\\u007f]*$';
+// Re-exported: other modules imported them from here before common.schemas existed.
+export { Id, SINGLE_LINE_TEXT };
 
 export const Username = Type.String({ minLength: 3, maxLength: 32, pattern: '^[a-z0-9_.]+$', description: '3–32 of [a-z0-9_.]' });
 export const DisplayName = Type.String({ minLength: 1, maxLength: 64, pattern: SINGLE_LINE_TEXT });
 export const StatusText = Type.String({ maxLength: 140, pattern: SINGLE_LINE_TEXT });
-export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
 
 export const PublicUser = Type.Object(
   {
@@ -46,6 +46,6 @@ export const UpdateMeBody = Type.Object({
 export type UpdateMeBody = Static<typeof UpdateMeBody>;
 
 export const UserSearchQuery = Type.Object({
-  query: Type.String({ minLength: 1, maxLength: 64 }),
+  query: Text({ minLength: 1, maxLength: 64 }),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, default: 20 })),
 });
