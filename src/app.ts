@@ -38,6 +38,10 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { LinksRepository } from './modules/links/links.repository.js';
+import { LinksService } from './modules/links/links.service.js';
+import { registerLinksRoutes } from './modules/links/links.routes.js';
+import { linksPreviewWorker } from './workers/links-preview.worker.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -148,6 +152,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       attachable: (userId, ids) => media.service.attachable(userId, ids),
       recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
     };
+    const links = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
+    messages.afterSend.push((m) => links.onMessageSent(m));
     const services: Services = { auth, users, devices, conversations, messages, presence, sync };
 
     const http = await createHttpApp({ config, logger, metrics });
@@ -169,6 +175,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerLinksRoutes(http, { links, requireAuth });
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
@@ -182,6 +189,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     if (roles.includes('worker')) {
       await startWorkers({ jobs: platform.jobs, sql: platform.sql, logger, metrics });
       await registerMediaJobHandlers(platform.jobs, media.service);
+      await platform.jobs.consume('links.preview', linksPreviewWorker(links));
       media.startCleanup();
     }
 

@@ -46,6 +46,8 @@ export class MessagesService {
     recordPosted: async () => {},
   };
   jobs: JobQueue | null = null;
+  /** Steps run after a message is stored and delivered (link previews); a failure is logged, never the send's. */
+  afterSend: ((m: StoredMessage) => Promise<void>)[] = [];
 
   constructor(
     private readonly store: MessageStore,
@@ -102,6 +104,7 @@ export class MessagesService {
     // Sending means you have read everything up to your own message.
     if (membership.last_read_seq < stored.seq) await this.conversations.markRead(userId, stored.conversationId, stored.seq);
     await this.queueJobs(stored);
+    for (const step of this.afterSend) await step(stored).catch((err: unknown) => this.logger.error({ err, messageId: stored.id }, 'an after-send step failed'));
     return { message, created: true };
   }
 

@@ -22,6 +22,7 @@ export const JOB_KINDS = [
   'mentions.detect',
   'calls.analytics',
   'media.thumbnail',
+  'links.preview',
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 

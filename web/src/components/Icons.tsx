@@ -1,0 +1,33 @@
+/**
+ * The UI's icons: SVG (lucide), never colour emoji, so they render the same on a machine
+ * without an emoji font. Each is decorative (aria-hidden); the button around it has the
+ * accessible name.
+ */
+export {
+  ArrowDown,
+  ArrowLeft,
+  Ban,
+  Bell,
+  BellOff,
+  Check,
+  Download,
+  Ellipsis,
+  File as FileIcon,
+  LogOut,
+  MessageSquare,
+  Monitor,
+  Moon,
+  Paperclip,
+  Pencil,
+  Reply,
+  Search,
+  Settings,
+  SmilePlus,
+  Sun,
+  Trash2,
+  Users,
+  X,
+} from 'lucide-react';
+
+/** The size used for icons in buttons (px). */
+export const ICON = 18;
