@@ -1,6 +1,10 @@
 import { useCallback, useEffect, useState } from 'react';
 import { AuthScreen } from './components/AuthScreen.js';
+import { ConfirmHost } from './components/ConfirmDialog.js';
 import { ConversationView } from './components/ConversationView.js';
+import { X } from './components/Icons.js';
+import { ProfileCardHost } from './components/ProfileCard.js';
+import { QuickSwitcher } from './components/QuickSwitcher.js';
 import { MembersDialog } from './components/MembersDialog.js';
 import { NewGroupDialog } from './components/NewGroupDialog.js';
 import { ProfileDialog } from './components/ProfileDialog.js';
@@ -9,6 +13,7 @@ import { ModelContext, useChat, useModel } from './lib/hooks.js';
 import { ChatModel } from './lib/model.js';
 import { disableWebPush, enableWebPush, notificationPermission, notifyIncoming, requestNotifications } from './lib/notify.js';
 import { loadSession, saveSession, type StoredSession } from './lib/session.js';
+import { useTheme } from './lib/theme.js';
 
 function conversationFromPath(): string | undefined {
   const m = /^\/c\/([^/]+)/.exec(location.pathname);
@@ -70,6 +75,35 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   const [activeId, setActiveId] = useState<string | undefined>(() => conversationFromPath());
   const [dialog, setDialog] = useState<'profile' | 'group' | 'members' | null>(null);
   const [permission, setPermission] = useState(() => notificationPermission());
+  const [theme, setTheme] = useTheme();
+  const [switcher, setSwitcher] = useState(false);
+
+  // Ctrl/Cmd+K: the quick switcher, from anywhere.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setSwitcher((v) => !v);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  // My profile may change in another session (name, avatar): read it again on focus.
+  useEffect(() => {
+    const again = () => {
+      if (document.visibilityState === 'visible') void model.refreshMe();
+    };
+    window.addEventListener('focus', again);
+    document.addEventListener('visibilitychange', again);
+    const t = setInterval(again, 60_000);
+    return () => {
+      window.removeEventListener('focus', again);
+      document.removeEventListener('visibilitychange', again);
+      clearInterval(t);
+    };
+  }, [model]);
 
   const open = useCallback((id: string | undefined) => {
     setActiveId(id);
@@ -154,7 +188,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
         <div className="toast" role="alert">
           {s.notice}
           <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => model.notice(undefined)}>
-            ✕
+            <X size={16} aria-hidden={true} />
           </button>
         </div>
       ) : null}
@@ -168,10 +202,12 @@ function Chat(props: { onLogout: () => Promise<void> }) {
           state: permission,
           enable: () => void requestNotifications().then(setPermission),
         }}
+        theme={{ choice: theme, set: setTheme }}
+        onQuickSwitch={() => setSwitcher(true)}
       />
       <main className="main" id="main">
         {active ? (
-          <ConversationView conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
+          <ConversationView key={active.id} conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
         ) : (
           <div className="empty-state">
             <h2>{unavailable ? 'This conversation is not available' : activeId ? 'Loading the conversation…' : 'Welcome to Parley'}</h2>
@@ -186,6 +222,9 @@ function Chat(props: { onLogout: () => Promise<void> }) {
         )}
       </main>
       {dialog === 'profile' ? <ProfileDialog onClose={() => setDialog(null)} /> : null}
+      {switcher ? <QuickSwitcher onOpen={open} onClose={() => setSwitcher(false)} /> : null}
+      <ProfileCardHost onOpenConversation={open} />
+      <ConfirmHost />
       {dialog === 'group' ? (
         <NewGroupDialog
           onClose={() => setDialog(null)}

@@ -2,6 +2,9 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import './styles.css';
+import { applyTheme, loadTheme } from './lib/theme.js';
+
+applyTheme(loadTheme());
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -61,6 +61,6 @@ export function previewOf(m: Message | undefined, name: (id: string | undefined)
   if (m.deletedAt) return 'Message deleted';
   const who = m.senderId === meId ? 'You: ' : '';
   if (m.text) return who + m.text.replace(/\s+/g, ' ').slice(0, 80);
-  if (m.attachments.length) return `${who}📎 ${m.attachments[0]!.filename}`;
+  if (m.attachments.length) return `${who}${m.attachments[0]!.contentType.startsWith('image/') ? 'Photo' : 'File'}: ${m.attachments[0]!.filename}`;
   return who;
 }
