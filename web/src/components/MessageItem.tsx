@@ -108,7 +108,8 @@ export function MessageItem(props: MessageItemProps) {
   };
 
   // Phones: a tap on the message (not on a link or button) or a long-press opens the sheet.
-  const interactive = (t: EventTarget | null) => t instanceof Element && !!t.closest('a, button, input, textarea, img, .edit-box');
+  // Also what is drawn over the page from inside the message (picker, sheet, lightbox).
+  const interactive = (t: EventTarget | null) => t instanceof Element && !!t.closest('a, button, input, textarea, img, .edit-box, .emoji-picker, .emoji-backdrop, .sheet-backdrop, .lightbox, dialog');
   const onPointerDown = (e: ReactPointerEvent) => {
     if (!actionable || e.pointerType === 'mouse' || interactive(e.target)) return;
     const state = { x: e.clientX, y: e.clientY, fired: false, timer: setTimeout(() => {
