@@ -1,6 +1,7 @@
 import { forwardRef, useId, useImperativeHandle, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { Conversation, Message, User } from '../../../sdk/index.js';
 import { sizeOf } from '../lib/format.js';
+import { plainText } from '../lib/markdown.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
 import { EmojiPicker } from './EmojiPicker.js';
@@ -160,7 +161,7 @@ export const Composer = forwardRef<ComposerHandle, {
       {props.replyTo ? (
         <div className="reply-bar" role="status">
           <span>
-            Replying to <strong>{model.displayName(props.replyTo.senderId)}</strong>: <span className="muted">{(props.replyTo.text ?? 'Attachment').slice(0, 80)}</span>
+            Replying to <strong>{model.displayName(props.replyTo.senderId)}</strong>: <span className="muted">{props.replyTo.text ? plainText(props.replyTo.text).slice(0, 80) : 'Attachment'}</span>
           </span>
           <button type="button" className="icon-button" aria-label="Cancel reply" onClick={props.clearReply}>
             <X size={ICON} aria-hidden={true} />

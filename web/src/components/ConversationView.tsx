@@ -53,14 +53,22 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
   const pending = s.pending.filter((p) => p.conversationId === c.id && !messages.some((m) => m.senderId === myId && m.clientMsgId === p.clientMsgId));
   const failed = s.failed.filter((f) => f.item.conversationId === c.id);
 
-  const firstUnread = unreadAfter === null ? undefined : messages.find((m) => m.seq > unreadAfter && m.senderId !== myId && m.kind !== 'system');
+  // Only once the history reaches back to the read position (seqs have no gaps), else the
+  // divider would sit above the oldest loaded message instead of the first unread.
+  const reachesRead = unreadAfter !== null && (!!messages[0] && messages[0].seq <= unreadAfter + 1 || (history?.loaded === true && !history.hasMore));
+  const firstUnread = unreadAfter === null || !reachesRead ? undefined : messages.find((m) => m.seq > unreadAfter && m.senderId !== myId && m.kind !== 'system');
 
+  // Once the divider has been on screen, the first unread was seen: no more "jump" button.
+  const [dividerSeen, setDividerSeen] = useState(false);
   const updateDividerAbove = useCallback(() => {
     const el = scroller.current;
     const d = el?.querySelector<HTMLElement>('[data-testid="unread-divider"]');
-    if (!el || !d) return setDividerAbove(unreadAfter !== null && !firstUnread && (history?.hasMore ?? false));
+    if (!el || !d) return;
+    if (d.offsetTop >= el.scrollTop && d.offsetTop <= el.scrollTop + el.clientHeight) setDividerSeen(true);
     setDividerAbove(d.offsetTop < el.scrollTop);
-  }, [unreadAfter, firstUnread, history?.hasMore]);
+  }, []);
+  // The first unread is further back than what is loaded, or loaded but scrolled past above.
+  const showJump = unreadAfter !== null && !dividerSeen && (firstUnread ? dividerAbove : !!history?.hasMore);
 
   // Keep the view anchored: on open at the first unread (or where it was left), at the
   // bottom for new messages, in place when older ones load.
@@ -101,15 +109,19 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
     lastSeenSeq.current = last.seq;
   }, [messages, myId]);
 
+  const lastTop = useRef(0);
   const onScroll = useCallback(() => {
     const el = scroller.current;
     if (!el) return;
+    // Older pages load when the user scrolls up near the top, not when the view is placed.
+    const up = el.scrollTop < lastTop.current;
+    lastTop.current = el.scrollTop;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
     if (atBottom.current) setNewWhileUp(0);
     prevHeight.current = el.scrollHeight;
     scrollMemory.set(c.id, { top: el.scrollTop, atBottom: atBottom.current });
     updateDividerAbove();
-    if (el.scrollTop < 120) void model.loadOlder(c.id);
+    if (up && el.scrollTop < 120) void model.loadOlder(c.id);
   }, [model, c.id, updateDividerAbove]);
 
   const toBottom = () => {
@@ -201,7 +213,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
         </div>
       </header>
       <div className="messages-wrap">
-      {dividerAbove && unreadAfter !== null ? (
+      {showJump ? (
         <button type="button" className="jump-unread with-icon" onClick={() => void jumpToUnread()} disabled={jumping} data-testid="jump-unread">
           {jumping ? 'Loading…' : `Jump to first unread (${unreadCount})`}
         </button>
@@ -222,7 +234,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
         <ol className="message-list" role="log" aria-label="Messages" aria-live="polite" aria-relevant="additions">
           {messages.map((m, i) => {
             const prev = messages[i - 1];
-            const continued = !!prev && prev.kind === 'user' && m.kind === 'user' && prev.senderId === m.senderId && !m.replyToId && Date.parse(m.createdAt) - Date.parse(prev.createdAt) < CONTINUE_MS;
+            const continued = m !== firstUnread && !!prev && prev.kind === 'user' && m.kind === 'user' && prev.senderId === m.senderId && !m.replyToId && Date.parse(m.createdAt) - Date.parse(prev.createdAt) < CONTINUE_MS;
             const divider =
               m === firstUnread ? (
                 <li key="unread-divider" className="unread-divider" data-testid="unread-divider" role="separator" aria-label="New messages">

@@ -1,4 +1,4 @@
-import markdownit, { type Token } from 'markdown-it';
+import type { Token } from 'markdown-it';
 import type { ReactNode } from 'react';
 import type { User } from '../../../sdk/index.js';
 import { replaceShortcodes, useEmojiData } from '../lib/emoji.js';
@@ -8,9 +8,7 @@ import { replaceShortcodes, useEmojiData } from '../lib/emoji.js';
  * with raw HTML off. markdown-it only parses; its tokens become React elements here, so
  * nothing is ever inserted as HTML, and a link is kept only for http(s) and mailto.
  */
-const md = markdownit('default', { html: false, linkify: true, breaks: true, typographer: false });
-md.disable(['image', 'heading', 'lheading', 'table', 'hr', 'reference', 'html_block', 'html_inline']);
-md.linkify.set({ fuzzyLink: false, fuzzyEmail: false, fuzzyIP: false });
+import { md } from '../lib/markdown.js';
 
 const SAFE_HREF = /^(https?:|mailto:)/i;
 const MENTION = /(@[a-z0-9_.]+)/gi;

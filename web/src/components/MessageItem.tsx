@@ -10,6 +10,7 @@ import { EmojiPicker } from './EmojiPicker.js';
 import { Copy, FileIcon, ICON, Pencil, Plus, Reply, SmilePlus, Trash2 } from './Icons.js';
 import { Lightbox } from './Lightbox.js';
 import { LinkPreviewCard } from './LinkPreviewCard.js';
+import { plainText } from '../lib/markdown.js';
 import { Markdown } from './Markdown.js';
 import { openProfile } from './ProfileCard.js';
 
@@ -178,7 +179,7 @@ export function MessageItem(props: MessageItemProps) {
             {props.replyTo ? (
               <>
                 <strong>{model.displayName(props.replyTo.senderId)}</strong>{' '}
-                <span className="muted">{props.replyTo.deletedAt ? 'Message deleted' : (props.replyTo.text ?? 'Attachment').slice(0, 120)}</span>
+                <span className="muted">{props.replyTo.deletedAt ? 'Message deleted' : props.replyTo.text ? plainText(props.replyTo.text).slice(0, 120) : 'Attachment'}</span>
               </>
             ) : (
               <span className="muted">Reply to an earlier message</span>

@@ -3,7 +3,7 @@ import type { User } from '../../../sdk/index.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
 
-type Item = { kind: 'conversation'; id: string; title: string; sub: string } | { kind: 'person'; user: User };
+type Item = { kind: 'conversation'; id: string; title: string; sub: string; peer?: User | undefined } | { kind: 'person'; user: User };
 
 /**
  * Ctrl/Cmd+K: jump to a conversation by name, or start one with someone found by name.
@@ -43,11 +43,11 @@ export function QuickSwitcher(props: { onOpen: (conversationId: string) => void;
       .map((c) => ({ c, title: model.titleOf(c) }))
       .filter(({ title, c }) => !q || title.toLowerCase().includes(q) || (c.topic ?? '').toLowerCase().includes(q))
       .slice(0, 12)
-      .map(({ c, title }): Item => ({ kind: 'conversation', id: c.id, title, sub: c.type === 'group' ? `${c.memberCount} members` : 'Direct message' }));
+      .map(({ c, title }): Item => ({ kind: 'conversation', id: c.id, title, sub: c.type === 'group' ? `${c.memberCount} members` : 'Direct message', peer: c.peerId ? s.users[c.peerId] : undefined }));
     const directPeers = new Set(s.conversations.map((c) => c.peerId).filter(Boolean));
     const found = people.filter((u) => !directPeers.has(u.id)).slice(0, 5).map((user): Item => ({ kind: 'person', user }));
     return [...convs, ...found];
-  }, [s.conversations, people, query, model]);
+  }, [s.conversations, s.users, people, query, model]);
   const index = Math.min(active, Math.max(0, items.length - 1));
 
   const choose = async (item: Item | undefined) => {
@@ -106,7 +106,7 @@ export function QuickSwitcher(props: { onOpen: (conversationId: string) => void;
             >
               {it.kind === 'conversation' ? (
                 <>
-                  <Avatar name={it.title} id={it.id} size={26} />
+                  <Avatar user={it.peer} name={it.title} id={it.id} size={26} />
                   <span>{it.title}</span>
                   <span className="muted small">{it.sub}</span>
                 </>

@@ -36,6 +36,37 @@ const GROUPS: readonly (readonly [number, string, string])[] = [
   [9, 'flags', 'Flags'],
 ];
 
+/**
+ * A check whether this browser draws an emoji as one glyph: the list is newer than most
+ * installed emoji fonts, and an emoji the font lacks shows as a blank, a box or several
+ * pieces. Null when no colour emoji font is there at all (then everything is offered).
+ */
+function glyphCheck(): ((e: string) => boolean) | null {
+  if (typeof document === 'undefined') return null;
+  const c = document.createElement('canvas');
+  c.width = c.height = 24;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  if (!g) return null;
+  g.font = "18px 'Noto Color Emoji', 'Apple Color Emoji', 'Segoe UI Emoji', sans-serif";
+  g.textBaseline = 'top';
+  const pixels = (e: string): string => {
+    g.clearRect(0, 0, 24, 24);
+    g.fillText(e, 0, 0);
+    const d = g.getImageData(0, 0, 24, 24).data;
+    let key = '';
+    for (let i = 3; i < d.length; i += 16) key += d[i]! > 0 ? '1' : '0';
+    return key;
+  };
+  const blank = pixels('');
+  const tofu = pixels('\u{10FFFD}');
+  const base = g.measureText('😀').width;
+  if (pixels('😀') === blank || pixels('😀') === tofu) return null;
+  return (e) => {
+    const p = pixels(e);
+    return p !== blank && p !== tofu && g.measureText(e).width <= base * 1.4;
+  };
+}
+
 let loading: Promise<EmojiData> | undefined;
 let loaded: EmojiData | undefined;
 
@@ -46,12 +77,13 @@ export function loadEmoji(): Promise<EmojiData> {
     const list = compact.default as { hexcode: string; label: string; unicode: string; group?: number; order?: number; tags?: string[] }[];
     const byShortcode = new Map<string, string>();
     const groups: EmojiGroup[] = GROUPS.map(([, key, label]) => ({ key, label, emojis: [] }));
+    const drawable = glyphCheck();
     for (const e of [...list].sort((a, b) => (a.order ?? 0) - (b.order ?? 0))) {
       const sc = codes[e.hexcode];
       const shortcodes = sc === undefined ? [] : Array.isArray(sc) ? sc : [sc];
       for (const s of shortcodes) byShortcode.set(s, e.unicode);
       const gi = GROUPS.findIndex(([g]) => g === e.group);
-      if (gi >= 0) groups[gi]!.emojis.push({ unicode: e.unicode, label: e.label, shortcodes, tags: e.tags ?? [] });
+      if (gi >= 0 && (!drawable || drawable(e.unicode))) groups[gi]!.emojis.push({ unicode: e.unicode, label: e.label, shortcodes, tags: e.tags ?? [] });
     }
     loaded = { groups, byShortcode };
     return loaded;
