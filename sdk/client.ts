@@ -187,6 +187,15 @@ export class ParleyClient extends Emitter<ClientEventMap> {
     this.realtime.send('typing', { conversationId });
   }
 
+  /**
+   * Sends a WebRTC offer/answer/ICE candidate to another participant of a p2p call (relayed
+   * by the server only between participants). False when not connected: the caller retries
+   * or renegotiates after the reconnect.
+   */
+  callSignal(callId: string, to: string, data: unknown): boolean {
+    return this.realtime.send('call.signal', { callId, to, data });
+  }
+
   /** Loads every conversation of the caller into the store; their positions start at `lastSeq`. */
   async loadConversations(): Promise<Conversation[]> {
     const out: Conversation[] = [];

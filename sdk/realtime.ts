@@ -297,8 +297,9 @@ export class RealtimeConnection extends Emitter<RealtimeEventMap> {
     // A replay can be long (many pages); its own timeout is generous. Success is handled
     // in onFrame, synchronously, so that `resumed` listeners see the new state.
     this.requestWithId(id, 'resume', { cursor }, Math.max(this.opts.requestTimeoutMs, 60_000)).then(
-      () => {
-        if (this.resumeAgain) {
+      (reply) => {
+        // hasMore: the server bounds one replay; the rest follows from the cursor it gave.
+        if (this.resumeAgain || reply.hasMore) {
           this.resumeAgain = false;
           this.resume();
         }

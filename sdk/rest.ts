@@ -5,7 +5,7 @@
  * presented again revokes the whole session, so two concurrent refreshes would log the
  * user out. Uses the global `fetch` (browsers, Node 20) unless one is given.
  */
-import type { Conversation, Me, Member, Message, SyncEvent, User } from './types.js';
+import type { Call, CallCredentials, CallKind, Conversation, Me, Member, Message, SyncEvent, User } from './types.js';
 
 /** Every failure of an SDK call: HTTP errors, `error` frames, and local ones (status 0). */
 export class ParleyError extends Error {
@@ -327,6 +327,35 @@ export class RestClient {
   }
   removeReaction(conversationId: string, messageId: string, emoji: string): Promise<Message> {
     return this.request('DELETE', `/v1/conversations/${enc(conversationId)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`);
+  }
+
+  // --- calls -----------------------------------------------------------------------------
+
+  /** Starts a call (201), or joins the one already open in the conversation (200). */
+  startCall(conversationId: string, kind: CallKind): Promise<{ call: Call; credentials: CallCredentials }> {
+    return this.request('POST', '/v1/calls', { body: { conversationId, kind } });
+  }
+  /** Joins (accepts) an open call; `conflict` once it has ended. */
+  joinCall(id: string): Promise<{ call: Call; credentials: CallCredentials }> {
+    return this.request('POST', `/v1/calls/${enc(id)}/join`);
+  }
+  declineCall(id: string): Promise<Call> {
+    return this.request('POST', `/v1/calls/${enc(id)}/decline`);
+  }
+  /** Hangs up; with fewer than two left the call ends for everyone. */
+  leaveCall(id: string): Promise<Call> {
+    return this.request('POST', `/v1/calls/${enc(id)}/leave`);
+  }
+  /** Ends the call for everyone. */
+  endCall(id: string): Promise<Call> {
+    return this.request('POST', `/v1/calls/${enc(id)}/end`);
+  }
+  getCall(id: string): Promise<Call> {
+    return this.request('GET', `/v1/calls/${enc(id)}`);
+  }
+  /** A conversation's calls, newest first. */
+  listCalls(conversationId: string, opts: { cursor?: string; limit?: number } = {}): Promise<{ calls: Call[]; nextCursor: string | null }> {
+    return this.request('GET', '/v1/calls', { query: { conversationId, ...opts } });
   }
 
   // --- sync & presence -------------------------------------------------------------------

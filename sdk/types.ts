@@ -2,6 +2,8 @@
  * The public data shapes and the one map of WebSocket events, shared by the server (which
  * produces them) and the SDK (which consumes them). See docs/websocket.md.
  */
+import type { Static } from 'typebox';
+import type { CLIENT_FRAME_SCHEMAS } from '../src/gateway/ws/frames.schemas.js';
 
 export interface User {
   id: string;
@@ -39,7 +41,7 @@ export interface Message {
   rev: number;
   senderId: string;
   clientMsgId: string;
-  /** `system` messages record membership changes; their `text` is a description. */
+  /** `system` messages record membership changes and calls; their `text` is a description (calls: "missed audio call", "video call, 12 min"). */
   kind: 'user' | 'system';
   text: string | null;
   attachments: Media[];
@@ -47,7 +49,7 @@ export interface Message {
   mentions: string[];
   reactions: Record<string, string[]>;
   /** For system messages: what happened. */
-  system?: { action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated'; userIds?: string[]; actorId: string };
+  system?: { action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated' | 'call.missed' | 'call.ended'; userIds?: string[]; actorId: string };
   createdAt: string;
   editedAt?: string;
   deletedAt?: string;
@@ -81,6 +83,47 @@ export interface Member {
   lastReadSeq: number;
 }
 
+export type CallKind = 'audio' | 'video';
+export type CallProvider = 'getstream' | 'aliyun' | 'p2p';
+
+export interface CallParticipant {
+  userId: string;
+  /** invited (ringing), joined (in the call now), left, declined. */
+  state: 'invited' | 'joined' | 'left' | 'declined';
+  joinedAt?: string;
+  leftAt?: string;
+  /** Seconds in the call so far (summed over re-joins; the current stretch counts once they leave). */
+  seconds: number;
+}
+
+export interface Call {
+  id: string;
+  conversationId: string;
+  kind: CallKind;
+  provider: CallProvider;
+  status: 'ringing' | 'active' | 'ended';
+  /** Once ended: completed, missed (nobody answered in time, or the caller hung up first), or declined (everyone asked said no). */
+  endReason?: 'completed' | 'missed' | 'declined';
+  createdBy: string;
+  participants: CallParticipant[];
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  durationSeconds?: number;
+}
+
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** What a client needs to connect, by provider. */
+export type CallCredentials =
+  | { provider: 'getstream'; apiKey: string; token: string; callType: string; callId: string; userId: string; baseUrl: string }
+  | { provider: 'aliyun'; appId: string; channelId: string; userId: string; nonce: string; timestamp: number; token: string; gslb: string[] }
+  | { provider: 'p2p'; iceServers: IceServer[] };
+
 export interface PresenceEvent {
   userId: string;
   status: 'online' | 'offline';
@@ -102,10 +145,12 @@ export interface ServerEventMap {
   ack: { id?: string; message?: Message; lastReadSeq?: number; unreadCount?: number };
   error: { id?: string; code: string; message: string; retryAfter?: number };
   pong: { id?: string; cursor?: string };
-  resumed: { id?: string; cursor: string };
+  /** `hasMore`: the replay stopped at its per-request bound; resume again from `cursor`. */
+  resumed: { id?: string; cursor: string; hasMore?: boolean };
   /** The server may have dropped events (bus outage): resume from your cursor. */
   'sync.required': Record<string, never>;
-  'message.new': { message: Message };
+  /** `senderReadSeq`: the sender's read position after sending (user messages; one frame carries both). */
+  'message.new': { message: Message; senderReadSeq?: number };
   'message.updated': { message: Message };
   'message.deleted': { conversationId: string; messageId: string; seq: number; message?: Message };
   'reaction.updated': { message: Message };
@@ -115,9 +160,12 @@ export interface ServerEventMap {
   'conversation.updated': { conversation: Conversation };
   'member.added': { conversationId: string; userId: string; role?: Role };
   'member.removed': { conversationId: string; userId: string };
-  'call.ringing': { call: unknown };
-  'call.updated': { call: unknown };
-  'call.ended': { call: unknown };
+  /** To the members a call rings for (each of their connections), not to the caller. */
+  'call.ringing': { call: Call };
+  /** To the conversation, on every change (join, leave, decline, status). */
+  'call.updated': { call: Call };
+  /** To the conversation, once; `call.durationSeconds` is set. */
+  'call.ended': { call: Call };
   'call.signal': { callId: string; from: string; data: unknown };
   /** Link previews were attached to a message (fetched by the server after the send). */
   'link.previews': { conversationId: string; messageId: string; previews: LinkPreview[] };
@@ -128,14 +176,13 @@ export type ServerEvent = { [K in ServerEventType]: { type: K } & ServerEventMap
 /** Events that `/v1/sync` and `resume` replay. */
 export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' }>;
 
-/** Client → server frames, by type. */
-export interface ClientFrameMap {
-  'message.send': { conversationId: string; clientMsgId: string; text?: string; attachments?: string[]; replyToId?: string };
-  read: { conversationId: string; seq: number };
-  typing: { conversationId: string };
-  resume: { conversations?: Record<string, number>; cursor?: string };
-  'call.signal': { callId: string; to: string; data: unknown };
-  ping: Record<string, never>;
-}
+/**
+ * Client → server frames, by type: derived from the TypeBox schemas the gateway validates
+ * with (src/gateway/ws/frames.schemas.ts, themselves built from the REST routes' schemas),
+ * so the SDK, the server and the REST API cannot disagree. A type-only import: nothing of
+ * it reaches a browser bundle.
+ */
+export type ClientFrameMap = { [K in keyof FrameSchemas]: Omit<Static<FrameSchemas[K]>, 'type' | 'id'> };
+type FrameSchemas = typeof CLIENT_FRAME_SCHEMAS;
 export type ClientFrameType = keyof ClientFrameMap;
 export type ClientFrame = { [K in ClientFrameType]: { type: K; id?: string } & ClientFrameMap[K] }[ClientFrameType];

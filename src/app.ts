@@ -12,7 +12,7 @@ import { openKeyValueStore, type KeyValueStore } from './platform/kv/index.js';
 import { openBus, type Bus } from './platform/bus/index.js';
 import { openPresenceStore, type PresenceStore } from './platform/presence/index.js';
 import { openMessageStore, type MessageStore } from './platform/message-store/index.js';
-import { WsGateway } from './gateway/ws.js';
+import { WsGateway } from './gateway/ws/index.js';
 import { Realtime } from './modules/realtime/realtime.js';
 import { RateLimiter } from './modules/auth/rate-limiter.js';
 import { ConversationsService } from './modules/conversations/conversations.service.js';
@@ -20,6 +20,9 @@ import { registerConversationsRoutes } from './modules/conversations/conversatio
 import { MessageViews } from './modules/messages/message.view.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { registerMessagesRoutes } from './modules/messages/messages.routes.js';
+import { SendRepository } from './modules/messages/send.repository.js';
+import { OutboxRelay } from './modules/outbox/outbox.relay.js';
+import { OutboxRepository } from './modules/outbox/outbox.repository.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { SyncService } from './modules/sync/sync.service.js';
 import { registerSyncRoutes } from './modules/sync/sync.routes.js';
@@ -38,6 +41,21 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { openPushSenders } from './platform/push/index.js';
+import { openMailer } from './platform/mail/index.js';
+import { ActivityService } from './modules/notifications/activity.service.js';
+import { SignedLinks } from './modules/notifications/notifications.links.js';
+import { NotificationsRepository } from './modules/notifications/notifications.repository.js';
+import { NotificationsService } from './modules/notifications/notifications.service.js';
+import { registerNotificationsRoutes } from './modules/notifications/notifications.routes.js';
+import { MentionsRepository } from './modules/notifications/mentions.repository.js';
+import { MentionsService } from './modules/notifications/mentions.service.js';
+import { AccountEmailService } from './modules/auth/account-email.service.js';
+import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 import { LinksRepository } from './modules/links/links.repository.js';
 import { LinksService } from './modules/links/links.service.js';
 import { registerLinksRoutes } from './modules/links/links.routes.js';
@@ -60,6 +78,10 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  notifications: NotificationsService;
+  mentions: MentionsService;
+  accountEmail: AccountEmailService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -78,11 +100,14 @@ export interface Parley {
 export interface StartOptions {
   roles?: readonly Role[];
   logger?: Logger;
+  /** Wraps the SQL database before anything uses it (tests count statements with it). */
+  wrapSql?: (db: SqlDatabase) => SqlDatabase;
 }
 
 /** Opens every port's adapter, in dependency order; closes what opened if one fails. */
-async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[]): Promise<Platform> {
-  const sql = await openSqlDatabase(config, logger);
+async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[], wrapSql?: StartOptions['wrapSql']): Promise<Platform> {
+  const opened = await openSqlDatabase(config, logger);
+  const sql = wrapSql ? wrapSql(opened) : opened;
   closers.push(() => sql.close());
   await migrate(sql, logger);
   const kv = await openKeyValueStore(config, logger);
@@ -116,11 +141,12 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
 
   try {
     const metrics = new Metrics();
-    const platform = await openPlatform(config, logger, metrics, closers);
+    const platform = await openPlatform(config, logger, metrics, closers, opts.wrapSql);
 
     const usersRepo = new UsersRepository(platform.sql);
     const users = new UsersService(usersRepo);
-    const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
+    const jwtSecret = resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR);
+    const tokens = new AccessTokens(jwtSecret, config.ACCESS_TOKEN_TTL);
     const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
     const devices = new DevicesService(new DevicesRepository(platform.sql));
     const realtime = new Realtime(platform.bus, logger);
@@ -130,9 +156,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     };
     const views = new MessageViews();
     const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger);
-    const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
-    messages.jobs = platform.jobs;
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
     const sync = new SyncService(platform.messages, conversations, views);
 
     const media = await createMediaModule({
@@ -143,22 +167,88 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       isMember: (userId, conversationId) => conversations.isMember(userId, conversationId),
     });
     closers.push(() => media.stop());
+    // Opened before the job queue's closer is registered, so they close after jobs drain.
+    const push = await openPushSenders(config, logger);
+    closers.push(() => push.close());
+    const mailer = await openMailer(config, logger);
+    closers.push(() => mailer.close());
+    // PUBLIC_URL, else this server's own address (known once it listens).
+    let listenUrl = `http://localhost:${config.PORT}`;
+    const publicBaseUrl = () => config.PUBLIC_URL.replace(/\/$/, '') || listenUrl;
+    const activity = new ActivityService(platform.kv, config.NOTIFY_IDLE_AFTER);
+    const links = new SignedLinks(jwtSecret);
+    const notifications = new NotificationsService({
+      repo: new NotificationsRepository(platform.sql),
+      conversations,
+      store: platform.messages,
+      users: usersRepo,
+      devices: new DevicesRepository(platform.sql),
+      presence: platform.presence,
+      activity,
+      senders: push.senders,
+      mailer,
+      links,
+      config,
+      logger: logger.child({ component: 'notifications' }),
+      publicBaseUrl,
+    });
+    const mentions = new MentionsService(new MentionsRepository(platform.sql), platform.messages, views, platform.kv, config.MENTIONS_CACHE_TTL);
+    const invalidateMentions = (userIds: readonly string[]) => {
+      mentions.invalidate(userIds).catch((err: unknown) => logger.warn({ err }, 'could not drop cached mentions'));
+    };
+    conversations.onRead = (userId) => invalidateMentions([userId]);
+    conversations.onMemberRemoved = (userId) => invalidateMentions([userId]);
+    const accountEmail = new AccountEmailService({ db: platform.sql, kv: platform.kv, auth, mailer, config, publicBaseUrl, logger: logger.child({ component: 'account-email' }) });
+    auth.onSignedUp = (user) => {
+      accountEmail.sendVerification(user.id).catch((err: unknown) => logger.warn({ err, userId: user.id }, 'could not send the verification email'));
+    };
     closers.push(() => platform.jobs.close());
+    // Every role runs the relay: api and ws commit sends (and wake it at once), the worker
+    // picks up what a process that died left behind. It stops before the queue closes.
+    const outbox = new OutboxRelay({ repo: new OutboxRepository(platform.sql), jobs: platform.jobs, logger: logger.child({ component: 'outbox' }), pollSeconds: config.OUTBOX_POLL_INTERVAL });
+    if (config.OUTBOX_RELAY) {
+      outbox.start();
+      closers.push(() => outbox.stop());
+    }
+    const messages = new MessagesService({
+      store: platform.messages,
+      sends: new SendRepository(platform.sql),
+      conversations,
+      users: usersRepo,
+      presence: platform.presence,
+      views,
+      realtime,
+      attachments: { attachable: (userId, ids) => media.service.attachable(userId, ids) },
+      outbox,
+      metrics,
+      mentionsChanged: invalidateMentions,
+    });
     users.avatarUrl = (id) => media.service.avatarUrl(id);
     users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
     views.expandMedia = (ids) => media.service.expand(ids);
-    messages.attachments = {
-      attachable: (userId, ids) => media.service.attachable(userId, ids),
-      recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
-    };
-    const links = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
-    messages.afterSend.push((m) => links.onMessageSent(m));
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync };
+    const calls = new CallsService({
+      db: platform.sql,
+      kv: platform.kv,
+      jobs: platform.jobs,
+      realtime,
+      conversations,
+      rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    });
+    presence.onOffline = (userId) => calls.participantOffline(userId);
+    closers.push(() => calls.stop());
+    const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
+    messages.afterSend.push((m) => linkPreviews.onMessageSent(m));
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
     const requireAuth = makeRequireAuth(auth);
+    // One limiter, over the shared key-value store: REST and every WebSocket of a user spend one budget.
+    const limiter = new RateLimiter(platform.kv);
     registerHealthRoutes(http, {
       sql: () => platform.sql.ping(),
       kv: () => platform.kv.ping(),
@@ -170,16 +260,21 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     if (roles.includes('api')) {
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
-      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: config.WEB_PUSH_VAPID_PUBLIC_KEY });
-      registerConversationsRoutes(http, { conversations, requireAuth });
-      registerMessagesRoutes(http, { messages, requireAuth, limiter: new RateLimiter(platform.kv), config });
+      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: push.vapidPublicKey });
+      registerNotificationsRoutes(http, { notifications, mentions, requireAuth });
+      registerAccountEmailRoutes(http, { accountEmail, requireAuth });
+      registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
+      registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
       media.registerRoutes(http, { requireAuth });
-      registerLinksRoutes(http, { links, requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
+      registerLinksRoutes(http, { links: linkPreviews, requireAuth });
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
@@ -187,9 +282,19 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     }
 
     if (roles.includes('worker')) {
-      await startWorkers({ jobs: platform.jobs, sql: platform.sql, logger, metrics });
+      const workers = await startWorkers({
+        jobs: platform.jobs,
+        sql: platform.sql,
+        logger,
+        metrics,
+        notifications,
+        mentions,
+        retentionSeconds: config.PROCESSED_JOBS_RETENTION,
+        digestScanSeconds: config.EMAIL_DIGEST_SCAN_INTERVAL,
+      });
+      closers.push(() => workers.stop());
       await registerMediaJobHandlers(platform.jobs, media.service);
-      await platform.jobs.consume('links.preview', linksPreviewWorker(links));
+      await platform.jobs.consume('links.preview', linksPreviewWorker(linkPreviews));
       media.startCleanup();
     }
 
@@ -197,6 +302,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const addr = http.server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    listenUrl = url;
     logger.info({ url, roles, sql: platform.sql.kind }, 'parley started');
 
     let stopping: Promise<void> | undefined;

@@ -106,7 +106,8 @@ function base64UrlBytes(n: number, what: string): Parser<string> {
   };
 }
 
-function list(raw: string): string[] {
+/** Splits a comma list, trimming and dropping empty entries. */
+export function list(raw: string): string[] {
   return raw
     .split(',')
     .map((s) => s.trim())
@@ -144,6 +145,13 @@ export const CONFIG_SPEC = {
   // Database
   DATABASE_URL: field('Database', '', url('postgres', 'postgresql'), 'PostgreSQL connection URL. Unset: embedded PGlite under `DATA_DIR/pglite`.', true),
   DATABASE_POOL_MAX: field('Database', '10', int(1, 1000), 'Maximum PostgreSQL connections per process.'),
+  DATABASE_REPLICA_URL: field(
+    'Database',
+    '',
+    url('postgres', 'postgresql'),
+    'A streaming read replica of `DATABASE_URL`. Reads that tolerate lag (older history pages) go there, and fall back to the primary while it is unreachable. Unset: every read goes to the primary.',
+    true,
+  ),
   MONGODB_URL: field('Database', '', url('mongodb', 'mongodb+srv'), 'MongoDB URL for the message store. Unset: messages live in the SQL database.', true),
   MONGODB_DATABASE: field('Database', 'parley', str, 'MongoDB database name for messages.'),
 
@@ -155,9 +163,19 @@ export const CONFIG_SPEC = {
   // Jobs
   AMQP_URL: field('Jobs', '', url('amqp', 'amqps'), 'RabbitMQ URL for background jobs. Unset: in-process queue with the same retry and dead-letter semantics.', true),
   AMQP_QUEUE_PREFIX: field('Jobs', 'parley', str, 'Prefix of the queue and exchange names.'),
+  AMQP_QUEUE_TYPE: field(
+    'Jobs',
+    'quorum',
+    oneOf('quorum', 'classic'),
+    'RabbitMQ queue type: `quorum` (replicated; the default for new deployments) or `classic`. An existing queue keeps its type: a deployment that already has classic queues sets `classic` (or drains and deletes them first).',
+  ),
+  JOB_DELIVERY_LIMIT: field('Jobs', '20', int(2, 1000), 'Quorum queues: deliveries of one job without an ack (its worker died each time) before the broker dead-letters it.'),
   JOB_PREFETCH: field('Jobs', '16', int(1, 10000), 'Jobs in hand per consumer (RabbitMQ prefetch).'),
   JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
+  OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),
+  OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed at once).'),
+  PROCESSED_JOBS_RETENTION: field('Jobs', '7d', duration, 'How long a completed job id is remembered (`processed_jobs`), so a redelivery within this time is dropped; older rows are pruned hourly by the worker role.'),
 
   // Auth
   JWT_SECRET: field('Auth', '', str, 'HMAC secret (at least 32 characters) for access tokens. Unset: generated once and kept in `DATA_DIR/jwt-secret`. Set it (the same everywhere) when running several processes.', true),
@@ -170,11 +188,19 @@ export const CONFIG_SPEC = {
 
   // Chat
   GROUP_MEMBER_LIMIT: field('Chat', '1000', int(2, 1_000_000), 'Most members a group may have.'),
-  RATE_LIMIT_WS_SEND: field('Chat', '30/10s', rate, 'Messages a WebSocket connection may send (and REST sends per user).'),
-  RATE_LIMIT_WS_TYPING: field('Chat', '10/10s', rate, 'Typing frames a WebSocket connection may send; extra ones are dropped with an error.'),
+  RATE_LIMIT_WS_SEND: field('Chat', '30/10s', rate, 'Messages a user may send, REST and every WebSocket connection together (one budget per user, shared by all processes).'),
+  RATE_LIMIT_WS_TYPING: field('Chat', '10/10s', rate, 'Typing frames a user may send over all their connections; extra ones get a `rate_limited` error.'),
+  RATE_LIMIT_READ: field('Chat', '120/10s', rate, 'Read-position updates a user may make, REST and WebSocket `read` frames together.'),
+  RATE_LIMIT_CALL_SIGNAL: field('Chat', '300/10s', rate, '`call.signal` frames (WebRTC offers, answers, ICE candidates) a user may send over all their connections.'),
+  RATE_LIMIT_WS_PING: field('Chat', '120/10s', rate, '`ping` frames one WebSocket connection may send.'),
+  RATE_LIMIT_WS_RESUME: field('Chat', '10/10s', rate, '`resume` frames one WebSocket connection may send; besides, only one is handled at a time (a second while one replays gets `rate_limited`).'),
+  WS_RESUME_MAX_EVENTS: field('Chat', '5000', int(100, 1_000_000), 'Most events one `resume` replays; past it the reply is `resumed {cursor, hasMore: true}` and the client resumes again from that cursor.'),
+  WS_MAX_CONNECTIONS_PER_USER: field('Chat', '50', int(1, 100_000), 'Most WebSocket connections one user may hold on one gateway process; more are refused with HTTP 429 before the upgrade.'),
+  WS_MAX_CONNECTIONS_PER_SESSION: field('Chat', '5', int(1, 10_000), 'Most WebSocket connections one login session (device) may hold on one gateway process; a newer one closes the oldest (1008).'),
   WS_MAX_BUFFERED_BYTES: field('Chat', '4194304', int(65536, 1 << 30), 'A WebSocket whose unsent buffer grows past this is closed (1013): a slow reader cannot hold memory.'),
   WS_HEARTBEAT_INTERVAL: field('Chat', '30s', duration, 'Interval of server pings; a connection that misses one is dropped.'),
   PRESENCE_TTL: field('Chat', '60s', duration, 'A user is offline when no gateway has renewed their presence for this long.'),
+  PRESENCE_COALESCE: field('Chat', '50ms', duration, 'Presence changes of one process are gathered for this long and published once per user, on each of their conversations (a connect storm makes one announcement per user, not one per connection and contact).'),
 
   // Media
   S3_ENDPOINT: field('Media', '', url('http', 'https'), 'S3 API endpoint (AWS, Aliyun OSS, MinIO, R2). Unset with no `S3_BUCKET`: local directory under `DATA_DIR/media`.'),
@@ -203,7 +229,60 @@ export const CONFIG_SPEC = {
   // Push
   WEB_PUSH_VAPID_PUBLIC_KEY: field('Push', '', base64UrlBytes(65, 'an uncompressed P-256 public key'), 'VAPID public key (base64url, 65 bytes) for Web Push; browsers subscribe with it. Unset: Web Push is off.'),
   WEB_PUSH_VAPID_PRIVATE_KEY: field('Push', '', base64UrlBytes(32, 'a P-256 private key'), 'VAPID private key (base64url, 32 bytes) that signs Web Push requests.', true),
-  WEB_PUSH_SUBJECT: field('Push', '', str, 'VAPID subject: a `mailto:` or `https:` contact for push services.'),
+  WEB_PUSH_SUBJECT: field('Push', '', str, 'VAPID subject: a `mailto:` or `https:` contact for push services. Default with generated keys: `mailto:admin@localhost`.'),
+  WEB_PUSH_GENERATE_KEYS: field('Push', 'false', bool, 'When no VAPID keys are set, generate a pair once and keep it in `DATA_DIR/vapid.json` (`npm start` turns this on, so Web Push works out of the box).'),
+  FCM_SERVICE_ACCOUNT_FILE: field('Push', '', str, 'Path of the Firebase service account JSON (`client_email`, `private_key`, `project_id`, `token_uri`). Setting it turns FCM on; a file that cannot be read or parsed stops startup.'),
+  FCM_BASE_URL: field('Push', 'https://fcm.googleapis.com', url('http', 'https'), 'FCM HTTP v1 API base URL (`/v1/projects/<project>/messages:send` is appended).'),
+  FCM_TOKEN_URL: field('Push', '', url('http', 'https'), 'OAuth2 token endpoint for the service account. Default: the `token_uri` of the service account file.'),
+  APNS_KEY_FILE: field('Push', '', str, 'Path of the APNs auth key (`.p8`, PKCS#8 EC P-256). Setting it turns APNs on (with `APNS_KEY_ID`, `APNS_TEAM_ID`, `APNS_TOPIC`); a bad key stops startup.'),
+  APNS_KEY_ID: field('Push', '', str, 'Key id of the APNs auth key (the `kid` of the provider token).'),
+  APNS_TEAM_ID: field('Push', '', str, 'Apple developer team id (the `iss` of the provider token).'),
+  APNS_TOPIC: field('Push', '', str, 'The app bundle id (`apns-topic`).'),
+  APNS_URL: field('Push', 'https://api.push.apple.com', url('https'), 'APNs base URL (HTTP/2); `https://api.sandbox.push.apple.com` for development builds.'),
+  APNS_CA_FILE: field('Push', '', str, 'Extra PEM CA certificates to trust for `APNS_URL` (a TLS-intercepting proxy, or a test server). Unset: the system roots.'),
+  WEB_PUSH_CA_FILE: field('Push', '', str, 'Extra PEM CA certificates to trust for Web Push endpoints (a self-hosted push service, or a test server). Unset: the system roots.'),
+  PUSH_SHOW_TEXT: field('Push', 'true', bool, 'Put a preview of the message text in pushes. `false` sends "New message" only, for every user (each user can also turn previews off in `PATCH /v1/me/notifications`).'),
+  PUSH_RETRY_ATTEMPTS: field('Push', '3', int(1, 20), 'Attempts per device when a provider answers 429 or 5xx (waiting `Retry-After` or a doubling delay) before the job itself is retried later.'),
+  PUSH_RETRY_MAX_DELAY: field('Push', '30s', duration, 'Longest wait between two attempts at a provider (a longer `Retry-After` fails the attempt and leaves it to the job retry).'),
+
+  // Notifications
+  NOTIFY_IDLE_AFTER: field('Notifications', '2m', duration, 'A connected user who sent nothing but pings for this long is idle, and gets pushes like an offline one.'),
+  EMAIL_DIGEST_DELAY: field('Notifications', '15m', duration, 'Default wait between the first unread message and the missed-messages email (users can change theirs).'),
+  EMAIL_DIGEST_SCAN_INTERVAL: field('Notifications', '15s', duration, 'How often a worker looks for digests that are due.'),
+  MENTIONS_CACHE_TTL: field('Notifications', '10m', duration, 'Lifetime of the cached recent mentions and unread-mention count of a user (invalidated on read, edit and delete anyway).'),
+
+  // Mail
+  SMTP_URL: field('Mail', '', url('smtp', 'smtps'), 'SMTP server, e.g. `smtp://user:pass@mail.example.com:587` (`smtps://` for implicit TLS). Unset: mails are written as `.eml` files to `DATA_DIR/mail/outbox`.', true),
+  MAIL_FROM: field('Mail', 'Parley <no-reply@localhost>', str, 'From address of every mail.'),
+  SMTP_REQUIRE_TLS: field('Mail', 'false', bool, 'Refuse to send over `smtp://` unless the server offers STARTTLS.'),
+  SMTP_TLS_REJECT_UNAUTHORIZED: field('Mail', 'true', bool, 'Verify the SMTP server certificate (turn off only for a server with a self-signed certificate you trust).'),
+  SMTP_CA_FILE: field('Mail', '', str, 'Extra PEM CA certificates to trust for the SMTP server.'),
+  PASSWORD_RESET_TTL: field('Mail', '1h', duration, 'Lifetime of a password reset link.'),
+  EMAIL_VERIFY_TTL: field('Mail', '7d', duration, 'Lifetime of an email verification link.'),
+  RATE_LIMIT_PASSWORD_FORGOT: field('Mail', '5/1h', rate, 'Password reset requests per email address and per client address (extra requests are answered 202 but send nothing, or 429 per address).'),
+
+  // Calls
+  CALLS_AUDIO_PROVIDER: field('Calls', 'auto', oneOf('auto', 'p2p', 'getstream', 'aliyun'), 'Who carries audio calls: `p2p` (built-in WebRTC signalling over Parley\'s WebSocket), `getstream`, `aliyun`, or `auto` (GetStream when `GETSTREAM_API_KEY` is set, else p2p).'),
+  CALLS_VIDEO_PROVIDER: field('Calls', 'auto', oneOf('auto', 'p2p', 'getstream', 'aliyun'), 'Who carries video calls: `p2p`, `getstream`, `aliyun`, or `auto` (Aliyun ARTC when `ALIYUN_RTC_APP_ID` is set, else p2p).'),
+  CALLS_RING_TIMEOUT: field('Calls', '45s', duration, 'A call that nobody else joins within this time ends as `missed` (a system message says so).'),
+  CALLS_STATE_TTL: field('Calls', '6h', duration, 'Lifetime of a call\'s cached state in Redis (or in process); PostgreSQL stays the record.'),
+  CALLS_MAX_DURATION: field('Calls', '12h', duration, 'A call still open after this long is ended by the sweeper (a client that vanished without hanging up).'),
+  CALLS_OFFLINE_GRACE: field('Calls', '30s', duration, 'A participant with no live connection for this long leaves their calls (a closed tab or a dead phone does not hold a call open); a reconnect within it keeps the call.'),
+  CALLS_SIGNAL_MAX_BYTES: field('Calls', '32768', int(256, 60000), 'Largest `data` of a `call.signal` frame (WebRTC offer/answer/ICE), as JSON bytes.'),
+  CALLS_STUN_URLS: field('Calls', '', str, 'Comma list of STUN URLs handed to p2p calls (e.g. `stun:stun.example.com:3478`). Unset: none (host candidates only; fine on one network).'),
+  CALLS_TURN_URLS: field('Calls', '', str, 'Comma list of TURN URLs for p2p calls (e.g. `turn:turn.example.com:3478?transport=udp`); needs `CALLS_TURN_SECRET`.'),
+  CALLS_TURN_SECRET: field('Calls', '', str, 'coturn `static-auth-secret` (`use-auth-secret`): each call gets username `expiry:userId` and password `base64(HMAC-SHA1(secret, username))`.', true),
+  CALLS_TURN_TTL: field('Calls', '6h', duration, 'Lifetime of the TURN credentials handed out with a call.'),
+  GETSTREAM_API_KEY: field('Calls', '', str, 'GetStream Video API key (audio calls through GetStream).'),
+  GETSTREAM_API_SECRET: field('Calls', '', str, 'GetStream API secret: signs the server and user JWTs and verifies webhook `X-Signature`.', true),
+  GETSTREAM_BASE_URL: field('Calls', 'https://video.stream-io-api.com', url('http', 'https'), 'GetStream Video API base URL.'),
+  GETSTREAM_CALL_TYPE: field('Calls', 'default', str, 'GetStream call type used for Parley calls (`default`, `audio_room`, or one of your own).'),
+  GETSTREAM_TOKEN_TTL: field('Calls', '1h', duration, 'Lifetime of the GetStream user tokens handed to clients.'),
+  ALIYUN_RTC_APP_ID: field('Calls', '', str, 'Aliyun ApsaraVideo RTC (ARTC) application id (video calls through Aliyun).'),
+  ALIYUN_RTC_APP_KEY: field('Calls', '', str, 'ARTC AppKey: signs join tokens `hex(sha256(appId + appKey + channelId + userId + nonce + timestamp))`.', true),
+  ALIYUN_RTC_GSLB: field('Calls', 'https://rgslb.rtc.aliyuncs.com', str, 'Comma list of ARTC GSLB addresses handed to clients.'),
+  ALIYUN_RTC_TOKEN_TTL: field('Calls', '24h', duration, 'Lifetime of an ARTC join token (its timestamp is the expiry; Aliyun allows at most 24 h).'),
+  ALIYUN_RTC_CALLBACK_SECRET: field('Calls', '', str, 'Secret that protects `POST /v1/webhooks/aliyun-rtc`: put it in the CreateEventSubscribe `CallbackUrl` as `?token=<secret>` (or send `Authorization: Bearer <secret>`). Unset: that webhook answers 401.', true),
 } as const;
 
 type Spec = typeof CONFIG_SPEC;
@@ -256,6 +335,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenvP
   if (out.WEB_PUSH_VAPID_PUBLIC_KEY !== '' && typeof out.WEB_PUSH_SUBJECT === 'string' && !/^(mailto:|https:\/\/)/.test(out.WEB_PUSH_SUBJECT)) {
     problems.push('WEB_PUSH_SUBJECT: a mailto: or https: URL is required with VAPID keys');
   }
+  if (out.APNS_KEY_FILE !== '' && (out.APNS_KEY_ID === '' || out.APNS_TEAM_ID === '' || out.APNS_TOPIC === '')) {
+    problems.push('APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC: required when APNS_KEY_FILE is set');
+  }
+  for (const kind of ['AUDIO', 'VIDEO'] as const) {
+    const p = out[`CALLS_${kind}_PROVIDER`];
+    if (p === 'getstream' && (out.GETSTREAM_API_KEY === '' || out.GETSTREAM_API_SECRET === '')) problems.push(`CALLS_${kind}_PROVIDER: getstream needs GETSTREAM_API_KEY and GETSTREAM_API_SECRET`);
+    if (p === 'aliyun' && (out.ALIYUN_RTC_APP_ID === '' || out.ALIYUN_RTC_APP_KEY === '')) problems.push(`CALLS_${kind}_PROVIDER: aliyun needs ALIYUN_RTC_APP_ID and ALIYUN_RTC_APP_KEY`);
+  }
+  if (out.CALLS_TURN_URLS !== '' && out.CALLS_TURN_SECRET === '') problems.push('CALLS_TURN_SECRET: required when CALLS_TURN_URLS is set');
+  if (typeof out.ALIYUN_RTC_TOKEN_TTL === 'number' && out.ALIYUN_RTC_TOKEN_TTL > 86400) problems.push('ALIYUN_RTC_TOKEN_TTL: at most 24h (Aliyun refuses longer tokens)');
+  if (typeof out.ALIYUN_RTC_APP_ID === 'string' && out.ALIYUN_RTC_APP_ID !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(out.ALIYUN_RTC_APP_ID)) problems.push('ALIYUN_RTC_APP_ID: expected up to 64 of [A-Za-z0-9_-]');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -9,11 +9,5 @@ export function newId(): string {
   return t + randomBytes(10).toString('hex');
 }
 
-/** The one shape of every id Parley issues (see newId): 32 lowercase hex characters. */
-export const ID_PATTERN = '^[0-9a-f]{32}$';
-const ID_RE = new RegExp(ID_PATTERN);
-
-/** True when `s` has the shape of an id Parley issued (cheap check before any query). */
-export function isId(s: unknown): s is string {
-  return typeof s === 'string' && ID_RE.test(s);
-}
+// The one shape of every id Parley issues lives apart, import-free, for the SDK's schemas.
+export { ID_PATTERN, isId } from './id-shape.js';

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import { AuthScreen } from './components/AuthScreen.js';
+import { CallOverlay } from './components/CallOverlay.js';
 import { ConfirmHost } from './components/ConfirmDialog.js';
 import { ConversationView } from './components/ConversationView.js';
 import { X } from './components/Icons.js';
@@ -221,6 +222,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
           </div>
         )}
       </main>
+      <CallOverlay />
       {dialog === 'profile' ? <ProfileDialog onClose={() => setDialog(null)} /> : null}
       {switcher ? <QuickSwitcher onOpen={open} onClose={() => setSwitcher(false)} /> : null}
       <ProfileCardHost onOpenConversation={open} />

@@ -53,6 +53,8 @@ export class AuthService {
    * WebSocket gateway closes that session's sockets, wherever they are.
    */
   onSessionRevoked: (sessionId: string, userId: string) => void = () => {};
+  /** Called after a signup is stored (the app sends the email verification link). */
+  onSignedUp: (user: { id: string; email: string }) => void = () => {};
 
   constructor(
     private readonly db: SqlDatabase,
@@ -79,7 +81,25 @@ export class AuthService {
       throw err;
     }
     const pair = await this.startSession(row.id, client);
+    this.onSignedUp({ id: row.id, email: row.email });
     return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  /**
+   * Sets a new password (a password reset) and revokes every session of the user, in the
+   * database and in every process's session cache.
+   */
+  async setPasswordRevokingSessions(userId: string, password: string): Promise<void> {
+    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    const revoked = await this.db.transaction(async (tx) => {
+      await tx.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1', [userId, passwordHash]);
+      const { rows } = await tx.query<{ id: string }>(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+        [userId],
+      );
+      return rows.map((r) => r.id);
+    });
+    for (const id of revoked) await this.markRevoked(id, userId);
   }
 
   async login(input: { login: string; password: string }, client: ClientInfo): Promise<AuthResult> {
@@ -159,6 +179,15 @@ export class AuthService {
     // Kept as long as an access token of the session can live, so no cache says "live".
     await this.kv.set(this.sessionKey(sessionId), SESSION_REVOKED, Math.max(this.tokens.ttlSeconds, this.config.SESSION_CACHE_TTL) + 60);
     this.onSessionRevoked(sessionId, userId);
+  }
+
+  /**
+   * Checks only the token's signature and expiry (no I/O): who it claims to be. The
+   * WebSocket gateway starts a connection's setup with it while `authenticate` runs.
+   */
+  async verifyAccessToken(accessToken: string): Promise<AuthContext> {
+    const { userId, sessionId } = await this.tokens.verify(accessToken);
+    return { userId, sessionId };
   }
 
   /** Verifies an access token and that its session is still live; throws `unauthorized`. */

@@ -2,9 +2,20 @@ import { AppError } from '../../errors.js';
 import type { RateLimit } from '../../config.js';
 import type { KeyValueStore } from '../../platform/kv/index.js';
 
+/**
+ * What a user does that is budgeted per user, whatever the transport: REST and every
+ * WebSocket connection of the user (on any gateway) spend the same budget.
+ */
+export type UserAction = 'send' | 'typing' | 'read' | 'signal';
+
 /** Fixed-window rate limits over the key-value store, so every process shares the counts. */
 export class RateLimiter {
   constructor(private readonly kv: KeyValueStore) {}
+
+  /** Counts one `action` of `userId` against its per-user budget; `rate_limited` once spent. */
+  async user(userId: string, action: UserAction, limit: RateLimit, what: string): Promise<void> {
+    await this.hit(`${action}:user:${userId}`, limit, what);
+  }
 
   /** Counts one event under `key`; throws `rate_limited` once the window's budget is spent. */
   async hit(key: string, limit: RateLimit, what: string): Promise<void> {

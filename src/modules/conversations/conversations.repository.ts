@@ -97,6 +97,15 @@ export class ConversationsRepository {
     return rows.map((r) => r.conversation_id);
   }
 
+  /** The conversations of each of `userIds`, in one query (presence announces a batch of users at once). */
+  async conversationIdsOfUsers(userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(userIds.map((u) => [u, []]));
+    if (userIds.length === 0) return out;
+    const { rows } = await this.db.query<{ user_id: string; conversation_id: string }>('SELECT user_id, conversation_id FROM members WHERE user_id = ANY($1::text[])', [[...userIds]]);
+    for (const r of rows) out.get(r.user_id)?.push(r.conversation_id);
+    return out;
+  }
+
   async members(id: string): Promise<MemberRow[]> {
     const { rows } = await this.db.query<MemberRow>('SELECT user_id, role, joined_at, last_read_seq FROM members WHERE conversation_id = $1 ORDER BY joined_at, user_id', [id]);
     return rows;

@@ -1,5 +1,7 @@
 import { Type } from 'typebox';
+import type { Config } from '../../config.js';
 import { ErrorResponse, authOf, type HttpApp, type RequireAuth } from '../../gateway/http.js';
+import type { RateLimiter } from '../auth/rate-limiter.js';
 import type { ConversationsService } from './conversations.service.js';
 import {
   AddMembersBody,
@@ -13,11 +15,11 @@ import {
   UpdateConversationBody,
 } from './conversations.schemas.js';
 
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse };
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse };
 
 /** `/v1/conversations`: create, list, get, edit, members, read positions. */
-export function registerConversationsRoutes(app: HttpApp, deps: { conversations: ConversationsService; requireAuth: RequireAuth }): void {
-  const { conversations: svc, requireAuth } = deps;
+export function registerConversationsRoutes(app: HttpApp, deps: { conversations: ConversationsService; requireAuth: RequireAuth; limiter: RateLimiter; config: Config }): void {
+  const { conversations: svc, requireAuth, limiter, config } = deps;
   const base = { onRequest: requireAuth };
   const tags = ['conversations'];
   const security = [{ bearer: [] }];
@@ -114,6 +116,11 @@ export function registerConversationsRoutes(app: HttpApp, deps: { conversations:
         response: { 200: Type.Object({ lastReadSeq: Type.Integer(), unreadCount: Type.Integer() }), ...errors },
       },
     },
-    async (req) => svc.markRead(authOf(req).userId, req.params.id, req.body.seq),
+    async (req) => {
+      const userId = authOf(req).userId;
+      // The same per-user budget as the WebSocket `read` frame.
+      await limiter.user(userId, 'read', config.RATE_LIMIT_READ, 'read updates');
+      return svc.markRead(userId, req.params.id, req.body.seq);
+    },
   );
 }

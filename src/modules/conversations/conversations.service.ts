@@ -37,6 +37,10 @@ function directKey(a: string, b: string): string {
  */
 export class ConversationsService {
   readonly repo: ConversationsRepository;
+  /** Called after a member's read position moved (notifications drop cached mention counts). */
+  onRead: (userId: string, conversationId: string) => void = () => {};
+  /** Called after a member left or was removed. */
+  onMemberRemoved: (userId: string, conversationId: string) => void = () => {};
 
   constructor(
     private readonly db: SqlDatabase,
@@ -224,6 +228,7 @@ export class ConversationsService {
       await repo.removeMember(conversationId, targetId);
       if (targetRole === 'owner') await this.handOverOwnership(tx, conversationId);
     });
+    this.onMemberRemoved(targetId, conversationId);
     await this.repo.appendEvent(conversationId, targetId, 'member.removed', { conversationId, userId: targetId });
     // The removed user still gets this one (they are subscribed until `$leave`)...
     await this.realtime.toConversation(conversationId, { type: 'member.removed', conversationId, userId: targetId });
@@ -256,8 +261,8 @@ export class ConversationsService {
     }
   }
 
-  /** Records a membership or settings change as a system message in the history. */
-  private async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[] }): Promise<void> {
+  /** Records a membership or settings change (or a call, with its `text`) as a system message in the history. */
+  async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[] }, text: string | null = null): Promise<void> {
     const id = newId();
     const { message } = await this.messages.insert({
       id,
@@ -265,7 +270,7 @@ export class ConversationsService {
       senderId: actorId,
       clientMsgId: `system:${id}`,
       kind: 'system',
-      text: null,
+      text,
       attachments: [],
       replyToId: null,
       mentions: [],
@@ -283,6 +288,7 @@ export class ConversationsService {
     const r = await this.repo.advanceRead(conversationId, userId, target);
     if (!r) throw notFound('Conversation not found.');
     if (r.moved) {
+      this.onRead(userId, conversationId);
       await this.repo.appendEvent(conversationId, userId, 'read', { conversationId, userId, seq: r.lastReadSeq });
       await this.realtime.toConversation(conversationId, { type: 'read', conversationId, userId, seq: r.lastReadSeq });
     }

@@ -58,7 +58,12 @@ export class LinksService {
     const urls = extractUrls(m.text);
     if (urls.length === 0) return;
     const payload: LinkPreviewJob = { messageId: m.id, conversationId: m.conversationId, urls };
-    await this.deps.jobs.enqueue('links.preview', payload, { id: `links.preview:${m.id}` });
+    try {
+      await this.deps.jobs.enqueue('links.preview', payload, { id: `links.preview:${m.id}` });
+    } catch (err) {
+      // The message is stored and delivered; only its preview is lost.
+      this.deps.logger.warn({ err, messageId: m.id }, 'could not queue a link preview');
+    }
   }
 
   private guardOptions(): GuardOptions {

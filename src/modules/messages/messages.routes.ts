@@ -33,7 +33,7 @@ export function registerMessagesRoutes(app: HttpApp, deps: { messages: MessagesS
     },
     async (req, reply) => {
       const userId = authOf(req).userId;
-      await limiter.hit(`send:user:${userId}`, config.RATE_LIMIT_WS_SEND, 'messages');
+      await limiter.user(userId, 'send', config.RATE_LIMIT_WS_SEND, 'messages');
       const b = req.body;
       const { message, created } = await svc.send(userId, {
         conversationId: req.params.id,

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { ID_PATTERN } from '../../id-shape.js';
 
 export const MediaSchema = Type.Object(
   {
@@ -42,14 +43,17 @@ export const MessageSchema = Type.Object(
 
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const ClientMsgId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' });
-export const MessageText = Type.String({ maxLength: 4000 * 2, description: 'At most 4000 characters.' });
-export const MediaIds = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 10 });
+/** An id Parley issued (src/id-shape.ts): anything else, a NUL included, is refused at the edge. */
+export const EntityId = Type.String({ pattern: ID_PATTERN, description: '32 lowercase hex characters.' });
+// JSON Schema's maxLength counts code points (Ajv does too), as api.md counts characters.
+export const MessageText = Type.String({ maxLength: 4000, description: 'At most 4000 characters (code points).' });
+export const MediaIds = Type.Array(EntityId, { maxItems: 10 });
 
 export const SendMessageBody = Type.Object({
   clientMsgId: ClientMsgId,
   text: Type.Optional(Type.Union([MessageText, Type.Null()])),
   attachments: Type.Optional(MediaIds),
-  replyToId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+  replyToId: Type.Optional(Type.Union([EntityId, Type.Null()])),
 });
 
 export const HistoryQuery = Type.Object({

@@ -36,6 +36,13 @@ export class Realtime {
     await this.bus.publishMany(userIds.map(userTopic), JSON.stringify(event)).catch((err: unknown) => this.dropped(err, event.type));
   }
 
+  /** To every member of each conversation and every connection of each user, in one round trip. */
+  async toConversationsAndUsers(conversationIds: readonly string[], userIds: readonly string[], event: ServerEvent): Promise<void> {
+    const topics = [...conversationIds.map(convTopic), ...userIds.map(userTopic)];
+    if (topics.length === 0) return;
+    await this.bus.publishMany(topics, JSON.stringify(event)).catch((err: unknown) => this.dropped(err, event.type));
+  }
+
   private dropped(err: unknown, type: string): void {
     this.logger.warn({ err, type }, 'bus publish failed; clients will catch up by resuming');
   }

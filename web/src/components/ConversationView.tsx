@@ -2,6 +2,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import type { Conversation, Message } from '../../../sdk/index.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
+import { CallButtons } from './CallButtons.js';
 import { Composer, type ComposerHandle } from './Composer.js';
 import { ArrowDown, ArrowLeft, Paperclip, Users } from './Icons.js';
 import { MessageItem, RichText } from './MessageItem.js';
@@ -203,6 +204,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
           </span>
         </div>
         <div className="head-actions">
+          <CallButtons conversation={c} />
           <NotificationMenu conversationId={c.id} />
           {c.type === 'group' ? (
             <button type="button" className="secondary with-icon" onClick={props.onMembers} aria-label="Members">

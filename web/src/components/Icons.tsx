@@ -29,6 +29,7 @@ export {
   Moon,
   Paperclip,
   Pencil,
+  Phone,
   Plus,
   Reply,
   Search,
@@ -37,6 +38,7 @@ export {
   Sun,
   Trash2,
   Users,
+  Video,
   X,
 } from 'lucide-react';
 

@@ -50,6 +50,10 @@ export function systemText(m: Message, name: (id: string | undefined) => string,
       return `${actor} left`;
     case 'updated':
       return m.text ? m.text : `${actor} updated the conversation`;
+    case 'call.missed':
+    case 'call.ended':
+      // "missed audio call", "video call, 12 min" (written by the server).
+      return m.text ? `${m.text.charAt(0).toUpperCase()}${m.text.slice(1)}` : 'Call';
     default:
       return m.text ?? '';
   }
