@@ -357,6 +357,9 @@ test('the finished web client, desktop and phone, from another origin than PUBLI
     }
     await bell.waitFor();
     await bell.click();
+    await alice.page.getByRole('menu', { name: 'Notifications for this conversation' }).waitFor();
+    await shot(alice.page, 'ui-24-notification-menu');
+    await noEmojiIcons(alice.page, 'notification menu');
     await alice.page.getByRole('menuitemradio', { name: 'Mentions only' }).click();
     await until(async () => assert.equal(await bell.count(), 1), 'the bell');
     await bell.click();
