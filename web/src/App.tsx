@@ -10,6 +10,7 @@ import { MembersDialog } from './components/MembersDialog.js';
 import { NewGroupDialog } from './components/NewGroupDialog.js';
 import { ProfileDialog } from './components/ProfileDialog.js';
 import { Sidebar } from './components/Sidebar.js';
+import { SearchDialog } from './components/SearchDialog.js';
 import { ModelContext, useChat, useModel } from './lib/hooks.js';
 import { ChatModel } from './lib/model.js';
 import { disableWebPush, enableWebPush, notificationPermission, notifyIncoming, requestNotifications } from './lib/notify.js';
@@ -74,7 +75,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   const model = useModel();
   const s = useChat();
   const [activeId, setActiveId] = useState<string | undefined>(() => conversationFromPath());
-  const [dialog, setDialog] = useState<'profile' | 'group' | 'members' | null>(null);
+  const [dialog, setDialog] = useState<'profile' | 'group' | 'members' | 'search' | null>(null);
   const [permission, setPermission] = useState(() => notificationPermission());
   const [theme, setTheme] = useTheme();
   const [switcher, setSwitcher] = useState(false);
@@ -119,6 +120,9 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   }, []);
 
   useEffect(() => model.setActive(activeId), [model, activeId]);
+
+  // Ctrl/Cmd+K is the quick switcher (above); message search is one of its entries.
+  const [searchQuery, setSearchQuery] = useState('');
 
   // The network comes and goes; reading happens when the tab is visible.
   useEffect(() => {
@@ -198,6 +202,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
         open={open}
         onProfile={() => setDialog('profile')}
         onNewGroup={() => setDialog('group')}
+        onSearch={() => setDialog('search')}
         onLogout={() => void props.onLogout()}
         notifications={{
           state: permission,
@@ -224,7 +229,17 @@ function Chat(props: { onLogout: () => Promise<void> }) {
       </main>
       <CallOverlay />
       {dialog === 'profile' ? <ProfileDialog onClose={() => setDialog(null)} /> : null}
-      {switcher ? <QuickSwitcher onOpen={open} onClose={() => setSwitcher(false)} /> : null}
+      {dialog === 'search' ? <SearchDialog onClose={() => setDialog(null)} open={open} initialQuery={searchQuery} /> : null}
+      {switcher ? (
+        <QuickSwitcher
+          onOpen={open}
+          onClose={() => setSwitcher(false)}
+          onSearchMessages={(q) => {
+            setSearchQuery(q);
+            setDialog('search');
+          }}
+        />
+      ) : null}
       <ProfileCardHost onOpenConversation={open} />
       <ConfirmHost />
       {dialog === 'group' ? (

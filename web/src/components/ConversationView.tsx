@@ -8,6 +8,7 @@ import { ArrowDown, ArrowLeft, Paperclip, Users } from './Icons.js';
 import { MessageItem, RichText } from './MessageItem.js';
 import { NotificationMenu } from './NotificationMenu.js';
 import { openProfile } from './ProfileCard.js';
+import { ConversationTools, useFocusedMessage } from './ConversationTools.js';
 
 const CONTINUE_MS = 5 * 60 * 1000;
 
@@ -162,6 +163,8 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
     if (el && history?.loaded && history.hasMore && !history.loading && el.scrollHeight <= el.clientHeight + 10) void model.loadOlder(c.id);
   }, [history, model, c.id, messages.length]);
 
+  useFocusedMessage(c.id, messages, !!history?.hasMore, !!history?.loading, scroller);
+
   const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
   const canModerate = c.type === 'group' && (c.role === 'owner' || c.role === 'admin');
 
@@ -205,6 +208,7 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
         </div>
         <div className="head-actions">
           <CallButtons conversation={c} />
+          <ConversationTools conversation={c} />
           <NotificationMenu conversationId={c.id} />
           {c.type === 'group' ? (
             <button type="button" className="secondary with-icon" onClick={props.onMembers} aria-label="Members">

@@ -13,6 +13,8 @@ import { LinkPreviewCard } from './LinkPreviewCard.js';
 import { plainText } from '../lib/markdown.js';
 import { Markdown } from './Markdown.js';
 import { openProfile } from './ProfileCard.js';
+import { CollapsedMessage, EditedMark, MessageMenuExtras } from './MessageExtras.js';
+import { useFeatures } from '../lib/features.js';
 
 export const REACTIONS = DEFAULT_QUICK;
 
@@ -81,8 +83,11 @@ export function MessageItem(props: MessageItemProps) {
   const [sheet, setSheet] = useState(false);
   const reactButton = useRef<HTMLButtonElement>(null);
   const press = useRef<{ timer: ReturnType<typeof setTimeout>; x: number; y: number; fired: boolean } | null>(null);
+  const [revealed, setRevealed] = useState(false);
+  const features = useFeatures(model);
   const mine = m.senderId === s.me.id;
   const sender = model.displayName(m.senderId);
+  if (m.kind === 'user' && !mine && features.blocked.has(m.senderId) && !revealed) return <CollapsedMessage m={m} reveal={() => setRevealed(true)} />;
 
   if (m.kind === 'system') {
     return (
@@ -195,7 +200,7 @@ export function MessageItem(props: MessageItemProps) {
             {m.text ? (
               <div className="message-text">
                 <RichText text={m.text} users={s.users} mentions={m.mentions} />
-                {m.editedAt ? <span className="muted edited"> (edited)</span> : null}
+                {m.editedAt ? <EditedMark m={m} /> : null}
               </div>
             ) : null}
             {m.attachments.length ? (
@@ -265,6 +270,7 @@ export function MessageItem(props: MessageItemProps) {
               }}
             />
           ) : null}
+          <MessageMenuExtras m={m} mine={mine} conversation={s.conversations.find((c) => c.id === m.conversationId)} />
         </div>
       ) : null}
       {fullPicker ? <EmojiPicker anchor={reactButton.current} label="React with any emoji" onPick={react} onClose={() => setFullPicker(false)} /> : null}

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import { featuresOf, useFeatures } from '../lib/features.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
 import { Dialog } from './Dialog.js';
@@ -19,6 +20,7 @@ export function ProfileCardHost(props: { onOpenConversation: (id: string) => voi
   const model = useModel();
   const s = useChat();
   const [userId, setUserId] = useState<string | null>(null);
+  const f = useFeatures(model);
   useEffect(() => {
     show = (id) => {
       setUserId(id);
@@ -56,10 +58,10 @@ export function ProfileCardHost(props: { onOpenConversation: (id: string) => voi
             >
               <MessageSquare size={ICON} aria-hidden={true} /> Message
             </button>
-            {/* Blocking is another module's work: the button appears once the server has it. */}
+            {/* Blocking is the blocks module's (lib/features.ts); shown when the server has it. */}
             {s.features.blocking ? (
-              <button type="button" className="danger with-icon" disabled title="Blocking is not available in this client yet">
-                <Ban size={ICON} aria-hidden={true} /> Block
+              <button type="button" className={f.blocked.has(userId) ? 'secondary with-icon' : 'danger with-icon'} onClick={() => void featuresOf(model).setBlocked(userId, !f.blocked.has(userId))}>
+                <Ban size={ICON} aria-hidden={true} /> {f.blocked.has(userId) ? 'Unblock' : 'Block'}
               </button>
             ) : null}
           </div>

@@ -2,14 +2,15 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import type { User } from '../../../sdk/index.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
+import { Search } from './Icons.js';
 
-type Item = { kind: 'conversation'; id: string; title: string; sub: string; peer?: User | undefined } | { kind: 'person'; user: User };
+type Item = { kind: 'search'; query: string } | { kind: 'conversation'; id: string; title: string; sub: string; peer?: User | undefined } | { kind: 'person'; user: User };
 
 /**
  * Ctrl/Cmd+K: jump to a conversation by name, or start one with someone found by name.
  * Arrow keys move, Enter opens, Escape closes.
  */
-export function QuickSwitcher(props: { onOpen: (conversationId: string) => void; onClose: () => void }) {
+export function QuickSwitcher(props: { onOpen: (conversationId: string) => void; onClose: () => void; onSearchMessages?: (query: string) => void }) {
   const model = useModel();
   const s = useChat();
   const [query, setQuery] = useState('');
@@ -46,12 +47,18 @@ export function QuickSwitcher(props: { onOpen: (conversationId: string) => void;
       .map(({ c, title }): Item => ({ kind: 'conversation', id: c.id, title, sub: c.type === 'group' ? `${c.memberCount} members` : 'Direct message', peer: c.peerId ? s.users[c.peerId] : undefined }));
     const directPeers = new Set(s.conversations.map((c) => c.peerId).filter(Boolean));
     const found = people.filter((u) => !directPeers.has(u.id)).slice(0, 5).map((user): Item => ({ kind: 'person', user }));
-    return [...convs, ...found];
-  }, [s.conversations, s.users, people, query, model]);
+    const search: Item[] = props.onSearchMessages && q ? [{ kind: 'search', query: query.trim() }] : [];
+    return [...convs, ...found, ...search];
+  }, [s.conversations, s.users, people, query, model, props.onSearchMessages]);
   const index = Math.min(active, Math.max(0, items.length - 1));
 
   const choose = async (item: Item | undefined) => {
     if (!item) return;
+    if (item.kind === 'search') {
+      props.onClose();
+      props.onSearchMessages?.(item.query);
+      return;
+    }
     if (item.kind === 'conversation') {
       props.onClose();
       props.onOpen(item.id);
@@ -94,7 +101,7 @@ export function QuickSwitcher(props: { onOpen: (conversationId: string) => void;
         <ul className="switcher-list" id="switcher-list" role="listbox" aria-label="Matches">
           {items.map((it, i) => (
             <li
-              key={it.kind === 'conversation' ? it.id : `p-${it.user.id}`}
+              key={it.kind === 'conversation' ? it.id : it.kind === 'person' ? `p-${it.user.id}` : 'search'}
               id={`switcher-${i}`}
               role="option"
               aria-selected={i === index}
@@ -104,7 +111,12 @@ export function QuickSwitcher(props: { onOpen: (conversationId: string) => void;
                 void choose(it);
               }}
             >
-              {it.kind === 'conversation' ? (
+              {it.kind === 'search' ? (
+                <>
+                  <Search size={18} aria-hidden={true} />
+                  <span>Search messages for “{it.query}”</span>
+                </>
+              ) : it.kind === 'conversation' ? (
                 <>
                   <Avatar user={it.peer} name={it.title} id={it.id} size={26} />
                   <span>{it.title}</span>

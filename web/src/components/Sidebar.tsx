@@ -3,7 +3,7 @@ import { useChat, useModel } from '../lib/hooks.js';
 import { previewOf, timeOf } from '../lib/format.js';
 import type { ThemeChoice } from '../lib/theme.js';
 import { Avatar } from './Avatar.js';
-import { Bell, ICON, LogOut, Monitor, Moon, Search, Settings, Sun } from './Icons.js';
+import { Bell, Command, ICON, LogOut, Monitor, Moon, Search, Settings, Sun } from './Icons.js';
 import { openProfile } from './ProfileCard.js';
 import { UserPicker } from './UserPicker.js';
 
@@ -12,6 +12,8 @@ export interface SidebarProps {
   open: (id: string) => void;
   onProfile: () => void;
   onNewGroup: () => void;
+  /** Opens message search (also Ctrl/Cmd+K). */
+  onSearch?: () => void;
   onLogout: () => void;
   notifications: { state: string; enable: () => void };
   theme: { choice: ThemeChoice; set: (c: ThemeChoice) => void };
@@ -38,7 +40,7 @@ export function Sidebar(props: SidebarProps) {
           <span className="muted">@{s.me.username}</span>
         </div>
         <button type="button" className="icon-button" onClick={props.onQuickSwitch} aria-label="Jump to a conversation (Ctrl+K)" title="Jump to… (Ctrl+K)">
-          <Search size={ICON} aria-hidden={true} />
+          <Command size={ICON} aria-hidden={true} />
         </button>
         <button
           type="button"
@@ -50,6 +52,11 @@ export function Sidebar(props: SidebarProps) {
         >
           {props.theme.choice === 'dark' ? <Moon size={ICON} aria-hidden={true} /> : props.theme.choice === 'light' ? <Sun size={ICON} aria-hidden={true} /> : <Monitor size={ICON} aria-hidden={true} />}
         </button>
+        {props.onSearch ? (
+          <button type="button" className="icon-button" onClick={props.onSearch} aria-label="Search messages" title="Search messages (Ctrl+K)">
+            <Search size={ICON} aria-hidden={true} />
+          </button>
+        ) : null}
         <button type="button" className="icon-button" onClick={props.onProfile} aria-label="Edit profile" title="Profile">
           <Settings size={ICON} aria-hidden={true} />
         </button>
