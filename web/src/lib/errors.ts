@@ -12,6 +12,8 @@ export const ERROR_TEXT: Record<string, string> = {
   invalid_request: 'That was not accepted. Please check what you entered.',
   unauthorized: 'Your session is no longer valid. Please log in again.',
   forbidden: 'You are not allowed to do that here.',
+  blocked: 'You cannot message this person: one of you has blocked the other.',
+  account_deactivated: 'This account has been deactivated. Contact the administrator of this server.',
   not_found: 'That no longer exists, or you are not a member any more.',
   conflict: 'That conflicts with something that already exists.',
   payload_too_large: 'That is too large.',
