@@ -82,6 +82,7 @@ const PASS_THROUGH = [
   'call.updated',
   'call.ended',
   'call.signal',
+  'link.previews',
   'connection.state',
 ] as const satisfies readonly (keyof RealtimeEventMap)[];
 

@@ -198,6 +198,15 @@ export interface PresenceEvent {
 }
 
 /** Server → client frames, by type. */
+/** An Open Graph preview of a link in a message (plain text; render as text). */
+export interface LinkPreview {
+  url: string;
+  title: string | null;
+  description: string | null;
+  imageUrl: string | null;
+  siteName: string | null;
+}
+
 export interface ServerEventMap {
   ready: { user: Me; sessionId: string; cursor: string; serverTime: string };
   ack: { id?: string; message?: Message; lastReadSeq?: number; unreadCount?: number };
@@ -232,6 +241,8 @@ export interface ServerEventMap {
   /** To the conversation, once; `call.durationSeconds` is set. */
   'call.ended': { call: Call };
   'call.signal': { callId: string; from: string; data: unknown };
+  /** Link previews were attached to a message (fetched by the server after the send). */
+  'link.previews': { conversationId: string; messageId: string; previews: LinkPreview[] };
 }
 
 export type ServerEventType = keyof ServerEventMap;

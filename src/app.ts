@@ -72,6 +72,10 @@ import { openRtcProviders } from './platform/rtc/index.js';
 import { CallsService } from './modules/calls/calls.service.js';
 import { registerCallsRoutes } from './modules/calls/calls.routes.js';
 import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
+import { LinksRepository } from './modules/links/links.repository.js';
+import { LinksService } from './modules/links/links.service.js';
+import { registerLinksRoutes } from './modules/links/links.routes.js';
+import { linksPreviewWorker } from './workers/links-preview.worker.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -277,6 +281,8 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     conversations.unreadExcluded = (userId, positions) => threads.unfollowedReplies(userId, positions);
     messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
     const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
+    const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
+    messages.afterSend.push((m) => linkPreviews.onMessageSent(m));
     const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });
@@ -310,6 +316,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerCallsRoutes(http, { calls, requireAuth });
       registerCallWebhooks(http, { calls, config });
       calls.startSweeper();
+      registerLinksRoutes(http, { links: linkPreviews, requireAuth });
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
@@ -333,6 +340,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       });
       closers.push(() => workers.stop());
       await registerMediaJobHandlers(platform.jobs, media.service);
+      await platform.jobs.consume('links.preview', linksPreviewWorker(linkPreviews));
       media.startCleanup();
     }
 

@@ -221,6 +221,14 @@ export const CONFIG_SPEC = {
   MEDIA_DOWNLOAD_URL_TTL: field('Media', '5m', duration, 'Lifetime of a download URL.'),
   MEDIA_PENDING_TTL: field('Media', '1h', duration, 'An upload not completed within this time is deleted by the periodic cleanup.'),
 
+  // Link previews
+  LINK_PREVIEWS: field('Link previews', 'true', bool, 'Fetch Open Graph previews of links in new messages (server-side, SSRF-guarded). `false` turns previews off.'),
+  LINK_PREVIEW_ALLOW_HOSTS: field('Link previews', '', (raw) => list(raw).map((h) => h.toLowerCase()), 'Comma-separated host names (or `host:port`) fetched even though they resolve to a private or loopback address (an intranet wiki; the tests\' loopback page). Empty: public addresses only.'),
+  LINK_PREVIEW_TIMEOUT: field('Link previews', '5s', duration, 'Time allowed to fetch one page, redirects included.'),
+  LINK_PREVIEW_MAX_BYTES: field('Link previews', '524288', int(1024, 16 * 1024 * 1024), 'Largest page read for a preview; a larger one gets no preview.'),
+  LINK_PREVIEW_MAX_REDIRECTS: field('Link previews', '3', int(0, 10), 'Redirects followed (each target is checked again).'),
+  LINK_PREVIEW_CACHE_TTL: field('Link previews', '24h', duration, 'How long a fetched preview (or a failure) is reused before the page is fetched again.'),
+
   // Push
   WEB_PUSH_VAPID_PUBLIC_KEY: field('Push', '', base64UrlBytes(65, 'an uncompressed P-256 public key'), 'VAPID public key (base64url, 65 bytes) for Web Push; browsers subscribe with it. Unset: Web Push is off.'),
   WEB_PUSH_VAPID_PRIVATE_KEY: field('Push', '', base64UrlBytes(32, 'a P-256 private key'), 'VAPID private key (base64url, 32 bytes) that signs Web Push requests.', true),

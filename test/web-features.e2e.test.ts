@@ -75,8 +75,11 @@ test('conversation features in the web client', { timeout: 170_000 }, async () =
 
   // Search: Ctrl+K, results grouped by conversation, the old message opened highlighted.
   await page.getByRole('navigation', { name: 'Conversations' }).waitFor();
+  // Ctrl+K is the quick switcher; its last entry searches the messages for what was typed.
   await page.keyboard.press('Control+k');
-  await page.getByRole('searchbox', { name: 'Search messages' }).fill('quok');
+  await page.getByRole('combobox', { name: 'Jump to a conversation or person' }).fill('quok');
+  await page.getByRole('option', { name: /Search messages for/ }).click();
+  await page.getByRole('searchbox', { name: 'Search messages' }).waitFor();
   const results = page.getByTestId('search-results');
   const groupResults = results.getByRole('region', { name: 'Results in Launch crew' });
   await groupResults.waitFor();

@@ -8,45 +8,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { tmpdir } from 'node:os';
 import Fastify from 'fastify';
 import { registerWebClient } from '../src/gateway/web.js';
 import type { HttpApp } from '../src/gateway/http.js';
 import { call, signup, startTestServer, type TestServer } from './harness.js';
 import { IN_CI } from './support/process.js';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SHOTS = join(ROOT, 'build', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const WAIT = 15_000;
-
-/** The newest modification time under `path` (files only). */
-function newest(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
-}
-
-/** Builds web/dist when it is missing or older than its sources (web/ and sdk/). */
-function ensureWebBuild(): void {
-  const built = join(ROOT, 'web', 'dist', 'index.html');
-  const sources = Math.max(
-    newest(join(ROOT, 'web', 'src')),
-    newest(join(ROOT, 'web', 'public')),
-    newest(join(ROOT, 'web', 'index.html')),
-    newest(join(ROOT, 'web', 'vite.config.ts')),
-    newest(join(ROOT, 'sdk')),
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  console.log('# building the web client (npm run build:web)');
-  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
-}
+import { WAIT, composer, launchBrowser, log, messageWith, row, send, shot, sidebar, signUp, startDirect, testPng, until } from './support/browser.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -55,16 +25,8 @@ const pageErrors: string[] = [];
 let alerts = 0;
 
 before(async () => {
-  execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'inherit' });
-  ensureWebBuild();
-  mkdirSync(SHOTS, { recursive: true });
+  browser = await launchBrowser();
   server = await startTestServer({ sql: 'pglite', env: { RATE_LIMIT_WS_SEND: '100000/10s' } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // playwright-core starts it with a fresh, empty profile directory of its own.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 });
 
 after(async () => {
@@ -90,79 +52,9 @@ function watch(page: Page): void {
   });
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-}
-
-/** Polls `check` until it stops throwing. */
-async function until(check: () => Promise<void> | void, what: string, timeoutMs = WAIT): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      last = err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`timed out waiting for ${what}: ${last instanceof Error ? last.message : String(last)}`);
-}
-
-const unique = (name: string) => `${name}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 5)}`;
-
-async function signUp(page: Page, name: string): Promise<string> {
-  const username = unique(name.toLowerCase());
-  await page.goto('/');
-  await page.getByRole('tab', { name: 'Sign up' }).click();
-  await page.getByLabel('Email').fill(`${username}@example.test`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Display name').fill(name);
-  await page.getByLabel('Password').fill('correct horse battery');
-  return username;
-}
-
-const sidebar = (page: Page) => page.getByRole('navigation', { name: 'Conversations' });
-const log = (page: Page) => page.getByRole('log', { name: 'Messages' });
-const composer = (page: Page) => page.getByRole('combobox', { name: /^Message / });
-const messageWith = (page: Page, text: string): Locator => log(page).locator('li.message', { hasText: text });
-const row = (page: Page, title: string): Locator => sidebar(page).locator('.conversation-list button', { hasText: title });
-
-async function send(page: Page, text: string): Promise<void> {
-  await composer(page).fill(text);
-  await composer(page).press('Enter');
-}
-
-async function startDirect(page: Page, username: string): Promise<void> {
-  await page.getByLabel('Find people').fill(username);
-  await page.getByRole('list', { name: 'People found' }).getByRole('button', { name: new RegExp(username) }).click();
-  await composer(page).waitFor();
-}
-
 async function mediaRoutes(): Promise<boolean> {
   const r = await call(server.url, 'GET', '/openapi.json');
   return r.status === 200 && Object.keys(r.body?.paths ?? {}).includes('/v1/media/uploads');
-}
-
-/** A small valid PNG (a gradient with a word on it), made here by the browser. */
-async function testPng(page: Page): Promise<Buffer> {
-  const b64 = await page.evaluate(() => {
-    const c = document.createElement('canvas');
-    c.width = 320;
-    c.height = 180;
-    const g = c.getContext('2d')!;
-    const grad = g.createLinearGradient(0, 0, 320, 180);
-    grad.addColorStop(0, '#3b5bdb');
-    grad.addColorStop(1, '#e8590c');
-    g.fillStyle = grad;
-    g.fillRect(0, 0, 320, 180);
-    g.fillStyle = '#fff';
-    g.font = 'bold 40px sans-serif';
-    g.fillText('Parley', 95, 105);
-    return c.toDataURL('image/png').split(',')[1]!;
-  });
-  return Buffer.from(b64, 'base64');
 }
 
 test('without a build, / explains how to build the client and the API keeps its 404s', async () => {
@@ -278,6 +170,8 @@ test('the web client, end to end in Chromium', { timeout: 170_000 }, async (t) =
     await messageWith(bob.page, 'This one goes away').waitFor();
     await gone.hover();
     await gone.getByRole('button', { name: 'Delete' }).click();
+    // A styled confirmation, not the browser's confirm().
+    await alice.page.getByRole('dialog', { name: 'Delete message?' }).getByRole('button', { name: 'Delete' }).click();
     await until(async () => assert.equal(await messageWith(bob.page, 'This one goes away').count(), 0), 'the deleted message to go');
     await log(bob.page).getByText('This message was deleted').waitFor();
     await shot(alice.page, '03-direct-conversation');

@@ -1,7 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import { AuthScreen } from './components/AuthScreen.js';
 import { CallOverlay } from './components/CallOverlay.js';
+import { ConfirmHost } from './components/ConfirmDialog.js';
 import { ConversationView } from './components/ConversationView.js';
+import { X } from './components/Icons.js';
+import { ProfileCardHost } from './components/ProfileCard.js';
+import { QuickSwitcher } from './components/QuickSwitcher.js';
 import { MembersDialog } from './components/MembersDialog.js';
 import { NewGroupDialog } from './components/NewGroupDialog.js';
 import { ProfileDialog } from './components/ProfileDialog.js';
@@ -13,6 +17,7 @@ import { ModelContext, useChat, useModel } from './lib/hooks.js';
 import { ChatModel } from './lib/model.js';
 import { disableWebPush, enableWebPush, notificationPermission, notifyIncoming, requestNotifications } from './lib/notify.js';
 import { loadSession, saveSession, type StoredSession } from './lib/session.js';
+import { useTheme } from './lib/theme.js';
 
 function conversationFromPath(): string | undefined {
   const m = /^\/c\/([^/]+)/.exec(location.pathname);
@@ -74,6 +79,35 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   const [activeId, setActiveId] = useState<string | undefined>(() => conversationFromPath());
   const [dialog, setDialog] = useState<'profile' | 'group' | 'members' | 'search' | null>(null);
   const [permission, setPermission] = useState(() => notificationPermission());
+  const [theme, setTheme] = useTheme();
+  const [switcher, setSwitcher] = useState(false);
+
+  // Ctrl/Cmd+K: the quick switcher, from anywhere.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setSwitcher((v) => !v);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  // My profile may change in another session (name, avatar): read it again on focus.
+  useEffect(() => {
+    const again = () => {
+      if (document.visibilityState === 'visible') void model.refreshMe();
+    };
+    window.addEventListener('focus', again);
+    document.addEventListener('visibilitychange', again);
+    const t = setInterval(again, 60_000);
+    return () => {
+      window.removeEventListener('focus', again);
+      document.removeEventListener('visibilitychange', again);
+      clearInterval(t);
+    };
+  }, [model]);
 
   const open = useCallback((id: string | undefined) => {
     setActiveId(id);
@@ -89,17 +123,8 @@ function Chat(props: { onLogout: () => Promise<void> }) {
 
   useEffect(() => model.setActive(activeId), [model, activeId]);
 
-  // Ctrl/Cmd+K opens message search from anywhere.
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
-        e.preventDefault();
-        setDialog('search');
-      }
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
+  // Ctrl/Cmd+K is the quick switcher (above); message search is one of its entries.
+  const [searchQuery, setSearchQuery] = useState('');
 
   // The network comes and goes; reading happens when the tab is visible.
   useEffect(() => {
@@ -171,7 +196,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
         <div className="toast" role="alert">
           {s.notice}
           <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => model.notice(undefined)}>
-            ✕
+            <X size={16} aria-hidden={true} />
           </button>
         </div>
       ) : null}
@@ -186,11 +211,13 @@ function Chat(props: { onLogout: () => Promise<void> }) {
           state: permission,
           enable: () => void requestNotifications().then(setPermission),
         }}
+        theme={{ choice: theme, set: setTheme }}
+        onQuickSwitch={() => setSwitcher(true)}
       />
       <main className="main" id="main">
         {active ? (
           <div className="conversation-with-thread">
-            <ConversationView conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
+            <ConversationView key={active.id} conversation={active} onBack={() => open(undefined)} onMembers={() => setDialog('members')} />
             {thread && thread.conversationId === active.id ? <ThreadPanel conversationId={thread.conversationId} rootId={thread.rootId} /> : null}
           </div>
         ) : (
@@ -208,7 +235,19 @@ function Chat(props: { onLogout: () => Promise<void> }) {
       </main>
       <CallOverlay />
       {dialog === 'profile' ? <ProfileDialog onClose={() => setDialog(null)} /> : null}
-      {dialog === 'search' ? <SearchDialog onClose={() => setDialog(null)} open={open} /> : null}
+      {dialog === 'search' ? <SearchDialog onClose={() => setDialog(null)} open={open} initialQuery={searchQuery} /> : null}
+      {switcher ? (
+        <QuickSwitcher
+          onOpen={open}
+          onClose={() => setSwitcher(false)}
+          onSearchMessages={(q) => {
+            setSearchQuery(q);
+            setDialog('search');
+          }}
+        />
+      ) : null}
+      <ProfileCardHost onOpenConversation={open} />
+      <ConfirmHost />
       {dialog === 'group' ? (
         <NewGroupDialog
           onClose={() => setDialog(null)}

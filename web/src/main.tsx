@@ -3,6 +3,9 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import './styles.css';
 import './features.css';
+import { applyTheme, loadTheme } from './lib/theme.js';
+
+applyTheme(loadTheme());
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

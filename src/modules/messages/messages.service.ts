@@ -90,6 +90,11 @@ export class MessagesService {
   /** Called after a message became a tombstone (pins and threads drop it). */
   onDeleted: ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[] = [];
   threads: ThreadHooks | null = null;
+  /**
+   * Steps started after a new message is stored and published (link previews). Not
+   * awaited: they never delay or fail the send, and each handles its own errors.
+   */
+  readonly afterSend: ((m: StoredMessage) => Promise<void>)[] = [];
 
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
@@ -185,6 +190,7 @@ export class MessagesService {
     const message = created ? await this.views.fresh(stored, threadRoot ? { threadRootId: threadRoot.id } : {}) : await this.views.one(stored);
     // The sender's read position travels in the event (one frame per message for everyone).
     await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
+    if (created) for (const step of this.afterSend) void step(stored).catch(() => {});
     return { message, created };
   }
 

@@ -213,12 +213,40 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  /** `PUT`/`GET /v1/blobs/<key>`: the signed URLs of this adapter (no bearer token). */
+  /**
+   * `PUT`/`GET /v1/blobs/<key>`: the signed URLs of this adapter (no bearer token).
+   *
+   * CORS, like an S3 bucket configured for browser uploads: a page opened at any address
+   * (127.0.0.1, a LAN IP, another hostname than PUBLIC_URL) PUTs and fetches these URLs
+   * cross-origin. Any origin is allowed because the signature is the only credential:
+   * no cookie or bearer token is accepted here, so a foreign page gains nothing.
+   */
   registerRoutes(app: HttpApp): void {
     void app.register(async (scope) => {
       // The body is the object itself, of any type: stream it, never parse or buffer it.
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+      scope.addHook('onRequest', async (req, reply) => {
+        if (!req.url.startsWith('/v1/blobs/')) return;
+        void reply
+          .header('access-control-allow-origin', '*')
+          .header('access-control-expose-headers', 'content-length, content-range, content-type, content-disposition, etag')
+          .header('vary', 'origin');
+      });
+
+      // The preflight a browser sends before a cross-origin PUT with a Content-Type.
+      scope.options('/v1/blobs/*', { schema: { hide: true } }, async (req, reply) => {
+        const key = (req.params as Record<string, string | undefined>)['*'] ?? '';
+        if (!BLOB_KEY_PATTERN.test(key)) throw notFound();
+        const asked = req.headers['access-control-request-headers'];
+        return reply
+          .status(204)
+          .header('access-control-allow-methods', 'GET, HEAD, PUT')
+          .header('access-control-allow-headers', typeof asked === 'string' && /^[\w\s,-]*$/.test(asked) ? asked : 'content-type, range')
+          .header('access-control-max-age', '600')
+          .send();
+      });
 
       scope.put('/v1/blobs/*', { schema: { hide: true } }, async (req, reply) => {
         const key = (req.params as Record<string, string | undefined>)['*'] ?? '';

@@ -23,6 +23,7 @@ export const JOB_KINDS = [
   'calls.analytics',
   'notify.call',
   'media.thumbnail',
+  'links.preview',
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 

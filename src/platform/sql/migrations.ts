@@ -5,6 +5,7 @@
 import type { Migration } from './migration.js';
 import { JOBS_MIGRATIONS } from './migrations.jobs.js';
 import { MEDIA_MIGRATIONS } from './migrations.media.js';
+import { LINKS_MIGRATIONS } from './migrations.links.js';
 import { SENDPATH_MIGRATIONS } from './migrations.sendpath.js';
 import { NOTIFY_MIGRATIONS } from './migrations.notify.js';
 import { CALLS_MIGRATIONS } from './migrations.calls.js';
@@ -163,6 +164,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...NOTIFY_MIGRATIONS,
   ...CALLS_MIGRATIONS,
   ...FEATURES_MIGRATIONS,
+  ...LINKS_MIGRATIONS,
 ].sort((a, b) => a.version - b.version);
 
 const versions = MIGRATIONS.map((m) => m.version);

@@ -2,6 +2,7 @@ import { useSyncExternalStore } from 'react';
 import type { Conversation } from '../../../sdk/index.js';
 import { useModel } from '../lib/hooks.js';
 import { callsOf } from '../lib/calls.js';
+import { ICON, Phone, Video } from './Icons.js';
 
 /** The audio and video call buttons of a conversation's header. */
 export function CallButtons(props: { conversation: Conversation }) {
@@ -12,10 +13,10 @@ export function CallButtons(props: { conversation: Conversation }) {
   return (
     <div className="call-buttons">
       <button type="button" className="icon-button" aria-label="Start audio call" title="Audio call" disabled={busy} onClick={() => void calls.start(props.conversation.id, 'audio')}>
-        📞
+        <Phone size={ICON} aria-hidden={true} />
       </button>
       <button type="button" className="icon-button" aria-label="Start video call" title="Video call" disabled={busy} onClick={() => void calls.start(props.conversation.id, 'video')}>
-        🎥
+        <Video size={ICON} aria-hidden={true} />
       </button>
     </div>
   );

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { Call } from '../../../sdk/index.js';
 import { useModel } from '../lib/hooks.js';
 import { callsOf, type CurrentCall } from '../lib/calls.js';
+import { Phone, Video } from './Icons.js';
 
 const PROVIDER_NAMES = { getstream: 'GetStream', aliyun: 'Aliyun RTC', p2p: 'a direct connection' } as const;
 
@@ -53,7 +54,7 @@ function IncomingCall(props: { call: Call; onAccept: () => void; onDecline: () =
     <div className="call-incoming" role="alertdialog" aria-label={`Incoming ${props.call.kind} call`} aria-describedby={`ring-${props.call.id}`}>
       <p id={`ring-${props.call.id}`} className="call-incoming-text">
         <span className="ring-icon" aria-hidden="true">
-          {props.call.kind === 'video' ? '🎥' : '📞'}
+          {props.call.kind === 'video' ? <Video size={18} aria-hidden={true} /> : <Phone size={18} aria-hidden={true} />}
         </span>{' '}
         {caller} is calling{where} ({props.call.kind})
       </p>

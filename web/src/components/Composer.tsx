@@ -1,11 +1,14 @@
 import { forwardRef, useId, useImperativeHandle, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { Conversation, Message, User } from '../../../sdk/index.js';
 import { sizeOf } from '../lib/format.js';
+import { plainText } from '../lib/markdown.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
+import { EmojiPicker } from './EmojiPicker.js';
+import { ICON, Paperclip, Smile, X } from './Icons.js';
 
 export interface ComposerHandle {
-  focus(): void;
+  focus(opts?: FocusOptions): void;
 }
 
 interface Suggestion {
@@ -42,8 +45,10 @@ export const Composer = forwardRef<ComposerHandle, {
   const [dismissed, setDismissed] = useState<number | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
+  const emojiButton = useRef<HTMLButtonElement>(null);
+  const [emojiOpen, setEmojiOpen] = useState(false);
   const listId = useId();
-  useImperativeHandle(ref, () => ({ focus: () => area.current?.focus() }), []);
+  useImperativeHandle(ref, () => ({ focus: (opts?: FocusOptions) => area.current?.focus(opts) }), []);
 
   const uploads = s.uploads.filter((u) => u.conversationId === c.id);
   const uploading = uploads.some((u) => !u.mediaId && !u.error);
@@ -84,6 +89,21 @@ export const Composer = forwardRef<ComposerHandle, {
     requestAnimationFrame(() => {
       area.current?.setSelectionRange(pos, pos);
       area.current?.focus();
+    });
+  }
+
+  /** Puts an emoji where the caret is. */
+  function insertEmoji(emoji: string) {
+    const el = area.current;
+    const at = el ? el.selectionStart : text.length;
+    const end = el ? el.selectionEnd : text.length;
+    const next = text.slice(0, at) + emoji + text.slice(end);
+    setText(next);
+    const pos = at + emoji.length;
+    setCaret(pos);
+    requestAnimationFrame(() => {
+      area.current?.focus();
+      area.current?.setSelectionRange(pos, pos);
     });
   }
 
@@ -141,10 +161,10 @@ export const Composer = forwardRef<ComposerHandle, {
       {props.replyTo ? (
         <div className="reply-bar" role="status">
           <span>
-            Replying to <strong>{model.displayName(props.replyTo.senderId)}</strong>: <span className="muted">{(props.replyTo.text ?? '📎 attachment').slice(0, 80)}</span>
+            Replying to <strong>{model.displayName(props.replyTo.senderId)}</strong>: <span className="muted">{props.replyTo.text ? plainText(props.replyTo.text).slice(0, 80) : 'Attachment'}</span>
           </span>
           <button type="button" className="icon-button" aria-label="Cancel reply" onClick={props.clearReply}>
-            ✕
+            <X size={ICON} aria-hidden={true} />
           </button>
         </div>
       ) : null}
@@ -152,19 +172,19 @@ export const Composer = forwardRef<ComposerHandle, {
         <ul className="uploads" aria-label="Attachments">
           {uploads.map((u) => (
             <li key={u.id} className="upload">
-              {u.previewUrl ? <img src={u.previewUrl} alt="" className="upload-preview" /> : <span aria-hidden="true">📎</span>}
+              {u.previewUrl ? <img src={u.previewUrl} alt="" className="upload-preview" /> : <Paperclip size={ICON} aria-hidden={true} />}
               <span className="upload-name">
                 {u.filename} <span className="muted">{sizeOf(u.total)}</span>
               </span>
               {u.error ? (
-                <span className="error">{u.error}</span>
+                <span className="error" role="alert">{u.error}</span>
               ) : u.mediaId ? (
                 <span className="muted">Ready</span>
               ) : (
                 <progress max={u.total || 1} value={u.loaded} aria-label={`Uploading ${u.filename}`} />
               )}
               <button type="button" className="icon-button" aria-label={`Remove ${u.filename}`} onClick={() => model.removeUpload(u.id)}>
-                ✕
+                <X size={ICON} aria-hidden={true} />
               </button>
             </li>
           ))}
@@ -194,7 +214,7 @@ export const Composer = forwardRef<ComposerHandle, {
         {s.mediaEnabled ? (
           <>
             <button type="button" className="icon-button attach" aria-label="Attach a file" title="Attach a file" onClick={() => fileInput.current?.click()}>
-              📎
+              <Paperclip size={20} aria-hidden={true} />
             </button>
             <input
               ref={fileInput}
@@ -234,6 +254,10 @@ export const Composer = forwardRef<ComposerHandle, {
           onSelect={(e) => setCaret(e.currentTarget.selectionStart)}
           onKeyDown={onKeyDown}
         />
+        <button type="button" ref={emojiButton} className="icon-button attach" aria-label="Insert emoji" title="Emoji" aria-expanded={emojiOpen} onClick={() => setEmojiOpen(!emojiOpen)}>
+          <Smile size={20} aria-hidden={true} />
+        </button>
+        {emojiOpen ? <EmojiPicker anchor={emojiButton.current} onPick={insertEmoji} onClose={() => setEmojiOpen(false)} /> : null}
         <button type="button" className="primary send" onClick={() => void send()} disabled={uploading} aria-label="Send">
           Send
         </button>

@@ -5,6 +5,7 @@ import { useModel } from '../lib/hooks.js';
 import { EditHistoryDialog } from './EditHistoryDialog.js';
 import { ReportDialog } from './ReportDialog.js';
 import { featuresOf } from '../lib/features.js';
+import { Flag, ICON, Pin } from './Icons.js';
 
 /** "(edited)": opens the message's edit history. */
 export function EditedMark(props: { m: Message }) {
@@ -33,12 +34,12 @@ export function MessageMenuExtras(props: { m: Message; mine: boolean; conversati
       </button>
       {canPin ? (
         <button type="button" className="icon-button" aria-label="Pin" title="Pin" onClick={() => void model.attempt('Pinning', () => model.client.rest.pinMessage(props.m.conversationId, props.m.id))}>
-          📌
+          <Pin size={ICON} aria-hidden={true} />
         </button>
       ) : null}
       {!props.mine ? (
         <button type="button" className="icon-button" aria-label="Report" title="Report" onClick={() => setReporting(true)}>
-          ⚑
+          <Flag size={ICON} aria-hidden={true} />
         </button>
       ) : null}
       {/* In a portal: the menu it opens from is hidden once the pointer leaves the message. */}

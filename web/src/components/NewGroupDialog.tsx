@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { User } from '../../../sdk/index.js';
 import { useModel } from '../lib/hooks.js';
 import { Dialog } from './Dialog.js';
+import { X } from './Icons.js';
 import { UserPicker } from './UserPicker.js';
 
 /** Creates a group: a title and the people in it. */
@@ -35,7 +36,7 @@ export function NewGroupDialog(props: { onClose: () => void; onCreated: (id: str
               <li key={p.id} className="chip">
                 {p.displayName || p.username}
                 <button type="button" className="icon-button" aria-label={`Remove ${p.displayName || p.username}`} onClick={() => setPeople(people.filter((x) => x.id !== p.id))}>
-                  ✕
+                  <X size={14} aria-hidden={true} />
                 </button>
               </li>
             ))}

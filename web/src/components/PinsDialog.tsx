@@ -34,7 +34,7 @@ export function PinsDialog(props: { conversation: Conversation; onClose: () => v
               }}
             >
               <strong>{model.displayName(p.message.senderId)}</strong> <time className="muted small">{timeOf(p.message.createdAt)}</time>
-              <span className="search-snippet">{p.message.text ?? '📎 attachment'}</span>
+              <span className="search-snippet">{p.message.text ?? 'Attachment'}</span>
             </button>
             {canPin ? (
               <button

@@ -20,10 +20,10 @@ function Snippet(props: { hit: SearchHit }) {
 }
 
 /** Message search (Ctrl/Cmd+K): results grouped by conversation; one opens the conversation at that message. */
-export function SearchDialog(props: { onClose: () => void; open: (conversationId: string) => void }) {
+export function SearchDialog(props: { onClose: () => void; open: (conversationId: string) => void; initialQuery?: string }) {
   const model = useModel();
   const s = useChat();
-  const [q, setQ] = useState('');
+  const [q, setQ] = useState(props.initialQuery ?? '');
   const [hits, setHits] = useState<SearchHit[] | null>(null);
   const [next, setNext] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);

@@ -1,7 +1,10 @@
 import type { Conversation } from '../../../sdk/index.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { previewOf, timeOf } from '../lib/format.js';
+import type { ThemeChoice } from '../lib/theme.js';
 import { Avatar } from './Avatar.js';
+import { Bell, Command, ICON, LogOut, Monitor, Moon, Search, Settings, Sun } from './Icons.js';
+import { openProfile } from './ProfileCard.js';
 import { UserPicker } from './UserPicker.js';
 
 export interface SidebarProps {
@@ -13,7 +16,12 @@ export interface SidebarProps {
   onSearch?: () => void;
   onLogout: () => void;
   notifications: { state: string; enable: () => void };
+  theme: { choice: ThemeChoice; set: (c: ThemeChoice) => void };
+  onQuickSwitch: () => void;
 }
+
+const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = { system: 'light', light: 'dark', dark: 'system' };
+const THEME_LABEL: Record<ThemeChoice, string> = { system: 'Theme: as the system', light: 'Theme: light', dark: 'Theme: dark' };
 
 /** The signed-in user, people search, and the conversation list (most recent first). */
 export function Sidebar(props: SidebarProps) {
@@ -24,26 +32,41 @@ export function Sidebar(props: SidebarProps) {
   return (
     <nav className="sidebar" aria-label="Conversations">
       <header className="me">
-        <Avatar user={s.users[s.me.id] ?? s.me} size={36} />
+        <button type="button" className="avatar-button" aria-label="Your profile card" onClick={() => openProfile(s.me.id)}>
+          <Avatar user={s.users[s.me.id] ?? s.me} size={36} />
+        </button>
         <div className="me-name">
           <strong>{s.me.displayName || s.me.username}</strong>
           <span className="muted">@{s.me.username}</span>
         </div>
+        <button type="button" className="icon-button" onClick={props.onQuickSwitch} aria-label="Jump to a conversation (Ctrl+K)" title="Jump to… (Ctrl+K)">
+          <Command size={ICON} aria-hidden={true} />
+        </button>
+        <button
+          type="button"
+          className="icon-button"
+          onClick={() => props.theme.set(NEXT_THEME[props.theme.choice])}
+          aria-label={`${THEME_LABEL[props.theme.choice]} (change)`}
+          title={THEME_LABEL[props.theme.choice]}
+          data-testid="theme-toggle"
+        >
+          {props.theme.choice === 'dark' ? <Moon size={ICON} aria-hidden={true} /> : props.theme.choice === 'light' ? <Sun size={ICON} aria-hidden={true} /> : <Monitor size={ICON} aria-hidden={true} />}
+        </button>
         {props.onSearch ? (
           <button type="button" className="icon-button" onClick={props.onSearch} aria-label="Search messages" title="Search messages (Ctrl+K)">
-            🔍
+            <Search size={ICON} aria-hidden={true} />
           </button>
         ) : null}
         <button type="button" className="icon-button" onClick={props.onProfile} aria-label="Edit profile" title="Profile">
-          ⚙
+          <Settings size={ICON} aria-hidden={true} />
         </button>
         <button type="button" className="icon-button" onClick={props.onLogout} aria-label="Log out" title="Log out">
-          ⎋
+          <LogOut size={ICON} aria-hidden={true} />
         </button>
       </header>
       {props.notifications.state === 'default' ? (
-        <button type="button" className="link-button enable-notifications" onClick={props.notifications.enable}>
-          🔔 Enable notifications
+        <button type="button" className="link-button enable-notifications with-icon" onClick={props.notifications.enable}>
+          <Bell size={16} aria-hidden={true} /> Enable notifications
         </button>
       ) : null}
       <div className="sidebar-actions">

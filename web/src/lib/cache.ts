@@ -3,7 +3,7 @@
  * messages of each conversation opened, saved in IndexedDB per user. Only a display cache:
  * the server's answers replace it as soon as they arrive.
  */
-import type { Conversation, Message } from '../../../sdk/index.js';
+import type { Conversation, Message, User } from '../../../sdk/index.js';
 import { hasIndexedDb, idbDeletePrefix, idbGet, idbSet } from './idb.js';
 
 const KEEP_MESSAGES = 50;
@@ -35,6 +35,16 @@ export class OfflineCache {
 
   saveMessages(conversationId: string, messages: readonly Message[]): void {
     this.later(this.key('messages', conversationId), () => messages.slice(-KEEP_MESSAGES));
+  }
+
+  /** The people seen (names and avatars), so a reload while offline still shows names. */
+  saveUsers(users: Readonly<Record<string, User>>): void {
+    this.later(this.key('users'), () => users);
+  }
+
+  async users(): Promise<Record<string, User>> {
+    if (!hasIndexedDb()) return {};
+    return (await idbGet<Record<string, User>>(this.key('users')).catch(() => undefined)) ?? {};
   }
 
   async conversations(): Promise<Conversation[]> {

@@ -1,5 +1,6 @@
 /** Small display helpers (dates, sizes, system messages). */
 import type { Message } from '../../../sdk/index.js';
+import { plainText } from './markdown.js';
 
 export function timeOf(iso: string): string {
   const d = new Date(iso);
@@ -74,7 +75,7 @@ export function previewOf(m: Message | undefined, name: (id: string | undefined)
   if (m.kind === 'system') return systemText(m, name);
   if (m.deletedAt) return 'Message deleted';
   const who = m.senderId === meId ? 'You: ' : '';
-  if (m.text) return who + m.text.replace(/\s+/g, ' ').slice(0, 80);
-  if (m.attachments.length) return `${who}📎 ${m.attachments[0]!.filename}`;
+  if (m.text) return who + plainText(m.text).slice(0, 80);
+  if (m.attachments.length) return `${who}${m.attachments[0]!.contentType.startsWith('image/') ? 'Photo' : 'File'}: ${m.attachments[0]!.filename}`;
   return who;
 }

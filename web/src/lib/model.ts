@@ -10,6 +10,7 @@ import {
   ParleyError,
   type ConnectionState,
   type Conversation,
+  type LinkPreview,
   type Me,
   type Member,
   type Message,
@@ -18,6 +19,7 @@ import {
 } from '../../../sdk/index.js';
 import { uploadMedia, type UploadProgress } from '../../../sdk/upload.js';
 import { OfflineCache } from './cache.js';
+import { humanError } from './errors.js';
 import { IdbOutboxStorage } from './outbox-storage.js';
 import { saveSession, type StoredSession } from './session.js';
 
@@ -62,6 +64,10 @@ export interface ChatState {
   uploads: Upload[];
   /** The server has the media routes (attachments, avatars). */
   mediaEnabled: boolean;
+  /** Optional server features, from its OpenAPI document. */
+  features: { linkPreviews: boolean; blocking: boolean };
+  /** messageId → link previews attached by the server. */
+  previews: Record<string, LinkPreview[]>;
   /** The conversation list came from the server (not only from the offline cache). */
   conversationsLoaded: boolean;
   /** A one-line notice for the user (errors of actions). */
@@ -77,10 +83,15 @@ function activityOf(c: Conversation): string {
   return c.lastMessage?.createdAt ?? c.updatedAt ?? c.createdAt;
 }
 
-function errorText(err: unknown): string {
-  if (err instanceof ParleyError) return err.message;
-  return err instanceof Error ? err.message : String(err);
+const errorText = humanError;
+
+/** Per-conversation notification settings (GET/PUT /v1/conversations/:id/notifications). */
+export interface NotificationSettings {
+  level: 'all' | 'mentions' | 'none';
+  mutedUntil: string | null;
 }
+
+const URL_IN_TEXT = /https?:\/\//i;
 
 export class ChatModel {
   readonly client: ParleyClient;
@@ -129,6 +140,8 @@ export class ChatModel {
       failed: [],
       uploads: [],
       mediaEnabled: false,
+      features: { linkPreviews: false, blocking: false },
+      previews: {},
       conversationsLoaded: false,
     };
     this.wire();
@@ -161,6 +174,15 @@ export class ChatModel {
 
   private refreshMessages(conversationId: string): void {
     let messages = this.client.store.messages(conversationId);
+    // Names for every sender and system message (removed members are not in the members list).
+    const ids = new Set<string>();
+    for (const m of messages) {
+      if (m.senderId && !this.state.users[m.senderId]) ids.add(m.senderId);
+      for (const u of m.system?.userIds ?? []) if (!this.state.users[u]) ids.add(u);
+      if (m.system?.actorId && !this.state.users[m.system.actorId]) ids.add(m.system.actorId);
+    }
+    if (ids.size) void this.ensureUsers([...ids]);
+    this.queuePreviews(messages);
     const fromServer = this.state.history[conversationId]?.loaded ?? false;
     if (fromServer) this.cache.saveMessages(conversationId, messages);
     else if (messages.length === 0) messages = this.cached.get(conversationId) ?? [];
@@ -191,7 +213,9 @@ export class ChatModel {
   async start(): Promise<void> {
     void this.detectFeatures();
     void this.client.outbox.ready().then(() => this.refreshPending());
-    // What was shown last time, until the server answers (or while offline).
+    // What was shown last time, until the server answers (or while offline): names too.
+    const cachedUsers = await this.cache.users();
+    this.set({ users: { ...cachedUsers, ...this.state.users } });
     for (const c of await this.cache.conversations()) if (!this.client.store.conversation(c.id)) this.client.store.upsertConversation(c);
     this.refreshConversations();
     if (typeof navigator !== 'undefined' && navigator.onLine === false) {
@@ -267,15 +291,100 @@ export class ChatModel {
     saveSession(null);
   }
 
+  private featuresKnown = false;
+
+  /** Reads the server's routes once it is reachable (retried on every `ready` until then). */
   private async detectFeatures(): Promise<void> {
+    if (this.featuresKnown) return;
     try {
       const res = await fetch(new URL('/openapi.json', this.client.rest.baseUrl));
       if (!res.ok) return;
       const doc = (await res.json()) as { paths?: Record<string, unknown> };
       const paths = Object.keys(doc.paths ?? {});
-      this.set({ mediaEnabled: paths.includes('/v1/media/uploads') });
+      this.featuresKnown = true;
+      this.set({
+        mediaEnabled: paths.includes('/v1/media/uploads'),
+        features: {
+          linkPreviews: paths.includes('/v1/conversations/{id}/link-previews'),
+          // Blocking is built elsewhere; the profile card shows "Block" once the server has it.
+          blocking: paths.some((p) => /\/blocks?(\/|$)/.test(p)),
+        },
+      });
+      for (const id of Object.keys(this.state.messages)) this.queuePreviews(this.state.messages[id] ?? []);
     } catch {
-      /* offline: no attachments for now */
+      /* offline: asked again when the connection is back */
+    }
+  }
+
+  private setUsers(users: Record<string, User>): void {
+    this.set({ users });
+    this.cache.saveUsers(users);
+  }
+
+  // --- link previews ---------------------------------------------------------------------
+
+  private readonly previewAsked = new Set<string>();
+  private readonly previewQueue = new Map<string, Set<string>>();
+  private previewTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Asks (batched) for the previews of messages with links not asked about yet. */
+  private queuePreviews(messages: readonly Message[]): void {
+    if (!this.state.features.linkPreviews) return;
+    for (const m of messages) {
+      if (m.deletedAt || !m.text || !URL_IN_TEXT.test(m.text) || this.previewAsked.has(m.id)) continue;
+      this.previewAsked.add(m.id);
+      let set = this.previewQueue.get(m.conversationId);
+      if (!set) this.previewQueue.set(m.conversationId, (set = new Set()));
+      set.add(m.id);
+    }
+    if (this.previewQueue.size === 0 || this.previewTimer) return;
+    this.previewTimer = setTimeout(() => {
+      this.previewTimer = undefined;
+      const batches = [...this.previewQueue];
+      this.previewQueue.clear();
+      for (const [conversationId, ids] of batches) {
+        const all = [...ids];
+        for (let i = 0; i < all.length; i += 100) {
+          const chunk = all.slice(i, i + 100);
+          void this.client.rest
+            .request<{ previews: Record<string, LinkPreview[]> }>('GET', `/v1/conversations/${encodeURIComponent(conversationId)}/link-previews?messageIds=${chunk.join(',')}`)
+            .then((r) => this.set({ previews: { ...this.state.previews, ...r.previews } }))
+            .catch(() => {
+              for (const id of chunk) this.previewAsked.delete(id);
+            });
+        }
+      }
+    }, 150);
+  }
+
+  // --- notification settings (built against GET/PUT /v1/conversations/:id/notifications) --
+
+  /** The settings, or null when the server has no such route (the UI then hides itself). */
+  async notificationSettings(conversationId: string): Promise<NotificationSettings | null> {
+    try {
+      const r = await this.client.rest.request<Partial<NotificationSettings>>('GET', `/v1/conversations/${encodeURIComponent(conversationId)}/notifications`);
+      const level = r.level === 'mentions' || r.level === 'none' ? r.level : 'all';
+      return { level, mutedUntil: typeof r.mutedUntil === 'string' ? r.mutedUntil : null };
+    } catch {
+      return null;
+    }
+  }
+
+  async saveNotificationSettings(conversationId: string, settings: NotificationSettings): Promise<NotificationSettings | undefined> {
+    return this.attempt('Saving the notification settings', async () => {
+      const r = await this.client.rest.request<Partial<NotificationSettings>>('PUT', `/v1/conversations/${encodeURIComponent(conversationId)}/notifications`, { body: settings });
+      return { level: r.level ?? settings.level, mutedUntil: r.mutedUntil === undefined ? settings.mutedUntil : r.mutedUntil } as NotificationSettings;
+    });
+  }
+
+  /** My profile again (another session of mine may have changed the name or avatar). */
+  async refreshMe(): Promise<void> {
+    try {
+      const me = await this.client.rest.request<Me>('GET', '/v1/me');
+      this.set({ me });
+      this.setUsers({ ...this.state.users, [me.id]: me });
+    } catch {
+      /* offline: kept as is */
     }
   }
 
@@ -293,7 +402,10 @@ export class ChatModel {
     );
     on(
       c.on('ready', ({ user }) => {
-        this.set({ me: user, users: { ...this.state.users, [user.id]: user } });
+        this.set({ me: user });
+        this.setUsers({ ...this.state.users, [user.id]: user });
+        // Features that could not be read while offline (the attach button, previews).
+        void this.detectFeatures();
         this.refreshPending();
         // What failed to load while offline.
         const id = this.activeId;
@@ -366,6 +478,12 @@ export class ChatModel {
     );
     on(c.on('outbox.sent', () => this.refreshPending()));
     on(
+      c.on('link.previews', ({ messageId, previews }) => {
+        this.previewAsked.add(messageId);
+        this.set({ previews: { ...this.state.previews, [messageId]: previews } });
+      }),
+    );
+    on(
       c.on('outbox.failed', ({ item, error }) => {
         this.set({ failed: [...this.state.failed, { item, error: error.message }] });
         this.refreshPending();
@@ -414,7 +532,8 @@ export class ChatModel {
       if (!mine && m.kind !== 'system') this.onIncoming?.(m, this.client.store.conversation(m.conversationId));
       if (m.kind === 'system' && this.state.members[m.conversationId]) void this.loadMembers(m.conversationId);
     }
-    void this.ensureUsers([m.senderId, ...(m.system?.userIds ?? [])]);
+    void this.ensureUsers([m.senderId, ...(m.system?.userIds ?? []), ...(m.system?.actorId ? [m.system.actorId] : [])]);
+    if (isNew) this.queuePreviews([m]);
     this.refreshMessages(m.conversationId);
     this.refreshConversations();
   }
@@ -444,7 +563,7 @@ export class ChatModel {
       missing.map((id) => {
         const p = this.client.rest
           .getUser(id)
-          .then((u) => this.set({ users: { ...this.state.users, [u.id]: u } }))
+          .then((u) => this.setUsers({ ...this.state.users, [u.id]: u }))
           .catch(() => {})
           .finally(() => this.userFetches.delete(id));
         this.userFetches.set(id, p);
@@ -648,7 +767,7 @@ export class ChatModel {
     const q = query.trim();
     if (!q) return [];
     const { users } = await this.client.rest.searchUsers(q, 10);
-    this.set({ users: { ...this.state.users, ...Object.fromEntries(users.map((u) => [u.id, u])) } });
+    this.setUsers({ ...this.state.users, ...Object.fromEntries(users.map((u) => [u.id, u])) });
     return users.filter((u) => u.id !== this.state.me.id);
   }
 
@@ -701,7 +820,8 @@ export class ChatModel {
   async updateProfile(patch: { displayName?: string; statusText?: string | null; avatarMediaId?: string }): Promise<boolean> {
     const me = await this.attempt('Saving the profile', () => this.client.rest.updateMe(patch));
     if (!me) return false;
-    this.set({ me, users: { ...this.state.users, [me.id]: me } });
+    this.set({ me });
+    this.setUsers({ ...this.state.users, [me.id]: me });
     return true;
   }
 
@@ -721,6 +841,10 @@ export class ChatModel {
   async upload(conversationId: string, file: File): Promise<string | undefined> {
     const id = `u${Date.now()}${Math.random().toString(36).slice(2, 6)}`;
     const upload: Upload = { id, conversationId, filename: file.name, loaded: 0, total: file.size };
+    if (file.size === 0) {
+      this.set({ uploads: [...this.state.uploads, { ...upload, error: `“${file.name}” is empty (0 bytes), so there is nothing to send.` }] });
+      return undefined;
+    }
     if (file.type.startsWith('image/')) upload.previewUrl = URL.createObjectURL(file);
     this.set({ uploads: [...this.state.uploads, upload] });
     try {
@@ -738,10 +862,10 @@ export class ChatModel {
   }
 
   /** A fresh URL for a media whose signed URL expired. */
-  async refreshMediaUrl(mediaId: string): Promise<string | undefined> {
+  async refreshMediaUrl(mediaId: string, which: 'thumbnail' | 'full' = 'thumbnail'): Promise<string | undefined> {
     try {
       const media = await this.client.rest.request<{ url?: string; thumbnailUrl?: string }>('GET', `/v1/media/${encodeURIComponent(mediaId)}`);
-      return media.thumbnailUrl ?? media.url;
+      return which === 'full' ? (media.url ?? media.thumbnailUrl) : (media.thumbnailUrl ?? media.url);
     } catch {
       return undefined;
     }

@@ -6,6 +6,7 @@
  */
 import type { Conversation, Message } from '../../../sdk/index.js';
 import type { ChatModel } from './model.js';
+import { plainText } from './markdown.js';
 
 export function notificationsSupported(): boolean {
   return typeof Notification !== 'undefined';
@@ -28,7 +29,7 @@ export function notifyIncoming(model: ChatModel, m: Message, conv: Conversation 
   if (document.visibilityState === 'visible') return;
   const sender = model.displayName(m.senderId);
   const title = conv && conv.type === 'group' ? `${sender} in ${model.titleOf(conv)}` : sender;
-  const body = m.deletedAt ? '' : m.text ? m.text.slice(0, 200) : m.attachments.length ? 'Sent an attachment' : '';
+  const body = m.deletedAt ? '' : m.text ? plainText(m.text).slice(0, 200) : m.attachments.length ? 'Sent an attachment' : '';
   try {
     // Notification bodies are plain text: no markup is interpreted.
     const n = new Notification(title, { body, tag: m.conversationId, icon: '/favicon.svg' });
