@@ -16,6 +16,7 @@ import { WsGateway } from './gateway/ws/index.js';
 import { Realtime } from './modules/realtime/realtime.js';
 import { RateLimiter } from './modules/auth/rate-limiter.js';
 import { ConversationsService } from './modules/conversations/conversations.service.js';
+import { ConversationsRepository } from './modules/conversations/conversations.repository.js';
 import { registerConversationsRoutes } from './modules/conversations/conversations.routes.js';
 import { MessageViews } from './modules/messages/message.view.js';
 import { MessagesService } from './modules/messages/messages.service.js';
@@ -25,7 +26,8 @@ import { SyncService } from './modules/sync/sync.service.js';
 import { registerSyncRoutes } from './modules/sync/sync.routes.js';
 import { openJobQueue, type JobQueue } from './platform/jobs/index.js';
 import { startWorkers } from './workers/index.js';
-import { createMediaModule, registerMediaJobHandlers } from './modules/media/media.module.js';
+import { createMediaModule } from './modules/media/media.module.js';
+import { registerMediaJobHandlers } from './workers/media-thumbnail.worker.js';
 import { createHttpApp, makeRequireAuth, registerHealthRoutes, type HttpApp } from './gateway/http.js';
 import { Metrics } from './gateway/metrics.js';
 import { AccessTokens, resolveJwtSecret } from './modules/auth/tokens.js';
@@ -115,35 +117,33 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const platform = await openPlatform(config, logger, metrics, closers);
 
     const usersRepo = new UsersRepository(platform.sql);
-    const users = new UsersService(usersRepo);
-    const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
-    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
-    const devices = new DevicesService(new DevicesRepository(platform.sql));
-    const realtime = new Realtime(platform.bus, logger);
-    // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
-    auth.onSessionRevoked = (sessionId, userId) => {
-      realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
-    };
-    const views = new MessageViews();
-    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
-    const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
-    messages.jobs = platform.jobs;
-    const sync = new SyncService(platform.messages, conversations, views);
-
+    const membership = new ConversationsRepository(platform.sql);
+    // Media first: the services below get what they need of it through their constructors.
     const media = await createMediaModule({
       config,
       logger,
       sql: platform.sql,
       jobs: platform.jobs,
-      isMember: (userId, conversationId) => conversations.isMember(userId, conversationId),
+      isMember: (userId, conversationId) => membership.isMember(conversationId, userId),
     });
     closers.push(() => media.stop());
     closers.push(() => platform.jobs.close());
-    users.avatarUrl = (id) => media.service.avatarUrl(id);
-    users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
-    conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
-    views.expandMedia = (ids) => media.service.expand(ids);
+    const validateAvatar = (userId: string, id: string) => media.service.validateAvatar(userId, id);
+    const users = new UsersService(usersRepo, { avatarUrl: (id) => media.service.avatarUrl(id), validateAvatar });
+    const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
+    const realtime = new Realtime(platform.bus, logger);
+    // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
+    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config, (sessionId, userId) => {
+      realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
+    });
+    const devices = new DevicesService(new DevicesRepository(platform.sql));
+    const views = new MessageViews((ids) => media.service.expand(ids));
+    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config, validateAvatar);
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
+    const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
+    messages.jobs = platform.jobs;
+    const sync = new SyncService(platform.messages, conversations, views);
+
     messages.attachments = {
       attachable: (userId, ids) => media.service.attachable(userId, ids),
       recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),

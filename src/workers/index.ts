@@ -1,6 +1,6 @@
 /**
- * The worker role: one consumer per job kind, each in its own file. `media.thumbnail` is
- * not here; the media module registers it.
+ * The worker role: one consumer per job kind, each in its own file. `media.thumbnail`
+ * (media-thumbnail.worker.ts) needs the media service, so the composition root registers it.
  */
 import type { Logger } from '../logger.js';
 import type { JobHandler, JobKind, JobOutcomeCounter, JobQueue } from '../platform/jobs/jobs.port.js';

@@ -48,18 +48,17 @@ export class AuthService {
   private readonly limiter: RateLimiter;
   /** A real hash to verify against when the login names no user, so timing does not tell. */
   private dummyHash: Promise<string>;
-  /**
-   * Called after a session is revoked: the app publishes it to the user's topic so every
-   * WebSocket gateway closes that session's sockets, wherever they are.
-   */
-  onSessionRevoked: (sessionId: string, userId: string) => void = () => {};
-
   constructor(
     private readonly db: SqlDatabase,
     private readonly kv: KeyValueStore,
     private readonly tokens: AccessTokens,
     private readonly usersService: UsersService,
     private readonly config: Config,
+    /**
+     * Called after a session is revoked: the app publishes it to the user's topic so every
+     * WebSocket gateway closes that session's sockets, wherever they are.
+     */
+    private readonly onSessionRevoked: (sessionId: string, userId: string) => void,
   ) {
     this.users = new UsersRepository(db);
     this.sessions = new SessionsRepository(db);

@@ -45,6 +45,8 @@ export class ConversationsService {
     private readonly views: MessageViews,
     private readonly realtime: Realtime,
     private readonly config: Config,
+    /** From the media module: checks that a media id may be used as an avatar. */
+    private readonly validateAvatar: (userId: string, mediaId: string) => Promise<void>,
   ) {
     this.repo = new ConversationsRepository(db);
   }
@@ -170,9 +172,6 @@ export class ConversationsService {
     await this.systemMessage(conversationId, userId, { action: 'updated', actorId: userId });
     return updated;
   }
-
-  /** Set by the media module: checks that a media id may be used as an avatar. */
-  validateAvatar: (userId: string, mediaId: string) => Promise<void> = async () => {};
 
   async members(userId: string, conversationId: string): Promise<Member[]> {
     await this.requireMember(userId, conversationId);

@@ -6,7 +6,7 @@ export type MediaExpander = (mediaIds: readonly string[]) => Promise<Media[]>;
 
 /** Turns stored messages into the public message shape. */
 export class MessageViews {
-  expandMedia: MediaExpander = async () => [];
+  constructor(private readonly expandMedia: MediaExpander) {}
 
   async one(m: StoredMessage): Promise<Message> {
     return (await this.many([m]))[0]!;
