@@ -99,7 +99,8 @@ export interface ServerEventMap {
   resumed: { id?: string; cursor: string; hasMore?: boolean };
   /** The server may have dropped events (bus outage): resume from your cursor. */
   'sync.required': Record<string, never>;
-  'message.new': { message: Message };
+  /** `senderReadSeq`: the sender's read position after sending (user messages; one frame carries both). */
+  'message.new': { message: Message; senderReadSeq?: number };
   'message.updated': { message: Message };
   'message.deleted': { conversationId: string; messageId: string; seq: number; message?: Message };
   'reaction.updated': { message: Message };

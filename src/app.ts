@@ -21,6 +21,9 @@ import { registerConversationsRoutes } from './modules/conversations/conversatio
 import { MessageViews } from './modules/messages/message.view.js';
 import { MessagesService } from './modules/messages/messages.service.js';
 import { registerMessagesRoutes } from './modules/messages/messages.routes.js';
+import { SendRepository } from './modules/messages/send.repository.js';
+import { OutboxRelay } from './modules/outbox/outbox.relay.js';
+import { OutboxRepository } from './modules/outbox/outbox.repository.js';
 import { PresenceService } from './modules/presence/presence.service.js';
 import { SyncService } from './modules/sync/sync.service.js';
 import { registerSyncRoutes } from './modules/sync/sync.routes.js';
@@ -40,6 +43,17 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { openPushSenders } from './platform/push/index.js';
+import { openMailer } from './platform/mail/index.js';
+import { ActivityService } from './modules/notifications/activity.service.js';
+import { SignedLinks } from './modules/notifications/notifications.links.js';
+import { NotificationsRepository } from './modules/notifications/notifications.repository.js';
+import { NotificationsService } from './modules/notifications/notifications.service.js';
+import { registerNotificationsRoutes } from './modules/notifications/notifications.routes.js';
+import { MentionsRepository } from './modules/notifications/mentions.repository.js';
+import { MentionsService } from './modules/notifications/mentions.service.js';
+import { AccountEmailService } from './modules/auth/account-email.service.js';
+import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -58,6 +72,9 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  notifications: NotificationsService;
+  mentions: MentionsService;
+  accountEmail: AccountEmailService;
 }
 
 export interface Parley {
@@ -76,11 +93,14 @@ export interface Parley {
 export interface StartOptions {
   roles?: readonly Role[];
   logger?: Logger;
+  /** Wraps the SQL database before anything uses it (tests count statements with it). */
+  wrapSql?: (db: SqlDatabase) => SqlDatabase;
 }
 
 /** Opens every port's adapter, in dependency order; closes what opened if one fails. */
-async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[]): Promise<Platform> {
-  const sql = await openSqlDatabase(config, logger);
+async function openPlatform(config: Config, logger: Logger, metrics: Metrics, closers: (() => Promise<void>)[], wrapSql?: StartOptions['wrapSql']): Promise<Platform> {
+  const opened = await openSqlDatabase(config, logger);
+  const sql = wrapSql ? wrapSql(opened) : opened;
   closers.push(() => sql.close());
   await migrate(sql, logger);
   const kv = await openKeyValueStore(config, logger);
@@ -114,7 +134,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
 
   try {
     const metrics = new Metrics();
-    const platform = await openPlatform(config, logger, metrics, closers);
+    const platform = await openPlatform(config, logger, metrics, closers, opts.wrapSql);
 
     const usersRepo = new UsersRepository(platform.sql);
     const membership = new ConversationsRepository(platform.sql);
@@ -127,28 +147,85 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       isMember: (userId, conversationId) => membership.isMember(conversationId, userId),
     });
     closers.push(() => media.stop());
-    closers.push(() => platform.jobs.close());
+    // Opened before the job queue's closer is registered, so they close after jobs drain.
+    const push = await openPushSenders(config, logger);
+    closers.push(() => push.close());
+    const mailer = await openMailer(config, logger);
+    closers.push(() => mailer.close());
+    // PUBLIC_URL, else this server's own address (known once it listens).
+    let listenUrl = `http://localhost:${config.PORT}`;
+    const publicBaseUrl = () => config.PUBLIC_URL.replace(/\/$/, '') || listenUrl;
+
     const validateAvatar = (userId: string, id: string) => media.service.validateAvatar(userId, id);
     const users = new UsersService(usersRepo, { avatarUrl: (id) => media.service.avatarUrl(id), validateAvatar });
-    const tokens = new AccessTokens(resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR), config.ACCESS_TOKEN_TTL);
+    const jwtSecret = resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR);
+    const tokens = new AccessTokens(jwtSecret, config.ACCESS_TOKEN_TTL);
     const realtime = new Realtime(platform.bus, logger);
-    // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
-    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config, (sessionId, userId) => {
-      realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
+    // Account emails need the auth service and auth announces signups to them: the one cycle
+    // of the graph, closed by a callback that runs only after both exist.
+    const late: { accountEmail?: AccountEmailService } = {};
+    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config, {
+      // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
+      onSessionRevoked: (sessionId, userId) => {
+        realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
+      },
+      onSignedUp: (user) => {
+        late.accountEmail?.sendVerification(user.id).catch((err: unknown) => logger.warn({ err, userId: user.id }, 'could not send the verification email'));
+      },
     });
+    const accountEmail = (late.accountEmail = new AccountEmailService({ db: platform.sql, kv: platform.kv, auth, mailer, config, publicBaseUrl, logger: logger.child({ component: 'account-email' }) }));
     const devices = new DevicesService(new DevicesRepository(platform.sql));
     const views = new MessageViews((ids) => media.service.expand(ids));
-    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config, validateAvatar);
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
-    const messages = new MessagesService(platform.messages, conversations, usersRepo, platform.presence, views, realtime, logger, metrics);
-    messages.jobs = platform.jobs;
-    const sync = new SyncService(platform.messages, conversations, views);
-
-    messages.attachments = {
-      attachable: (userId, ids) => media.service.attachable(userId, ids),
-      recordPosted: (conversationId, ids) => media.service.recordPosted(conversationId, ids),
+    const mentions = new MentionsService(new MentionsRepository(platform.sql), platform.messages, views, platform.kv, config.MENTIONS_CACHE_TTL);
+    const invalidateMentions = (userIds: readonly string[]) => {
+      mentions.invalidate(userIds).catch((err: unknown) => logger.warn({ err }, 'could not drop cached mentions'));
     };
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync };
+    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config, {
+      validateAvatar,
+      onRead: (userId) => invalidateMentions([userId]),
+      onMemberRemoved: (userId) => invalidateMentions([userId]),
+    });
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
+    const sync = new SyncService(platform.messages, conversations, views);
+    const activity = new ActivityService(platform.kv, config.NOTIFY_IDLE_AFTER);
+    const links = new SignedLinks(jwtSecret);
+    const notifications = new NotificationsService({
+      repo: new NotificationsRepository(platform.sql),
+      conversations,
+      store: platform.messages,
+      users: usersRepo,
+      devices: new DevicesRepository(platform.sql),
+      presence: platform.presence,
+      activity,
+      senders: push.senders,
+      mailer,
+      links,
+      config,
+      logger: logger.child({ component: 'notifications' }),
+      publicBaseUrl,
+    });
+    closers.push(() => platform.jobs.close());
+    // Every role runs the relay: api and ws commit sends (and wake it at once), the worker
+    // picks up what a process that died left behind. It stops before the queue closes.
+    const outbox = new OutboxRelay({ repo: new OutboxRepository(platform.sql), jobs: platform.jobs, logger: logger.child({ component: 'outbox' }), pollSeconds: config.OUTBOX_POLL_INTERVAL });
+    if (config.OUTBOX_RELAY) {
+      outbox.start();
+      closers.push(() => outbox.stop());
+    }
+    const messages = new MessagesService({
+      store: platform.messages,
+      sends: new SendRepository(platform.sql),
+      conversations,
+      users: usersRepo,
+      presence: platform.presence,
+      views,
+      realtime,
+      attachments: { attachable: (userId, ids) => media.service.attachable(userId, ids) },
+      outbox,
+      metrics,
+      mentionsChanged: invalidateMentions,
+    });
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -166,7 +243,9 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     if (roles.includes('api')) {
       registerAuthRoutes(http, { auth, requireAuth });
       registerUsersRoutes(http, { users, requireAuth });
-      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: config.WEB_PUSH_VAPID_PUBLIC_KEY });
+      registerDevicesRoutes(http, { devices, requireAuth, vapidPublicKey: push.vapidPublicKey });
+      registerNotificationsRoutes(http, { notifications, mentions, requireAuth });
+      registerAccountEmailRoutes(http, { accountEmail, requireAuth });
       registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
       registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
@@ -174,7 +253,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.
@@ -182,7 +261,17 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     }
 
     if (roles.includes('worker')) {
-      await startWorkers({ jobs: platform.jobs, sql: platform.sql, logger, metrics });
+      const workers = await startWorkers({
+        jobs: platform.jobs,
+        sql: platform.sql,
+        logger,
+        metrics,
+        notifications,
+        mentions,
+        retentionSeconds: config.PROCESSED_JOBS_RETENTION,
+        digestScanSeconds: config.EMAIL_DIGEST_SCAN_INTERVAL,
+      });
+      closers.push(() => workers.stop());
       await registerMediaJobHandlers(platform.jobs, media.service);
       media.startCleanup();
     }
@@ -191,6 +280,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const addr = http.server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${addr.port}`;
+    listenUrl = url;
     logger.info({ url, roles, sql: platform.sql.kind }, 'parley started');
 
     let stopping: Promise<void> | undefined;

@@ -144,6 +144,13 @@ export const CONFIG_SPEC = {
   // Database
   DATABASE_URL: field('Database', '', url('postgres', 'postgresql'), 'PostgreSQL connection URL. Unset: embedded PGlite under `DATA_DIR/pglite`.', true),
   DATABASE_POOL_MAX: field('Database', '10', int(1, 1000), 'Maximum PostgreSQL connections per process.'),
+  DATABASE_REPLICA_URL: field(
+    'Database',
+    '',
+    url('postgres', 'postgresql'),
+    'A streaming read replica of `DATABASE_URL`. Reads that tolerate lag (older history pages) go there, and fall back to the primary while it is unreachable. Unset: every read goes to the primary.',
+    true,
+  ),
   MONGODB_URL: field('Database', '', url('mongodb', 'mongodb+srv'), 'MongoDB URL for the message store. Unset: messages live in the SQL database.', true),
   MONGODB_DATABASE: field('Database', 'parley', str, 'MongoDB database name for messages.'),
 
@@ -155,9 +162,19 @@ export const CONFIG_SPEC = {
   // Jobs
   AMQP_URL: field('Jobs', '', url('amqp', 'amqps'), 'RabbitMQ URL for background jobs. Unset: in-process queue with the same retry and dead-letter semantics.', true),
   AMQP_QUEUE_PREFIX: field('Jobs', 'parley', str, 'Prefix of the queue and exchange names.'),
+  AMQP_QUEUE_TYPE: field(
+    'Jobs',
+    'quorum',
+    oneOf('quorum', 'classic'),
+    'RabbitMQ queue type: `quorum` (replicated; the default for new deployments) or `classic`. An existing queue keeps its type: a deployment that already has classic queues sets `classic` (or drains and deletes them first).',
+  ),
+  JOB_DELIVERY_LIMIT: field('Jobs', '20', int(2, 1000), 'Quorum queues: deliveries of one job without an ack (its worker died each time) before the broker dead-letters it.'),
   JOB_PREFETCH: field('Jobs', '16', int(1, 10000), 'Jobs in hand per consumer (RabbitMQ prefetch).'),
   JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
+  OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),
+  OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed at once).'),
+  PROCESSED_JOBS_RETENTION: field('Jobs', '7d', duration, 'How long a completed job id is remembered (`processed_jobs`), so a redelivery within this time is dropped; older rows are pruned hourly by the worker role.'),
 
   // Auth
   JWT_SECRET: field('Auth', '', str, 'HMAC secret (at least 32 characters) for access tokens. Unset: generated once and kept in `DATA_DIR/jwt-secret`. Set it (the same everywhere) when running several processes.', true),
@@ -203,7 +220,37 @@ export const CONFIG_SPEC = {
   // Push
   WEB_PUSH_VAPID_PUBLIC_KEY: field('Push', '', base64UrlBytes(65, 'an uncompressed P-256 public key'), 'VAPID public key (base64url, 65 bytes) for Web Push; browsers subscribe with it. Unset: Web Push is off.'),
   WEB_PUSH_VAPID_PRIVATE_KEY: field('Push', '', base64UrlBytes(32, 'a P-256 private key'), 'VAPID private key (base64url, 32 bytes) that signs Web Push requests.', true),
-  WEB_PUSH_SUBJECT: field('Push', '', str, 'VAPID subject: a `mailto:` or `https:` contact for push services.'),
+  WEB_PUSH_SUBJECT: field('Push', '', str, 'VAPID subject: a `mailto:` or `https:` contact for push services. Default with generated keys: `mailto:admin@localhost`.'),
+  WEB_PUSH_GENERATE_KEYS: field('Push', 'false', bool, 'When no VAPID keys are set, generate a pair once and keep it in `DATA_DIR/vapid.json` (`npm start` turns this on, so Web Push works out of the box).'),
+  FCM_SERVICE_ACCOUNT_FILE: field('Push', '', str, 'Path of the Firebase service account JSON (`client_email`, `private_key`, `project_id`, `token_uri`). Setting it turns FCM on; a file that cannot be read or parsed stops startup.'),
+  FCM_BASE_URL: field('Push', 'https://fcm.googleapis.com', url('http', 'https'), 'FCM HTTP v1 API base URL (`/v1/projects/<project>/messages:send` is appended).'),
+  FCM_TOKEN_URL: field('Push', '', url('http', 'https'), 'OAuth2 token endpoint for the service account. Default: the `token_uri` of the service account file.'),
+  APNS_KEY_FILE: field('Push', '', str, 'Path of the APNs auth key (`.p8`, PKCS#8 EC P-256). Setting it turns APNs on (with `APNS_KEY_ID`, `APNS_TEAM_ID`, `APNS_TOPIC`); a bad key stops startup.'),
+  APNS_KEY_ID: field('Push', '', str, 'Key id of the APNs auth key (the `kid` of the provider token).'),
+  APNS_TEAM_ID: field('Push', '', str, 'Apple developer team id (the `iss` of the provider token).'),
+  APNS_TOPIC: field('Push', '', str, 'The app bundle id (`apns-topic`).'),
+  APNS_URL: field('Push', 'https://api.push.apple.com', url('https'), 'APNs base URL (HTTP/2); `https://api.sandbox.push.apple.com` for development builds.'),
+  APNS_CA_FILE: field('Push', '', str, 'Extra PEM CA certificates to trust for `APNS_URL` (a TLS-intercepting proxy, or a test server). Unset: the system roots.'),
+  WEB_PUSH_CA_FILE: field('Push', '', str, 'Extra PEM CA certificates to trust for Web Push endpoints (a self-hosted push service, or a test server). Unset: the system roots.'),
+  PUSH_SHOW_TEXT: field('Push', 'true', bool, 'Put a preview of the message text in pushes. `false` sends "New message" only, for every user (each user can also turn previews off in `PATCH /v1/me/notifications`).'),
+  PUSH_RETRY_ATTEMPTS: field('Push', '3', int(1, 20), 'Attempts per device when a provider answers 429 or 5xx (waiting `Retry-After` or a doubling delay) before the job itself is retried later.'),
+  PUSH_RETRY_MAX_DELAY: field('Push', '30s', duration, 'Longest wait between two attempts at a provider (a longer `Retry-After` fails the attempt and leaves it to the job retry).'),
+
+  // Notifications
+  NOTIFY_IDLE_AFTER: field('Notifications', '2m', duration, 'A connected user who sent nothing but pings for this long is idle, and gets pushes like an offline one.'),
+  EMAIL_DIGEST_DELAY: field('Notifications', '15m', duration, 'Default wait between the first unread message and the missed-messages email (users can change theirs).'),
+  EMAIL_DIGEST_SCAN_INTERVAL: field('Notifications', '15s', duration, 'How often a worker looks for digests that are due.'),
+  MENTIONS_CACHE_TTL: field('Notifications', '10m', duration, 'Lifetime of the cached recent mentions and unread-mention count of a user (invalidated on read, edit and delete anyway).'),
+
+  // Mail
+  SMTP_URL: field('Mail', '', url('smtp', 'smtps'), 'SMTP server, e.g. `smtp://user:pass@mail.example.com:587` (`smtps://` for implicit TLS). Unset: mails are written as `.eml` files to `DATA_DIR/mail/outbox`.', true),
+  MAIL_FROM: field('Mail', 'Parley <no-reply@localhost>', str, 'From address of every mail.'),
+  SMTP_REQUIRE_TLS: field('Mail', 'false', bool, 'Refuse to send over `smtp://` unless the server offers STARTTLS.'),
+  SMTP_TLS_REJECT_UNAUTHORIZED: field('Mail', 'true', bool, 'Verify the SMTP server certificate (turn off only for a server with a self-signed certificate you trust).'),
+  SMTP_CA_FILE: field('Mail', '', str, 'Extra PEM CA certificates to trust for the SMTP server.'),
+  PASSWORD_RESET_TTL: field('Mail', '1h', duration, 'Lifetime of a password reset link.'),
+  EMAIL_VERIFY_TTL: field('Mail', '7d', duration, 'Lifetime of an email verification link.'),
+  RATE_LIMIT_PASSWORD_FORGOT: field('Mail', '5/1h', rate, 'Password reset requests per email address and per client address (extra requests are answered 202 but send nothing, or 429 per address).'),
 } as const;
 
 type Spec = typeof CONFIG_SPEC;
@@ -255,6 +302,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenvP
   }
   if (out.WEB_PUSH_VAPID_PUBLIC_KEY !== '' && typeof out.WEB_PUSH_SUBJECT === 'string' && !/^(mailto:|https:\/\/)/.test(out.WEB_PUSH_SUBJECT)) {
     problems.push('WEB_PUSH_SUBJECT: a mailto: or https: URL is required with VAPID keys');
+  }
+  if (out.APNS_KEY_FILE !== '' && (out.APNS_KEY_ID === '' || out.APNS_TEAM_ID === '' || out.APNS_TOPIC === '')) {
+    problems.push('APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC: required when APNS_KEY_FILE is set');
   }
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;

@@ -31,6 +31,7 @@ import { CONFIG_SPEC } from '../src/config.js';
 import { TEST_JWT_SECRET, call, signup, type TestUser } from './harness.js';
 import { createTestDatabase } from './support/postgres.js';
 import { startRedisServer, type RedisTestServer } from './support/redis-server.js';
+import { startRedisCluster, type RedisClusterTest } from './support/redis-cluster.js';
 import { startFerretDB } from './support/ferretdb.js';
 import { WsTestClient } from './support/ws-client.js';
 import { ensureNginx, freeLoopbackPort, startNginx, type NginxTestServer } from './support/nginx.js';
@@ -147,7 +148,10 @@ interface Stack {
   api: ParleyProcess;
   ws: [ParleyProcess, ParleyProcess];
   worker: ParleyProcess;
-  redis: RedisTestServer;
+  /** The dedicated redis-server, or null when the stack runs on a Redis Cluster. */
+  redis: RedisTestServer | null;
+  /** REDIS_KEY_PREFIX of every process (bus channels are this + topic). */
+  keyPrefix: string;
   /** Where messages live: MongoDB (FerretDB, or MONGODB_URL) or, if neither can be had, PostgreSQL. */
   messageStore: string;
   /** Error-level log lines of every process. */
@@ -155,7 +159,8 @@ interface Stack {
   stop(): Promise<void>;
 }
 
-async function startStack(): Promise<Stack> {
+/** Starts the stack; with `cluster`, every process uses that Redis Cluster (REDIS_CLUSTER=true) instead of a redis-server of its own. */
+async function startStack(opts: { cluster?: RedisClusterTest } = {}): Promise<Stack> {
   const cleanups: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const c of cleanups.reverse()) await c().catch((err: unknown) => console.error('cleanup failed:', err));
@@ -163,10 +168,12 @@ async function startStack(): Promise<Stack> {
   try {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-fullstack-'));
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
-    const [redis, db, amqp, mongo] = await Promise.all([startRedisServer(), createTestDatabase(), amqpForRun(), startFerretDB()]);
-    cleanups.push(() => redis.stop(), () => db.drop(), () => amqp.drop());
+    const [redis, db, amqp, mongo] = await Promise.all([opts.cluster ? null : startRedisServer(), createTestDatabase(), amqpForRun(), startFerretDB()]);
+    if (redis) cleanups.push(() => redis.stop());
+    cleanups.push(() => db.drop(), () => amqp.drop());
     if (mongo) cleanups.push(() => mongo.stop());
 
+    const keyPrefix = `fullstack-${randomBytes(4).toString('hex')}:`;
     // Only this run's settings: none of the caller's Parley variables leak in, nor the test
     // runner's own (NODE_TEST_CONTEXT would make a server think it is a test file).
     const env: Record<string, string> = Object.fromEntries(
@@ -179,8 +186,9 @@ async function startStack(): Promise<Stack> {
       JWT_SECRET: TEST_JWT_SECRET,
       DATABASE_URL: db.url,
       ...(mongo ? { MONGODB_URL: mongo.url, MONGODB_DATABASE: `parley_fullstack_${randomBytes(4).toString('hex')}` } : {}),
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: `fullstack-${randomBytes(4).toString('hex')}:`,
+      REDIS_URL: opts.cluster ? opts.cluster.url : redis!.url,
+      REDIS_CLUSTER: opts.cluster ? 'true' : 'false',
+      REDIS_KEY_PREFIX: keyPrefix,
       AMQP_URL: amqp.url,
       AMQP_QUEUE_PREFIX: `fullstack_${randomBytes(4).toString('hex')}`,
       TRUST_PROXY: '127.0.0.1',
@@ -202,7 +210,7 @@ async function startStack(): Promise<Stack> {
     const procs = [api, ws1, ws2, worker];
     const errors = () => procs.flatMap((p) => p.output().split('\n').filter((l) => /"level":(50|60)/.test(l)).map((l) => `${p.name}: ${l}`));
     const messageStore = mongo ? (process.env.MONGODB_URL ? 'MongoDB (MONGODB_URL)' : 'MongoDB (FerretDB)') : 'PostgreSQL (no MongoDB server could be had)';
-    return { nginx, api, ws: [ws1, ws2], worker, redis, messageStore, errors, stop };
+    return { nginx, api, ws: [ws1, ws2], worker, redis, keyPrefix, messageStore, errors, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -451,7 +459,7 @@ describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { ski
     stack = await startStack();
     console.log(
       `# full stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s: nginx :${stack.nginx.port}, api :${stack.api.port}, ws :${stack.ws[0].port} :${stack.ws[1].port}, ` +
-        `worker :${stack.worker.port}, redis :${stack.redis.port}, messages in ${stack.messageStore}`,
+        `worker :${stack.worker.port}, redis :${stack.redis?.port}, messages in ${stack.messageStore}`,
     );
   });
   after(async () => {
@@ -602,7 +610,8 @@ describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { ski
   });
 
   test('restart Redis while messages flow: gateways resubscribe (sync.required) and no client misses a message', async () => {
-    const { nginx, redis } = stack;
+    const { nginx } = stack;
+    const redis = stack.redis!;
     const users = await Promise.all(['r1', 'r2', 'r3'].map((n) => signup(nginx.url, n)));
     const cid = await group(nginx.url, users[0]!, users.slice(1));
     // One client straight on each gateway, one through nginx.
@@ -649,6 +658,89 @@ describe('full stack behind Nginx: 1 API, 2 WebSocket gateways, 1 worker', { ski
       `# redis restart: killed, back ${restartedMs} ms later; ${server.length} messages; sync.required at ${syncAt.join(', ')} ms; ` +
         `sends refused during the outage (and resent by the outbox): ${refused}; all acknowledged ${sentMs} ms after the kill; ` +
         `first surfaced live ${sum(ps, 'live')}, by the resume replay ${sum(ps, 'replay')}, by gap fill ${sum(ps, 'gap')}`,
+    );
+    for (const p of ps) p.close();
+  });
+});
+
+describe('full stack on a Redis Cluster (3 masters + 3 replicas): sharded pub/sub across gateways, a master killed mid-flow', { skip: 'error' in nginxBin ? nginxBin.error : false }, () => {
+  let cluster: RedisClusterTest;
+  let stack: Stack;
+  const probes: Probe[] = [];
+  const probe = (...args: ConstructorParameters<typeof Probe>) => {
+    const p = new Probe(...args);
+    probes.push(p);
+    return p;
+  };
+
+  before(async () => {
+    const t0 = Date.now();
+    cluster = await startRedisCluster();
+    stack = await startStack({ cluster });
+    console.log(`# cluster full stack up in ${((Date.now() - t0) / 1000).toFixed(1)}s: masters ${(await cluster.masters()).join(', ')}; messages in ${stack.messageStore}`);
+  });
+  after(async () => {
+    for (const p of probes) p.close();
+    await stack?.stop();
+    await cluster?.stop();
+  });
+
+  /** Signs up users until one has a user topic on each of the three masters. */
+  async function usersOnEveryShard(tag: string, prefix: string): Promise<TestUser[]> {
+    const byMaster = new Map<number, TestUser>();
+    for (let i = 0; byMaster.size < 3 && i < 40; i++) {
+      const u = await signup(stack.nginx.url, `${tag}${i}`);
+      const master = await cluster.masterOf(`${prefix}user:${u.id}`);
+      if (!byMaster.has(master)) byMaster.set(master, u);
+    }
+    assert.equal(byMaster.size, 3, 'users whose topics land on three different shards');
+    return [...byMaster.values()];
+  }
+
+  test('users whose topics live on different shards get each other’s messages live across the two gateways, then a master is killed mid-flow and every client holds every message exactly once', async () => {
+    const { nginx } = stack;
+    const [ws1, ws2] = stack.ws;
+    // Redis channel of a bus topic, as the gateways name it.
+    const prefix = stack.keyPrefix;
+    const channel = (topic: string) => `${prefix}${topic}`;
+    const users = await usersOnEveryShard('sh', prefix);
+    const cid = await group(nginx.url, users[0]!, users.slice(1));
+    const ps = [probe('s1', users[0]!, cid, ws1.wsUrl, nginx.url), probe('s2', users[1]!, cid, ws2.wsUrl, nginx.url), probe('s3', users[2]!, cid, nginx.wsUrl, nginx.url)];
+    for (const p of ps) await p.start();
+
+    // Live across gateways and shards first.
+    const first = await ps[0]!.send('hello across shards');
+    const second = await ps[1]!.send('and back');
+    await Promise.all(ps.map((p) => p.waitUntil(() => p.firstSeen.has(first.id) && p.firstSeen.has(second.id), 15_000, 'both messages live')));
+    assert.equal(sum(ps, 'replay') + sum(ps, 'gap'), 0, 'delivered live, not by catch-up');
+
+    // Then kill -9 the master that holds the conversation's channel while messages flow.
+    const PER_CLIENT = 30;
+    const flowing = flow(ps, PER_CLIENT, 'cluster');
+    await until(() => flowing.acked() >= flowing.total / 3, 60_000, 'a third of the sends');
+    const victim = await cluster.masterOf(channel(`conv:${cid}`));
+    const t0 = Date.now();
+    await cluster.killNode(victim);
+    await cluster.waitHealthy(60_000);
+    const failoverMs = Date.now() - t0;
+    const acked = await flowing.done;
+    const sentMs = Date.now() - t0;
+
+    const server = await history(nginx.url, users[0]!, cid);
+    const userMsgs = server.filter((m) => m.kind === 'user');
+    assert.equal(userMsgs.length, flowing.total + 2, 'every send stored once (retries were idempotent)');
+    assert.ok(acked.every((m) => userMsgs.some((u) => u.id === m.id)), 'every acknowledged message is stored');
+    await Promise.all(ps.map((p) => p.waitUntil(() => p.held().length >= server.length, 60_000, `all ${server.length} messages (has ${p.held().length})`)));
+    await Promise.all(ps.map((p) => p.client.settled()));
+    for (const p of ps) assertHoldsExactly(p, server);
+    assert.deepEqual(
+      ps.flatMap((p) => p.problems),
+      [],
+    );
+    const told = ps.filter((p) => p.events.some((e) => e.type === 'sync.required' && e.at >= t0)).length;
+    console.log(
+      `# cluster: master :${victim} killed, replica promoted and all slots served ${failoverMs} ms later; ${server.length} messages, all acknowledged ${sentMs} ms after the kill; ` +
+        `clients told sync.required: ${told}/${ps.length}; first surfaced live ${sum(ps, 'live')}, by the resume replay ${sum(ps, 'replay')}, by gap fill ${sum(ps, 'gap')}`,
     );
     for (const p of ps) p.close();
   });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Role } from '../src/config.js';
-import { startParley, type Parley } from '../src/app.js';
+import { startParley, type Parley, type StartOptions } from '../src/app.js';
 import { createTestDatabase } from './support/postgres.js';
 
 export type SqlBackend = 'pglite' | 'postgres';
@@ -39,6 +39,8 @@ export interface TestServerOptions {
   /** Reuse an existing data directory / database (restart tests). */
   dataDir?: string;
   databaseUrl?: string;
+  /** Wraps the server's SQL database (statement counting). */
+  wrapSql?: StartOptions['wrapSql'];
 }
 
 /** Starts a real Parley on 127.0.0.1 with a random port. */
@@ -66,7 +68,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = loadConfig(env, { dotenvPath: null });
   let parley: Parley;
   try {
-    parley = await startParley(config, opts.roles ? { roles: opts.roles } : {});
+    parley = await startParley(config, { ...(opts.roles ? { roles: opts.roles } : {}), ...(opts.wrapSql ? { wrapSql: opts.wrapSql } : {}) });
   } catch (err) {
     await db?.drop();
     throw err;

@@ -21,7 +21,7 @@ import type { SqlDatabase } from '../src/platform/sql/sql.port.js';
 import { SQL_BACKENDS } from './harness.js';
 import { createTestDatabase } from './support/postgres.js';
 import { migrate } from '../src/platform/sql/migrator.js';
-import { startWorkers } from '../src/workers/index.js';
+import { ProcessedJobsRepository, runJobOnce, runStepOnce } from '../src/workers/processed-jobs.repository.js';
 import { loadConfig } from '../src/config.js';
 import type { Logger } from '../src/logger.js';
 
@@ -82,16 +82,16 @@ describe('jobs contract: in-process queue', () => {
   });
 });
 
-describe('jobs contract: RabbitMQ', () => {
+/** A fresh vhost for one describe block, removed after it; queues opened in it are closed. */
+function rabbitVhost(defaults: Partial<RabbitJobQueueOptions> = {}) {
   const vhost = `parley_test_${randomBytes(5).toString('hex')}`;
   const url = vhostUrl(vhost);
   const opened: JobQueue[] = [];
   const openRabbit = async (opts: Partial<RabbitJobQueueOptions> & { prefix: string }) => {
-    const q = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url, logger: silent, idempotency: new MemoryIdempotencyStore(), reconnectSeconds: 0.2, ...opts });
+    const q = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url, logger: silent, idempotency: new MemoryIdempotencyStore(), reconnectSeconds: 0.2, ...defaults, ...opts });
     opened.push(q);
     return q;
   };
-
   before(async () => {
     await rabbitmqctl('add_vhost', vhost);
     await rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
@@ -100,7 +100,11 @@ describe('jobs contract: RabbitMQ', () => {
     await Promise.allSettled(opened.map((q) => q.close()));
     await rabbitmqctl('delete_vhost', vhost);
   });
+  return { vhost, url, opened, openRabbit };
+}
 
+/** The job queue contract on RabbitMQ with queues of `queueType`. */
+function rabbitContract(openRabbit: ReturnType<typeof rabbitVhost>['openRabbit']): void {
   jobQueueContract({
     durable: true,
     async open(settings) {
@@ -122,6 +126,48 @@ describe('jobs contract: RabbitMQ', () => {
       };
     },
   });
+}
+
+describe('jobs contract: RabbitMQ, classic queues', () => {
+  const { openRabbit } = rabbitVhost({ queueType: 'classic' });
+  rabbitContract(openRabbit);
+});
+
+describe('jobs contract: RabbitMQ, quorum queues', () => {
+  const { vhost, url, opened, openRabbit } = rabbitVhost({ queueType: 'quorum' });
+  rabbitContract(openRabbit);
+
+  test('quorum queues: the work queue is a quorum queue, and a job whose worker dies on every delivery is dead-lettered by the broker after JOB_DELIVERY_LIMIT', async () => {
+    const prefix = `dl${randomBytes(4).toString('hex')}`;
+    const info = async () => (await rabbitmqctl('list_queues', '-p', vhost, 'name', 'type', 'messages')).split('\n');
+    // Each "crash": a consumer takes the job and never settles it, then its connection is
+    // closed, so the broker redelivers it (and counts the delivery).
+    let deliveries = 0;
+    const crashOnce = async () => {
+      const q = await openRabbit({ prefix, deliveryLimit: 2, shutdownGraceSeconds: 0 });
+      const before = deliveries;
+      await q.consume('notify.push', () => {
+        deliveries++;
+        return new Promise<void>(() => undefined); // the worker "hangs" until its connection dies
+      });
+      await waitFor('a delivery', () => deliveries > before, 30_000);
+      await rabbitmqctl('close_all_connections', '-p', vhost, 'test: worker crashed');
+      await q.close().catch(() => undefined);
+    };
+    const producer = await openRabbit({ prefix, deliveryLimit: 2 });
+    await producer.enqueue('notify.push', { x: 1 }, { id: 'poison-1' });
+    assert.ok((await info()).some((l) => l.startsWith(`${prefix}.notify.push\tquorum`)), 'work queue declared as quorum');
+    for (let i = 0; i < 3; i++) await crashOnce();
+    const checker = await openRabbit({ prefix, deliveryLimit: 2 });
+    await waitFor('the poison job in the dead-letter queue', async () => (await checker.deadLetters('notify.push')).some((d) => d.id === 'poison-1'), 30_000);
+    assert.equal(deliveries, 3, 'delivered the limit (2) plus the one that exceeded it, then no more');
+    void url;
+    void opened;
+  });
+});
+
+describe('jobs on RabbitMQ: setup and faults', () => {
+  const { vhost, url, opened, openRabbit } = rabbitVhost();
 
   test('openJobQueue picks RabbitMQ when AMQP_URL is set, and the in-process queue otherwise', async () => {
     const rabbit = await openJobQueue(loadConfig({ AMQP_URL: url, AMQP_QUEUE_PREFIX: `t${randomBytes(4).toString('hex')}` }, { dotenvPath: null }), silent);
@@ -184,7 +230,13 @@ describe('jobs contract: RabbitMQ', () => {
           await sleep(20);
         }),
     };
-    await startWorkers({ jobs: counting, sql, logger, metrics: { jobsProcessed: counter } });
+    // Consumers built like the real workers (runJobOnce), whose effect is a log line.
+    const idem = { processed: new ProcessedJobsRepository(sql), logger, metrics: { jobsProcessed: counter } };
+    for (const kind of ['notify.push', 'notify.email', 'notify.background', 'mentions.detect', 'calls.analytics'] as const) {
+      await counting.consume(kind, async (job) => {
+        await runJobOnce(idem, job, async () => logger.info({ jobId: job.id, kind: job.kind }, 'job recorded'));
+      });
+    }
     const failingAttempts: number[] = [];
     await queue.consume('media.thumbnail', async (job) => {
       failingAttempts.push(job.attempt);
@@ -269,22 +321,42 @@ describe('jobs contract: RabbitMQ', () => {
 });
 
 describe('workers', () => {
-  test('each worker kind records its job once; a redelivered job is not acted on twice', async () => {
-    const { logger, lines } = capturingLogger();
+  test('completion is recorded after the work: a failing handler is retried, a completed job is dropped on redelivery, steps are not repeated', async () => {
+    const { logger } = capturingLogger();
     const sql = await openWorkerDb();
     const queue = new MemoryJobQueue({ ...CONTRACT_SETTINGS, logger: silent });
-    await startWorkers({ jobs: queue, sql, logger });
-    const kinds: JobKind[] = ['notify.push', 'notify.email', 'notify.background', 'mentions.detect', 'calls.analytics'];
-    await queue.enqueueMany(kinds.flatMap((kind) => [0, 1].map(() => ({ kind, payload: { kind }, id: `w-${kind}` }))));
-    const rows = async () => (await sql.query<{ id: string; kind: string; payload: unknown }>("SELECT id, kind, payload FROM processed_jobs WHERE id LIKE 'w-%' ORDER BY id")).rows;
-    await waitFor('5 rows', async () => (await rows()).length === 5);
-    await waitFor('10 deliveries', () => lines.filter((l) => l.msg === 'job recorded' || l.msg === 'job already processed: redelivery dropped').length === 10);
-    assert.deepEqual(
-      (await rows()).map((r) => [r.id, r.kind, r.payload]),
-      kinds.map((k) => [`w-${k}`, k, { kind: k }]).sort(),
-    );
-    assert.equal(lines.filter((l) => l.msg === 'job recorded').length, 5);
-    await assert.rejects(() => queue.consume('notify.push', async () => undefined), /already consuming/);
+    const idem = { processed: new ProcessedJobsRepository(sql), logger };
+    const effects: string[] = [];
+    let attempts = 0;
+    await queue.consume('notify.push', async (job) => {
+      await runJobOnce(idem, job, async () => {
+        attempts++;
+        // Step a succeeds on the first attempt and must not run again; step b fails twice.
+        await runStepOnce(idem, job, 'a', async () => void effects.push(`a${job.attempt}`));
+        await runStepOnce(idem, job, 'b', async () => {
+          if (job.attempt < 3) throw new Error('provider down');
+          effects.push(`b${job.attempt}`);
+        });
+      });
+    });
+    const id = `w-retry-${randomBytes(4).toString('hex')}`;
+    await queue.enqueue('notify.push', {}, { id });
+    const done = async () => (await sql.query('SELECT 1 FROM processed_jobs WHERE id = $1', [id])).rows.length === 1;
+    await waitFor('the job completes on its third attempt', done, 30_000);
+    assert.deepEqual(effects, ['a1', 'b3']);
+    assert.equal(attempts, 3);
+    assert.deepEqual(await queue.deadLetters('notify.push'), []);
+    // A redelivery after completion does nothing.
+    await queue.enqueue('notify.push', {}, { id });
+    await sleep(300);
+    assert.equal(attempts, 3);
+
+    // Pruning by age removes old rows only.
+    await sql.query("UPDATE processed_jobs SET processed_at = now() - interval '8 days' WHERE id = $1", [id]);
+    const pruned = await idem.processed.pruneOlderThan(7 * 86400);
+    assert.ok(pruned >= 1);
+    assert.equal(await done(), false);
+    assert.equal(await idem.processed.isDone(`${id}#a`), true, 'the fresh step rows stay');
     await queue.close();
   });
 });

@@ -1,13 +1,15 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+import { runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
 /**
  * `calls.analytics`: call statistics from the provider webhook, for analytics.
- * For now it records the job once (`processed_jobs`); the real work comes with its worker.
+ * INCOMPLETE (calls area, not notifications): it only records the job once in
+ * `processed_jobs`; the calls module brings the real consumer.
  */
 export function callsAnalyticsWorker(deps: WorkerDeps): JobHandler {
   return async (job) => {
-    if (!(await firstDelivery(deps, job))) return;
-    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    await runJobOnce(deps, job, async () => {
+      deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    });
   };
 }

@@ -1,13 +1,15 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+import { messagePayload } from './message-job.js';
+import { runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
-/**
- * `mentions.detect`: stores the mentions of a message and refreshes unread-mention counts.
- * For now it records the job once (`processed_jobs`); the real work comes with its worker.
- */
+/** `mentions.detect`: stores the message's mention notifications (PostgreSQL) and drops the mentioned users' cached mentions. */
 export function mentionsDetectWorker(deps: WorkerDeps): JobHandler {
   return async (job) => {
-    if (!(await firstDelivery(deps, job))) return;
-    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    const p = messagePayload(deps, job);
+    if (!p) return;
+    await runJobOnce(deps, job, async () => {
+      const n = await deps.mentions.record(p);
+      deps.logger.debug({ jobId: job.id, mentioned: n }, 'mentions recorded');
+    });
   };
 }

@@ -1,13 +1,15 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+import { messagePayload } from './message-job.js';
+import { runJobOnce, runStepOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
-/**
- * `notify.background`: data-only/silent push that makes offline mobile apps sync.
- * For now it records the job once (`processed_jobs`); the real work comes with its worker.
- */
+/** `notify.background`: a data-only/silent push that makes offline mobile apps sync (members who get no alert). */
 export function notifyBackgroundWorker(deps: WorkerDeps): JobHandler {
   return async (job) => {
-    if (!(await firstDelivery(deps, job))) return;
-    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    const p = messagePayload(deps, job);
+    if (!p) return;
+    await runJobOnce(deps, job, async () => {
+      const sent = await deps.notifications.deliverBackground(p, (step, fn) => runStepOnce(deps, job, step, fn));
+      deps.logger.debug({ jobId: job.id, sent }, 'background pushes sent');
+    });
   };
 }

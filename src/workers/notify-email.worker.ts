@@ -1,13 +1,19 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+import { messagePayload } from './message-job.js';
+import { runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
 /**
- * `notify.email`: email notification of a new message (SMTP).
- * For now it records the job once (`processed_jobs`); the real work comes with its worker.
+ * `notify.email`: arms the missed-messages digest of each alerted member. The mail itself
+ * is sent later by the digest scan (startDigestScan), one per user batching everything
+ * still unread, not one per message.
  */
 export function notifyEmailWorker(deps: WorkerDeps): JobHandler {
   return async (job) => {
-    if (!(await firstDelivery(deps, job))) return;
-    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    const p = messagePayload(deps, job);
+    if (!p) return;
+    await runJobOnce(deps, job, async () => {
+      const n = await deps.notifications.scheduleEmails(p);
+      deps.logger.debug({ jobId: job.id, scheduled: n }, 'digests scheduled');
+    });
   };
 }

@@ -1,13 +1,15 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { firstDelivery, type WorkerDeps } from './processed-jobs.repository.js';
+import { messagePayload } from './message-job.js';
+import { runJobOnce, runStepOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
-/**
- * `notify.push`: push notification of a new message to the recipients' devices (FCM, APNs, Web Push).
- * For now it records the job once (`processed_jobs`); the real work comes with its worker.
- */
+/** `notify.push`: the visible push of a new message to each alerted member's devices (FCM, APNs, Web Push). */
 export function notifyPushWorker(deps: WorkerDeps): JobHandler {
   return async (job) => {
-    if (!(await firstDelivery(deps, job))) return;
-    deps.logger.info({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job recorded');
+    const p = messagePayload(deps, job);
+    if (!p) return;
+    await runJobOnce(deps, job, async () => {
+      const sent = await deps.notifications.deliverAlerts(p, (step, fn) => runStepOnce(deps, job, step, fn));
+      deps.logger.debug({ jobId: job.id, sent }, 'alert pushes sent');
+    });
   };
 }

@@ -62,9 +62,12 @@ function pings(port: number): Promise<boolean> {
 }
 
 
-/** Spawns redis-server on `port` and waits until it answers; throws with its output if it does not. */
-async function spawnServer(port: number, dir: string): Promise<ChildProcess> {
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
+/**
+ * Spawns redis-server on `port` (with `extraArgs`, e.g. the cluster settings) and waits
+ * until it answers; throws with its output if it does not.
+ */
+export async function spawnRedisServer(port: number, dir: string, extraArgs: readonly string[] = []): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning', ...extraArgs];
   const child = spawn(BIN, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   child.unref(); // a forgotten stop() must not keep the test process alive (exit hook kills it)
   killOnExit(child);
@@ -102,7 +105,7 @@ export async function startRedisServer(): Promise<RedisTestServer> {
   for (let attempt = 1; attempt <= START_ATTEMPTS && !child; attempt++) {
     port = await freeLoopbackPort();
     try {
-      child = await spawnServer(port, dir);
+      child = await spawnRedisServer(port, dir);
     } catch (e) {
       lastError = e;
       // Retry only if someone grabbed the port between the probe and redis-server's bind.
@@ -133,7 +136,7 @@ export async function startRedisServer(): Promise<RedisTestServer> {
     resume: () => void child?.kill('SIGCONT'),
     async restart() {
       await terminate('SIGKILL');
-      child = await spawnServer(port, dir);
+      child = await spawnRedisServer(port, dir);
     },
     async stop() {
       await terminate('SIGTERM');

@@ -33,6 +33,8 @@ export interface FrameHandlerDeps {
   messages: MessagesService;
   sync: SyncService;
   calls?: CallSignals;
+  /** Told of every valid client frame but pings (notifications treat a user who sends nothing as idle). */
+  activity?: { touch(userId: string): void };
 }
 
 /** Most frames a connection may have waiting to be handled. */
@@ -81,6 +83,7 @@ export class FrameHandlers {
     }
     // Validated first, as the REST routes validate bodies before counting against a budget.
     if (!validate(frame)) return s.sendError(id, invalidFrame(type, validate));
+    if (type !== 'ping') this.deps.activity?.touch(s.userId);
     // Connection-scoped limits are checked here, synchronously: refusing costs no I/O.
     if (type === 'ping' || type === 'resume') {
       const wait = type === 'ping' ? s.pings.take() : s.resumeInFlight ? 1 : s.resumes.take();

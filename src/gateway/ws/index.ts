@@ -45,6 +45,8 @@ export interface WsDeps {
   limiter: RateLimiter;
   /** Where `call.signal` frames go; without it they answer `not_found`. */
   calls?: CallSignals;
+  /** Told of every valid client frame but pings: a connected user who sends nothing else is idle and gets pushes. */
+  activity?: { touch(userId: string): void };
 }
 
 export class WsGateway {
@@ -73,6 +75,7 @@ export class WsGateway {
       messages: deps.messages,
       sync: deps.sync,
       ...(deps.calls ? { calls: deps.calls } : {}),
+      ...(deps.activity ? { activity: deps.activity } : {}),
     });
     this.transport = new WsTransport({
       stopping: () => this.stopping,
@@ -136,6 +139,7 @@ export class WsGateway {
         old.close(CLOSE_POLICY, 'too many connections for this session');
       }
       session.ready({ type: 'ready', user, sessionId: session.sessionId, cursor, serverTime: new Date().toISOString() });
+      this.deps.activity?.touch(session.userId);
       this.deps.presence.connected(session.userId, session.id).catch((err: unknown) => this.deps.logger.warn({ err }, 'presence update failed'));
     };
     return { session, open };

@@ -41,6 +41,17 @@ const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2,
 const SESSION_LIVE = 'live';
 const SESSION_REVOKED = 'revoked';
 
+/** What the app does when auth state changes (given at construction). */
+export interface AuthEvents {
+  /**
+   * After a session is revoked: the app publishes it to the user's topic so every
+   * WebSocket gateway closes that session's sockets, wherever they are.
+   */
+  onSessionRevoked(sessionId: string, userId: string): void;
+  /** After a signup is stored (the app sends the email verification link). */
+  onSignedUp(user: { id: string; email: string }): void;
+}
+
 /** Signup, login, refresh with rotation and reuse detection, logout, and token checks. */
 export class AuthService {
   private readonly users: UsersRepository;
@@ -54,11 +65,7 @@ export class AuthService {
     private readonly tokens: AccessTokens,
     private readonly usersService: UsersService,
     private readonly config: Config,
-    /**
-     * Called after a session is revoked: the app publishes it to the user's topic so every
-     * WebSocket gateway closes that session's sockets, wherever they are.
-     */
-    private readonly onSessionRevoked: (sessionId: string, userId: string) => void,
+    private readonly events: AuthEvents,
   ) {
     this.users = new UsersRepository(db);
     this.sessions = new SessionsRepository(db);
@@ -78,7 +85,25 @@ export class AuthService {
       throw err;
     }
     const pair = await this.startSession(row.id, client);
+    this.events.onSignedUp({ id: row.id, email: row.email });
     return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  /**
+   * Sets a new password (a password reset) and revokes every session of the user, in the
+   * database and in every process's session cache.
+   */
+  async setPasswordRevokingSessions(userId: string, password: string): Promise<void> {
+    const passwordHash = await argon2.hash(password, ARGON2_OPTIONS);
+    const revoked = await this.db.transaction(async (tx) => {
+      await tx.query('UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1', [userId, passwordHash]);
+      const { rows } = await tx.query<{ id: string }>(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'password_reset' WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+        [userId],
+      );
+      return rows.map((r) => r.id);
+    });
+    for (const id of revoked) await this.markRevoked(id, userId);
   }
 
   async login(input: { login: string; password: string }, client: ClientInfo): Promise<AuthResult> {
@@ -157,7 +182,7 @@ export class AuthService {
   private async markRevoked(sessionId: string, userId: string): Promise<void> {
     // Kept as long as an access token of the session can live, so no cache says "live".
     await this.kv.set(this.sessionKey(sessionId), SESSION_REVOKED, Math.max(this.tokens.ttlSeconds, this.config.SESSION_CACHE_TTL) + 60);
-    this.onSessionRevoked(sessionId, userId);
+    this.events.onSessionRevoked(sessionId, userId);
   }
 
   /**

@@ -31,6 +31,16 @@ function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
+/** What conversations need of other modules, given at construction. */
+export interface ConversationHooks {
+  /** From the media module: checks that a media id may be used as an avatar. */
+  validateAvatar(userId: string, mediaId: string): Promise<void>;
+  /** After a member's read position moved (notifications drop cached mention counts). */
+  onRead(userId: string, conversationId: string): void;
+  /** After a member left or was removed. */
+  onMemberRemoved(userId: string, conversationId: string): void;
+}
+
 /**
  * Conversations and membership: who may see and manage what. Every read and write
  * checks membership first; a non-member gets `not_found`, so existence never leaks.
@@ -45,8 +55,7 @@ export class ConversationsService {
     private readonly views: MessageViews,
     private readonly realtime: Realtime,
     private readonly config: Config,
-    /** From the media module: checks that a media id may be used as an avatar. */
-    private readonly validateAvatar: (userId: string, mediaId: string) => Promise<void>,
+    private readonly hooks: ConversationHooks,
   ) {
     this.repo = new ConversationsRepository(db);
   }
@@ -164,7 +173,7 @@ export class ConversationsService {
     const row = await this.requireMember(userId, conversationId);
     if (row.type !== 'group') throw forbidden('A direct conversation has no title or topic.');
     if (!MANAGERS.includes(row.role)) throw forbidden('Only the owner or an admin can edit the group.');
-    if (patch.avatarMediaId) await this.validateAvatar(userId, patch.avatarMediaId);
+    if (patch.avatarMediaId) await this.hooks.validateAvatar(userId, patch.avatarMediaId);
     await this.repo.update(conversationId, patch);
     const updated = await this.get(userId, conversationId);
     await this.repo.appendEvent(conversationId, null, 'conversation.updated', { conversationId });
@@ -223,6 +232,7 @@ export class ConversationsService {
       await repo.removeMember(conversationId, targetId);
       if (targetRole === 'owner') await this.handOverOwnership(tx, conversationId);
     });
+    this.hooks.onMemberRemoved(targetId, conversationId);
     await this.repo.appendEvent(conversationId, targetId, 'member.removed', { conversationId, userId: targetId });
     // The removed user still gets this one (they are subscribed until `$leave`)...
     await this.realtime.toConversation(conversationId, { type: 'member.removed', conversationId, userId: targetId });
@@ -282,6 +292,7 @@ export class ConversationsService {
     const r = await this.repo.advanceRead(conversationId, userId, target);
     if (!r) throw notFound('Conversation not found.');
     if (r.moved) {
+      this.hooks.onRead(userId, conversationId);
       await this.repo.appendEvent(conversationId, userId, 'read', { conversationId, userId, seq: r.lastReadSeq });
       await this.realtime.toConversation(conversationId, { type: 'read', conversationId, userId, seq: r.lastReadSeq });
     }

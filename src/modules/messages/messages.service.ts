@@ -1,8 +1,8 @@
 import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
-import type { Logger } from '../../logger.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
-import type { JobKind, JobQueue } from '../../platform/jobs/jobs.port.js';
+import type { JobKind } from '../../platform/jobs/jobs.port.js';
+import type { SendRepository } from './send.repository.js';
 import type { PresenceStore } from '../../platform/presence/index.js';
 import type { Media, Message } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
@@ -27,99 +27,131 @@ export interface SendInput {
 export interface AttachmentPolicy {
   /** Checks the sender may attach these (owned, completed); returns them in order. */
   attachable(userId: string, mediaIds: readonly string[]): Promise<Media[]>;
-  /** Records that the media was posted here, so members may download it. */
-  recordPosted(conversationId: string, mediaIds: readonly string[]): Promise<void>;
 }
 
-/** Jobs queued for every stored message (design flow 1). */
-const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'notify.background', 'mentions.detect'];
+/** Wakes the outbox relay of this process after a commit wrote outbox rows (it also polls). */
+export interface OutboxWaker {
+  wake(): void;
+}
+
+/** Jobs queued (through the outbox) for every stored message (design flow 1). */
+export const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'notify.background', 'mentions.detect'];
+
+/** Everything MessagesService uses, given once at construction. */
+export interface MessagesServiceDeps {
+  store: MessageStore;
+  /** The SQL half of a send, in one statement. */
+  sends: SendRepository;
+  conversations: ConversationsService;
+  users: UsersRepository;
+  presence: PresenceStore;
+  views: MessageViews;
+  realtime: Realtime;
+  attachments: AttachmentPolicy;
+  outbox: OutboxWaker;
+  metrics: Metrics;
+  /** Told the users whose mentions an edit or delete changed (notifications drop their cached mentions). */
+  mentionsChanged?: (userIds: string[]) => void;
+}
 
 /**
  * Messages: send (idempotent by clientMsgId), history, edit, delete, reactions. REST and
  * WebSocket both call these methods; membership is checked first on every one.
  */
 export class MessagesService {
-  attachments: AttachmentPolicy = {
-    attachable: async () => {
-      throw invalid('Attachments are not available.');
-    },
-    recordPosted: async () => {},
-  };
-  jobs: JobQueue | null = null;
+  private readonly store: MessageStore;
+  private readonly sends: SendRepository;
+  private readonly conversations: ConversationsService;
+  private readonly users: UsersRepository;
+  private readonly presence: PresenceStore;
+  private readonly views: MessageViews;
+  private readonly realtime: Realtime;
+  private readonly attachments: AttachmentPolicy;
+  private readonly outbox: OutboxWaker;
+  private readonly metrics: Metrics;
+  private readonly mentionsChanged: (userIds: string[]) => void;
 
-  constructor(
-    private readonly store: MessageStore,
-    private readonly conversations: ConversationsService,
-    private readonly users: UsersRepository,
-    private readonly presence: PresenceStore,
-    private readonly views: MessageViews,
-    private readonly realtime: Realtime,
-    private readonly logger: Logger,
-    private readonly metrics: Metrics,
-  ) {}
+  constructor(deps: MessagesServiceDeps) {
+    this.store = deps.store;
+    this.sends = deps.sends;
+    this.conversations = deps.conversations;
+    this.users = deps.users;
+    this.presence = deps.presence;
+    this.views = deps.views;
+    this.realtime = deps.realtime;
+    this.mentionsChanged = deps.mentionsChanged ?? (() => {});
+    this.attachments = deps.attachments;
+    this.outbox = deps.outbox;
+    this.metrics = deps.metrics;
+  }
 
+  /**
+   * Stores a user message and everything that goes with it, all or nothing: its seq, the
+   * message, its mentions, the media posts of its attachments, the conversation's activity,
+   * the sender's read position and the outbox rows of its jobs (SQL store: one statement,
+   * so a plain text send is one round trip and the membership check is part of it).
+   *
+   * With the MongoDB store the message is stored in MongoDB first and the rest in one SQL
+   * statement after it: two databases cannot commit together, so both halves are
+   * idempotent instead, and a retry with the same clientMsgId completes whatever a failure
+   * between them left out (then publishes, since the first attempt may not have).
+   */
   async send(userId: string, input: SendInput): Promise<{ message: Message; created: boolean }> {
     const text = input.text ?? null;
-    const attachments = input.attachments ?? [];
+    const attachments = [...new Set(input.attachments ?? [])];
     if (!/^[\x21-\x7e]{1,64}$/.test(input.clientMsgId)) throw invalid('clientMsgId must be 1–64 printable ASCII characters.');
     if (text !== null && [...text].length > MAX_TEXT_LENGTH) throw invalid(`Text is at most ${MAX_TEXT_LENGTH} characters.`);
     if (text !== null && text.includes('\u0000')) throw invalid('Text must not contain NUL characters.');
     if ((text === null || text.trim() === '') && attachments.length === 0) throw invalid('A message needs text or attachments.');
-    if (attachments.length > MAX_ATTACHMENTS) throw invalid(`At most ${MAX_ATTACHMENTS} attachments.`);
+    if ((input.attachments ?? []).length > MAX_ATTACHMENTS) throw invalid(`At most ${MAX_ATTACHMENTS} attachments.`);
 
-    const membership = await this.conversations.requireMember(userId, input.conversationId);
-    // A retry returns what was stored, before any other check can fail it differently.
-    const existing = await this.store.findByClientMsgId(userId, input.clientMsgId);
-    if (existing) return { message: await this.sameConversation(existing, input.conversationId), created: false };
-
-    if (input.replyToId) {
-      const target = await this.store.findById(input.conversationId, input.replyToId);
+    const replyToId = input.replyToId ?? null;
+    // The send statement checks membership itself; anything read before it (a reply
+    // target, media, or the MongoDB insert) must not answer a non-member first.
+    if (!this.store.inSqlDatabase || replyToId || attachments.length) await this.conversations.requireMember(userId, input.conversationId);
+    if (replyToId) {
+      const target = await this.store.findById(input.conversationId, replyToId);
       if (!target) throw invalid('replyToId must be a message of the same conversation.');
     }
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
+    const row = { id: newId(), conversationId: input.conversationId, senderId: userId, clientMsgId: input.clientMsgId, text, attachments, replyToId, mentions };
 
-    const { message: stored, created } = await this.store.insert({
-      id: newId(),
-      conversationId: input.conversationId,
-      senderId: userId,
-      clientMsgId: input.clientMsgId,
-      kind: 'user',
-      text,
-      attachments: [...new Set(attachments)],
-      replyToId: input.replyToId ?? null,
-      mentions,
-      system: null,
-    });
-    if (!created) return { message: await this.sameConversation(stored, input.conversationId), created: false };
-
-    const message = await this.views.one(stored);
+    let stored: StoredMessage;
+    let created: boolean;
+    if (this.store.inSqlDatabase) {
+      const r = await this.sends.storeWithMessage(row, SEND_JOBS);
+      if (r.kind === 'not_member') throw notFound('Conversation not found.');
+      if (r.kind === 'duplicate') {
+        // A retry: everything of the first attempt committed with it, so there is nothing to repair.
+        const existing = await this.store.findByClientMsgId(userId, input.clientMsgId);
+        if (!existing) throw conflict('This clientMsgId is being used by another send; retry.');
+        return { message: await this.sameConversation(existing, input.conversationId), created: false };
+      }
+      stored = r.message;
+      created = true;
+    } else {
+      const r = await this.store.insert({ ...row, kind: 'user', system: null });
+      if (r.message.conversationId !== input.conversationId) throw conflict('This clientMsgId was already used for a message in another conversation.');
+      const side = await this.sends.storeSideEffects(r.message, SEND_JOBS);
+      // Removed between the check and the SQL half: the message stays in the history (as a
+      // message sent just before the removal would), but gets no jobs and no activity.
+      if (!side) throw notFound('Conversation not found.');
+      if (!r.created && !side.completedNow) return { message: await this.views.one(r.message), created: false };
+      stored = r.message;
+      created = r.created;
+    }
+    this.outbox.wake();
     this.metrics.messagesSent.inc();
-    await this.conversations.repo.insertMentions(stored.conversationId, stored.id, stored.seq, mentions);
-    await this.conversations.repo.touchActivity(stored.conversationId, stored.createdAt);
-    if (attachments.length) await this.attachments.recordPosted(stored.conversationId, attachments);
-    await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message });
-    // Sending means you have read everything up to your own message.
-    if (membership.last_read_seq < stored.seq) await this.conversations.markRead(userId, stored.conversationId, stored.seq);
-    await this.queueJobs(stored);
-    return { message, created: true };
+    const message = await this.views.one(stored);
+    // The sender's read position travels in the event (one frame per message for everyone).
+    await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
+    return { message, created };
   }
 
   private async sameConversation(m: StoredMessage, conversationId: string): Promise<Message> {
     if (m.conversationId !== conversationId) throw conflict('This clientMsgId was already used for a message in another conversation.');
     return this.views.one(m);
-  }
-
-  private async queueJobs(m: StoredMessage): Promise<void> {
-    if (!this.jobs) return;
-    const payload = { messageId: m.id, conversationId: m.conversationId, seq: m.seq, senderId: m.senderId };
-    try {
-      // Job ids derive from the message id, so consumers can drop a redelivered duplicate.
-      await this.jobs.enqueueMany(SEND_JOBS.map((kind) => ({ kind, payload, id: `${kind}:${m.id}` })));
-    } catch (err) {
-      // The message is stored and delivered; notifications for it are what is at risk.
-      this.logger.error({ err, messageId: m.id }, 'could not queue jobs for a stored message');
-    }
   }
 
   /** Mentioned members: named ones, everyone for @all, online ones for @here (never the sender). */
@@ -170,6 +202,7 @@ export class MessagesService {
     const message = await this.views.one(r.message);
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, mentions);
+      this.mentionsChanged([...new Set([...m.mentions, ...mentions])]);
       await this.realtime.toConversation(conversationId, { type: 'message.updated', message });
     }
     return message;
@@ -184,6 +217,7 @@ export class MessagesService {
     if (!r) throw notFound('Message not found.');
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, []);
+      this.mentionsChanged(m.mentions);
       const message = await this.views.one(r.message);
       await this.realtime.toConversation(conversationId, { type: 'message.deleted', conversationId, messageId, seq: r.message.seq, message });
     }

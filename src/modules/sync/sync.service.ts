@@ -108,7 +108,8 @@ export class SyncService {
       if (it.stream === 'm') {
         const message = viewById.get(it.m.id)!;
         if (it.m.deletedAt) events.push({ type: 'message.deleted', conversationId: it.m.conversationId, messageId: it.m.id, seq: it.m.seq, message });
-        else if (it.m.createdAt.getTime() >= windowStart) events.push({ type: 'message.new', message });
+        // Sending read up to the message: its sender's read position travels with it (user messages).
+        else if (it.m.createdAt.getTime() >= windowStart) events.push(it.m.kind === 'user' ? { type: 'message.new', message, senderReadSeq: it.m.seq } : { type: 'message.new', message });
         else events.push({ type: 'message.updated', message });
       } else {
         const ev = await this.eventFrame(userId, it.e);
@@ -139,7 +140,9 @@ export class SyncService {
   /** One page of messages after `afterSeq` (for `resume` with per-conversation seqs; the caller checked membership). */
   async afterSeq(conversationId: string, afterSeq: number, limit: number): Promise<{ events: SyncEvent[]; hasMore: boolean; lastSeq: number }> {
     const page = await this.store.list(conversationId, { afterSeq, limit });
-    const events: SyncEvent[] = (await this.views.many(page.messages)).map((message) => ({ type: 'message.new', message }));
+    const events: SyncEvent[] = (await this.views.many(page.messages)).map((message) =>
+      message.kind === 'user' ? { type: 'message.new', message, senderReadSeq: message.seq } : { type: 'message.new', message },
+    );
     const last = page.messages[page.messages.length - 1];
     return { events, hasMore: page.hasMore && last !== undefined, lastSeq: last?.seq ?? afterSeq };
   }

@@ -48,7 +48,16 @@ export async function openJobQueue(config: Config, logger: Logger, deps: JobQueu
   if (config.AMQP_URL) {
     if (!deps.sql) logger.warn('jobs: no SQL store given, so JobContext.once only deduplicates within this process');
     const { RabbitJobQueue } = await import('./jobs.rabbitmq.js');
-    return RabbitJobQueue.open({ ...settings, url: config.AMQP_URL, prefix: config.AMQP_QUEUE_PREFIX, logger, idempotency, ...metrics });
+    return RabbitJobQueue.open({
+      ...settings,
+      url: config.AMQP_URL,
+      prefix: config.AMQP_QUEUE_PREFIX,
+      queueType: config.AMQP_QUEUE_TYPE,
+      deliveryLimit: config.JOB_DELIVERY_LIMIT,
+      logger,
+      idempotency,
+      ...metrics,
+    });
   }
   const { MemoryJobQueue } = await import('./jobs.memory.js');
   return new MemoryJobQueue({ ...settings, logger, idempotency, ...metrics });

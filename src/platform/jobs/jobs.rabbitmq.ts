@@ -11,6 +11,16 @@
  *   queues instead of clashing with the arguments of the old ones (which still drain).
  * - `<prefix>.<kind>.dead`: jobs that failed JOB_MAX_ATTEMPTS times, with the last error.
  *
+ * Queue type (AMQP_QUEUE_TYPE): `quorum` (the default for new deployments: replicated, Raft)
+ * or `classic`. Retries, attempts and dead-lettering are the same on both, because they are
+ * ours (the `x-attempt` header and the retry queues above). Quorum queues also count
+ * redeliveries themselves: a job redelivered JOB_DELIVERY_LIMIT times without being settled
+ * (a worker that crashes on it, again and again) is dead-lettered by the broker to the
+ * `.dead` queue (`x-delivery-limit`, at-least-once dead-lettering, so nothing is dropped
+ * on the way). Classic queues have no such counter: there a job that kills its worker is
+ * redelivered until it is fixed or purged. The type of an existing queue cannot change;
+ * declaring the other type fails startup with the broker's PRECONDITION_FAILED, naming it.
+ *
  * The attempt number travels in the `x-attempt` header. Enqueues go through a confirm
  * channel with `mandatory`, and resolve on the broker's ack. Deliveries are acked manually
  * on the channel they came from, after the handler succeeded or after the retry/dead copy
@@ -45,9 +55,15 @@ const DEAD_AT_HEADER = 'x-dead-at';
 /** `deadLetters` reads at most this many messages (it holds them unacked while reading). */
 const MAX_DEAD_LETTERS_READ = 1000;
 
+export type RabbitQueueType = 'classic' | 'quorum';
+
 export interface RabbitJobQueueOptions extends JobQueueSettings {
   url: string;
   prefix: string;
+  /** Default quorum. */
+  queueType?: RabbitQueueType;
+  /** Quorum only: deliveries without a settle before the broker dead-letters a job. Default 20. */
+  deliveryLimit?: number;
   logger: Logger;
   idempotency: IdempotencyStore;
   metrics?: JobOutcomeCounter;
@@ -147,15 +163,38 @@ export class RabbitJobQueue implements JobQueue {
     return { name: `${this.opts.prefix}.${kind}.retry.${delayMs}ms`, delayMs };
   }
 
+  /** Arguments every queue of the chosen type carries. */
+  private typeArguments(): Record<string, unknown> {
+    return (this.opts.queueType ?? 'quorum') === 'quorum' ? { 'x-queue-type': 'quorum' } : {};
+  }
+
+  /**
+   * Dead-lettering arguments towards `target`. On quorum queues dead-lettering is at-most-once
+   * unless asked otherwise; at-least-once needs `reject-publish` overflow.
+   */
+  private deadLetterTo(target: string): Record<string, unknown> {
+    const args: Record<string, unknown> = { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': target };
+    if ((this.opts.queueType ?? 'quorum') === 'quorum') Object.assign(args, { 'x-dead-letter-strategy': 'at-least-once', 'x-overflow': 'reject-publish' });
+    return args;
+  }
+
   private async declare(ch: Channel, kinds: readonly JobKind[]): Promise<void> {
+    const quorum = (this.opts.queueType ?? 'quorum') === 'quorum';
     for (const kind of kinds) {
-      await ch.assertQueue(this.workQueue(kind), { durable: true });
-      await ch.assertQueue(this.deadQueue(kind), { durable: true });
+      await ch.assertQueue(this.workQueue(kind), {
+        durable: true,
+        arguments: {
+          ...this.typeArguments(),
+          // the broker's own redelivery count guards against a job that crashes its worker
+          ...(quorum ? { 'x-delivery-limit': this.opts.deliveryLimit ?? 20, ...this.deadLetterTo(this.deadQueue(kind)) } : {}),
+        },
+      });
+      await ch.assertQueue(this.deadQueue(kind), { durable: true, arguments: this.typeArguments() });
       for (let attempt = 1; attempt < this.opts.maxAttempts; attempt++) {
         const { name, delayMs } = this.retryQueue(kind, attempt);
         await ch.assertQueue(name, {
           durable: true,
-          arguments: { 'x-message-ttl': delayMs, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': this.workQueue(kind) },
+          arguments: { ...this.typeArguments(), 'x-message-ttl': delayMs, ...this.deadLetterTo(this.workQueue(kind)) },
         });
       }
     }

@@ -38,6 +38,14 @@ export type MessageChange =
 
 export interface MessageStore {
   /**
+   * True for the store that keeps messages in the SQL database (its `messages` and
+   * `message_counters` tables): then a user send inserts the message in the same statement
+   * as the rest of the send (src/modules/messages/send.repository.ts), atomically. Other
+   * stores leave it unset: the send inserts through `insert`, then commits its SQL rows
+   * idempotently, so a retry completes what a failure left out.
+   */
+  readonly inSqlDatabase?: boolean;
+  /**
    * Stores a new message with the conversation's next `seq` (strictly increasing, no gaps,
    * correct under concurrent senders in several processes). Idempotent by
    * `(senderId, clientMsgId)`: if that pair exists, returns the stored one, `created: false`.

@@ -3,7 +3,8 @@ import { isUniqueViolation } from '../sql/index.js';
 import type { MessageChange, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { applyChange } from './message-change.js';
 
-interface Row {
+/** A `messages` row as the driver returns it. */
+export interface MessageRow {
   id: string;
   conversation_id: string;
   seq: number;
@@ -23,9 +24,11 @@ interface Row {
   updated_at: Date;
 }
 
-const COLS = 'id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, edited_at, deleted_at, updated_at';
+/** The columns of a message, in `toMessage` order (also used by the send statement). */
+export const MESSAGE_COLS = 'id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, edited_at, deleted_at, updated_at';
 
-function toMessage(r: Row): StoredMessage {
+/** A row of `messages` as the port's StoredMessage. */
+export function toMessage(r: MessageRow): StoredMessage {
   return {
     id: r.id,
     conversationId: r.conversation_id,
@@ -54,6 +57,8 @@ function toMessage(r: Row): StoredMessage {
  * so seqs have no gaps.
  */
 export class SqlMessageStore implements MessageStore {
+  /** Messages live in the SQL database: a send writes the message in its own statement (messages module). */
+  readonly inSqlDatabase = true;
   constructor(private readonly db: SqlDatabase) {}
 
   async insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
@@ -70,10 +75,10 @@ export class SqlMessageStore implements MessageStore {
           [msg.conversationId],
         );
         const { last_seq: seq, last_rev: rev } = rows[0]!;
-        const ins = await tx.query<Row>(
+        const ins = await tx.query<MessageRow>(
           `INSERT INTO messages (id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{}', $12, clock_timestamp(), clock_timestamp())
-           RETURNING ${COLS}`,
+           RETURNING ${MESSAGE_COLS}`,
           [
             msg.id,
             msg.conversationId,
@@ -103,12 +108,12 @@ export class SqlMessageStore implements MessageStore {
   }
 
   async findById(conversationId: string, messageId: string): Promise<StoredMessage | null> {
-    const { rows } = await this.db.query<Row>(`SELECT ${COLS} FROM messages WHERE id = $1 AND conversation_id = $2`, [messageId, conversationId]);
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = $1 AND conversation_id = $2`, [messageId, conversationId]);
     return rows[0] ? toMessage(rows[0]) : null;
   }
 
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
-    const { rows } = await this.db.query<Row>(`SELECT ${COLS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`, [senderId, clientMsgId]);
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`, [senderId, clientMsgId]);
     return rows[0] ? toMessage(rows[0]) : null;
   }
 
@@ -125,7 +130,10 @@ export class SqlMessageStore implements MessageStore {
     }
     // "after" pages forward from the cursor; otherwise the newest page (before the cursor).
     const order = opts.afterSeq !== undefined ? 'ASC' : 'DESC';
-    const { rows } = await this.db.query<Row>(`SELECT ${COLS} FROM messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
+    // An older page (before a seq the client already holds) is settled history: a replica
+    // may serve it. The newest page and forward pages (gap fills) must see the latest writes.
+    const reader = opts.beforeSeq !== undefined && opts.afterSeq === undefined ? this.db.lagTolerant : this.db;
+    const { rows } = await reader.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
     const hasMore = rows.length > opts.limit;
     const page = rows.slice(0, opts.limit).map(toMessage);
     if (order === 'DESC') page.reverse();
@@ -134,15 +142,15 @@ export class SqlMessageStore implements MessageStore {
 
   async apply(conversationId: string, messageId: string, change: MessageChange): Promise<{ message: StoredMessage; changed: boolean } | null> {
     return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<Row>(`SELECT ${COLS} FROM messages WHERE id = $1 AND conversation_id = $2 FOR UPDATE`, [messageId, conversationId]);
+      const { rows } = await tx.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = $1 AND conversation_id = $2 FOR UPDATE`, [messageId, conversationId]);
       if (!rows[0]) return null;
       const current = toMessage(rows[0]);
       const next = applyChange(current, change);
       if (!next) return { message: current, changed: false };
       const rev = await this.bumpRev(tx, conversationId);
-      const upd = await tx.query<Row>(
+      const upd = await tx.query<MessageRow>(
         `UPDATE messages SET rev = $3, text = $4, mentions = $5, reactions = $6, edited_at = $7, deleted_at = $8, attachments = $9, updated_at = clock_timestamp()
-         WHERE id = $1 AND conversation_id = $2 RETURNING ${COLS}`,
+         WHERE id = $1 AND conversation_id = $2 RETURNING ${MESSAGE_COLS}`,
         [messageId, conversationId, rev, next.text, JSON.stringify(next.mentions), JSON.stringify(next.reactions), next.editedAt, next.deletedAt, JSON.stringify(next.attachments)],
       );
       return { message: toMessage(upd.rows[0]!), changed: true };
@@ -157,8 +165,8 @@ export class SqlMessageStore implements MessageStore {
   async heads(conversationIds: readonly string[]): Promise<Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>> {
     const out = new Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>();
     if (conversationIds.length === 0) return out;
-    const { rows } = await this.db.query<Row>(
-      `SELECT ${COLS.split(', ').map((c) => `m.${c}`).join(', ')}
+    const { rows } = await this.db.query<MessageRow>(
+      `SELECT ${MESSAGE_COLS.split(', ').map((c) => `m.${c}`).join(', ')}
        FROM message_counters c JOIN messages m ON m.conversation_id = c.conversation_id AND m.seq = c.last_seq
        WHERE c.conversation_id = ANY($1::text[])`,
       [conversationIds],
@@ -187,8 +195,8 @@ export class SqlMessageStore implements MessageStore {
     // Ordered by the millisecond (what a cursor can hold), then id: the same key the cursor compares.
     const ms = `date_trunc('milliseconds', updated_at)`;
     const keyset = afterId === undefined ? `updated_at >= $2` : `(${ms}, id) > ($2::timestamptz, $4::text)`;
-    const { rows } = await this.db.query<Row>(
-      `SELECT ${COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND ${keyset} ORDER BY ${ms}, id LIMIT $3`,
+    const { rows } = await this.db.query<MessageRow>(
+      `SELECT ${MESSAGE_COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND ${keyset} ORDER BY ${ms}, id LIMIT $3`,
       afterId === undefined ? [conversationIds, since, limit] : [conversationIds, since, limit, afterId],
     );
     return rows.map(toMessage);

@@ -95,7 +95,7 @@ function createClient(config: RedisConfig, opts: RedisConnectionOptions): RedisC
   if (!config.REDIS_CLUSTER) {
     return new Redis(url, { ...commonOptions(opts), keyPrefix, retryStrategy: (times) => reconnectDelay(times, cap) });
   }
-  // Cluster: this branch is type-checked but not exercised by the tests (no cluster here).
+  // Cluster (tested on a real one: test/redis-cluster.test.ts).
   // REDIS_URL is one seed node; ioredis discovers the others with CLUSTER SLOTS.
   const u = new URL(url);
   const { enableOfflineQueue: _queue, ...redisOptions } = commonOptions(opts);

@@ -5,6 +5,8 @@
 import type { Migration } from './migration.js';
 import { JOBS_MIGRATIONS } from './migrations.jobs.js';
 import { MEDIA_MIGRATIONS } from './migrations.media.js';
+import { SENDPATH_MIGRATIONS } from './migrations.sendpath.js';
+import { NOTIFY_MIGRATIONS } from './migrations.notify.js';
 
 export type { Migration } from './migration.js';
 
@@ -149,9 +151,15 @@ CREATE INDEX messages_updated ON messages (conversation_id, updated_at, id);
 
 /**
  * Every migration in version order. Versions are unique across the files: core 1–2 and
- * 5+ (next free: 5), jobs 3, media 4 (add later ones after the highest in use).
+ * 5+ (next free: 5), jobs 3, media 4, send path 100–109, notifications 110–119 (add later ones after the highest in use).
  */
-export const MIGRATIONS: readonly Migration[] = [...CORE_MIGRATIONS, ...JOBS_MIGRATIONS, ...MEDIA_MIGRATIONS].sort((a, b) => a.version - b.version);
+export const MIGRATIONS: readonly Migration[] = [
+  ...CORE_MIGRATIONS,
+  ...JOBS_MIGRATIONS,
+  ...MEDIA_MIGRATIONS,
+  ...SENDPATH_MIGRATIONS,
+  ...NOTIFY_MIGRATIONS,
+].sort((a, b) => a.version - b.version);
 
 const versions = MIGRATIONS.map((m) => m.version);
 if (new Set(versions).size !== versions.length) throw new Error(`duplicate migration versions: ${versions.join(',')}`);

@@ -9,6 +9,8 @@ import type { QueryResult, SqlDatabase, SqlExecutor } from './sql.port.js';
  */
 export class PGliteDatabase implements SqlDatabase {
   readonly kind = 'pglite' as const;
+  /** One in-process database: no replica. */
+  readonly lagTolerant: SqlExecutor = this;
 
   private constructor(private readonly db: PGlite) {}
 

@@ -17,6 +17,13 @@ export interface SqlExecutor {
 export interface SqlDatabase extends SqlExecutor {
   readonly kind: 'postgres' | 'pglite';
   /**
+   * Where reads that tolerate replication lag go (older history pages, search): a read
+   * replica when DATABASE_REPLICA_URL is set, else this database itself. While the replica
+   * is unreachable its queries fall back to the primary. Never for a read that must see a
+   * write just made (the newest page, gap fills, anything inside a transaction).
+   */
+  readonly lagTolerant: SqlExecutor;
+  /**
    * Runs `fn` in one transaction on one connection: committed when it resolves, rolled
    * back when it throws. Nested calls are not supported.
    */

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decide, defaultLevel, type RecipientState } from './notifications.policy.js';
+
+const now = new Date('2026-01-01T00:00:00Z');
+const base: RecipientState = { userId: 'b', level: 'all', mutedUntil: null, mentioned: false, active: false, read: false };
+
+test('defaults: direct all, group mentions', () => {
+  assert.equal(defaultLevel('direct'), 'all');
+  assert.equal(defaultLevel('group'), 'mentions');
+});
+
+test('the sender, an active member and one who already read get nothing', () => {
+  assert.equal(decide({ ...base, userId: 'a' }, 'a', now), 'none');
+  assert.equal(decide({ ...base, active: true, mentioned: true }, 'a', now), 'none');
+  assert.equal(decide({ ...base, read: true }, 'a', now), 'none');
+});
+
+test('levels: all alerts, mentions alerts only when mentioned (else a silent sync), none is silent', () => {
+  assert.equal(decide(base, 'a', now), 'alert');
+  assert.equal(decide({ ...base, level: 'mentions' }, 'a', now), 'background');
+  assert.equal(decide({ ...base, level: 'mentions', mentioned: true }, 'a', now), 'alert');
+  assert.equal(decide({ ...base, level: 'none', mentioned: true }, 'a', now), 'none');
+});
+
+test('muted until a future time: nothing; a past mute no longer counts', () => {
+  assert.equal(decide({ ...base, mentioned: true, mutedUntil: new Date(now.getTime() + 1000) }, 'a', now), 'none');
+  assert.equal(decide({ ...base, mutedUntil: new Date(now.getTime() - 1000) }, 'a', now), 'alert');
+});

@@ -1,0 +1,331 @@
+import { invalid } from '../../errors.js';
+import { newId } from '../../ids.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
+import type { PresenceStore } from '../../platform/presence/index.js';
+import type { Mailer } from '../../platform/mail/index.js';
+import { PushRetryableError, type PushMessage, type PushPlatform, type PushSender, type PushTarget } from '../../platform/push/index.js';
+import type { ConversationsService } from '../conversations/conversations.service.js';
+import type { DevicesRepository } from '../devices/devices.repository.js';
+import type { UsersRepository } from '../users/users.repository.js';
+import type { ActivityService } from './activity.service.js';
+import { alertPush, backgroundPush, truncate } from './notifications.content.js';
+import { renderDigest, type DigestSection } from './notifications.digest.js';
+import type { SignedLinks } from './notifications.links.js';
+import { decide, defaultLevel, type Decision, type NotificationLevel } from './notifications.policy.js';
+import type { NotificationsRepository, PrefsRow } from './notifications.repository.js';
+
+/** What the send path queues for every stored message. */
+export interface MessageJobPayload {
+  messageId: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+}
+
+/** Runs one named step of a job at most once per completed attempt (see runStepOnce). */
+export type StepRunner = (step: string, fn: () => Promise<void>) => Promise<unknown>;
+
+export interface ConversationNotificationSettings {
+  level: NotificationLevel;
+  mutedUntil: string | null;
+  /** true while the member never chose: `level` is the conversation type's default. */
+  isDefault: boolean;
+}
+
+export interface UserNotificationPrefs {
+  email: boolean;
+  emailDelaySeconds: number;
+  pushPreview: boolean;
+}
+
+export interface NotificationsDeps {
+  repo: NotificationsRepository;
+  conversations: ConversationsService;
+  store: MessageStore;
+  users: UsersRepository;
+  devices: DevicesRepository;
+  presence: PresenceStore;
+  activity: ActivityService;
+  senders: Record<PushPlatform, PushSender>;
+  mailer: Mailer;
+  links: SignedLinks;
+  config: Config;
+  logger: Logger;
+  /** Base URL links in emails point to. */
+  publicBaseUrl: () => string;
+}
+
+const DIGEST_MAX_CONVERSATIONS = 10;
+const DIGEST_MAX_MESSAGES = 10;
+const DIGEST_LEASE_SECONDS = 300;
+const UNSUBSCRIBE = 'unsubscribe-email';
+
+/**
+ * Notifications: members' settings, the per-recipient decision for each message, and the
+ * deliveries it leads to (pushes to devices, silent syncs, the missed-messages email).
+ * The workers call these methods; the REST routes call the settings ones.
+ */
+export class NotificationsService {
+  constructor(private readonly d: NotificationsDeps) {}
+
+  // ---- settings ----
+
+  async conversationSettings(userId: string, conversationId: string): Promise<ConversationNotificationSettings> {
+    const m = await this.d.conversations.requireMember(userId, conversationId);
+    const s = await this.d.repo.setting(conversationId, userId);
+    if (!s) return { level: defaultLevel(m.type), mutedUntil: null, isDefault: true };
+    return { level: s.level, mutedUntil: s.muted_until ? s.muted_until.toISOString() : null, isDefault: false };
+  }
+
+  async putConversationSettings(userId: string, conversationId: string, body: { level: NotificationLevel; mutedUntil?: string | null }): Promise<ConversationNotificationSettings> {
+    await this.d.conversations.requireMember(userId, conversationId);
+    let muted: Date | null = null;
+    if (body.mutedUntil) {
+      muted = new Date(body.mutedUntil);
+      if (Number.isNaN(muted.getTime()) || muted.getUTCFullYear() > 9999) throw invalid('mutedUntil must be an ISO-8601 time.');
+    }
+    await this.d.repo.putSetting(conversationId, userId, { level: body.level, muted_until: muted });
+    return this.conversationSettings(userId, conversationId);
+  }
+
+  private prefsOf(row: PrefsRow | undefined): UserNotificationPrefs {
+    return {
+      email: row?.email_enabled ?? true,
+      emailDelaySeconds: row?.email_delay_seconds ?? Math.round(this.d.config.EMAIL_DIGEST_DELAY),
+      pushPreview: row?.push_preview ?? true,
+    };
+  }
+
+  async prefs(userId: string): Promise<UserNotificationPrefs> {
+    return this.prefsOf((await this.d.repo.prefs([userId])).get(userId));
+  }
+
+  async patchPrefs(userId: string, patch: Partial<UserNotificationPrefs>): Promise<UserNotificationPrefs> {
+    const row = (await this.d.repo.prefs([userId])).get(userId);
+    const cur = this.prefsOf(row);
+    const next: PrefsRow = {
+      email_enabled: patch.email ?? cur.email,
+      email_delay_seconds: patch.emailDelaySeconds ?? row?.email_delay_seconds ?? null,
+      push_preview: patch.pushPreview ?? cur.pushPreview,
+    };
+    await this.d.repo.putPrefs(userId, next);
+    return this.prefsOf(next);
+  }
+
+  /** The one-click unsubscribe URL of a user (signed; no login needed). */
+  unsubscribeUrl(userId: string): string {
+    return `${this.d.publicBaseUrl()}/v1/notifications/unsubscribe?u=${encodeURIComponent(userId)}&sig=${this.d.links.sign(UNSUBSCRIBE, userId)}`;
+  }
+
+  /** Turns email off for the user a signed link names; false when the signature is wrong. */
+  async unsubscribe(userId: string, sig: string): Promise<boolean> {
+    if (!this.d.links.verify(UNSUBSCRIBE, userId, sig)) return false;
+    if (!(await this.d.repo.userEmail(userId))) return false;
+    await this.patchPrefs(userId, { email: false });
+    return true;
+  }
+
+  // ---- the decision ----
+
+  /**
+   * The decision for every member of the message's conversation, or null when there is
+   * nothing to notify (message gone, deleted, or a system message).
+   */
+  async decisions(p: MessageJobPayload): Promise<{ message: StoredMessage; decisions: Map<string, Decision> } | null> {
+    const message = await this.d.store.findById(p.conversationId, p.messageId);
+    if (!message || message.deletedAt || message.kind !== 'user') return null;
+    const conv = await this.d.repo.conversation(p.conversationId);
+    if (!conv) return null;
+    const rows = (await this.d.repo.recipients(p.conversationId)).filter((r) => r.user_id !== message.senderId);
+    const ids = rows.map((r) => r.user_id);
+    const [presence, active] = await Promise.all([this.d.presence.get(ids), this.d.activity.active(ids)]);
+    const mentioned = new Set(message.mentions);
+    const now = new Date();
+    const out = new Map<string, Decision>();
+    for (const r of rows) {
+      out.set(
+        r.user_id,
+        decide(
+          {
+            userId: r.user_id,
+            level: r.level ?? defaultLevel(conv.type),
+            mutedUntil: r.muted_until,
+            mentioned: mentioned.has(r.user_id),
+            active: presence[r.user_id]?.status === 'online' && active.has(r.user_id),
+            read: r.last_read_seq >= message.seq,
+          },
+          message.senderId,
+          now,
+        ),
+      );
+    }
+    return { message, decisions: out };
+  }
+
+  /** The user's total unread count over every conversation (the badge). */
+  async badge(userId: string): Promise<number> {
+    const counts = await this.d.store.countUnread(userId, await this.d.repo.positions(userId));
+    let n = 0;
+    for (const v of counts.values()) n += v;
+    return n;
+  }
+
+  // ---- deliveries ----
+
+  /** `notify.push`: a visible push to every device of each member the policy says `alert` for. */
+  async deliverAlerts(p: MessageJobPayload, step: StepRunner): Promise<number> {
+    const d = await this.decisions(p);
+    if (!d) return 0;
+    const userIds = [...d.decisions].filter(([, v]) => v === 'alert').map(([u]) => u);
+    if (userIds.length === 0) return 0;
+    const conv = (await this.d.repo.conversation(p.conversationId))!;
+    const [sender] = await this.d.users.findByIds([d.message.senderId]);
+    const prefs = await this.d.repo.prefs(userIds);
+    const messages = new Map<string, PushMessage>();
+    for (const u of userIds) {
+      messages.set(
+        u,
+        alertPush({
+          senderName: sender?.display_name ?? 'Someone',
+          conversation: conv,
+          message: { id: d.message.id, seq: d.message.seq, text: d.message.text, attachmentCount: d.message.attachments.length },
+          preview: this.d.config.PUSH_SHOW_TEXT && this.prefsOf(prefs.get(u)).pushPreview,
+          badge: await this.badge(u),
+        }),
+      );
+    }
+    return this.pushToDevices(userIds, (u) => messages.get(u)!, ['fcm', 'apns', 'webpush'], step);
+  }
+
+  /** `notify.background`: a silent push to the mobile devices of members who get no alert but should sync. */
+  async deliverBackground(p: MessageJobPayload, step: StepRunner): Promise<number> {
+    const d = await this.decisions(p);
+    if (!d) return 0;
+    const userIds = [...d.decisions].filter(([, v]) => v === 'background').map(([u]) => u);
+    if (userIds.length === 0) return 0;
+    const push = backgroundPush(p.conversationId, p.messageId, d.message.seq);
+    return this.pushToDevices(userIds, () => push, ['fcm', 'apns'], step);
+  }
+
+  /**
+   * Sends to every device of `userIds` on `platforms`, one step per device (a retry
+   * repeats only the devices that failed). Dead tokens are deleted; a device whose
+   * provider kept failing makes the whole call throw after the others were tried.
+   */
+  private async pushToDevices(userIds: string[], messageFor: (userId: string) => PushMessage, platforms: PushPlatform[], step: StepRunner): Promise<number> {
+    const devices = (await this.d.devices.listForUsers(userIds)).filter((x) => platforms.includes(x.platform));
+    let sent = 0;
+    let retry: unknown;
+    await Promise.all(
+      devices.map(async (dev) => {
+        const target: PushTarget = { deviceId: dev.id, platform: dev.platform };
+        if (dev.token) target.token = dev.token;
+        if (dev.subscription) target.subscription = (typeof dev.subscription === 'string' ? JSON.parse(dev.subscription) : dev.subscription) as NonNullable<PushTarget['subscription']>;
+        try {
+          await step(`device:${dev.id}`, async () => {
+            const r = await this.d.senders[dev.platform].send(target, messageFor(dev.user_id));
+            if (r.outcome === 'sent') sent++;
+            else if (r.outcome === 'gone') {
+              await this.d.devices.deleteById(dev.id);
+              this.d.logger.info({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push token gone: device removed');
+            } else this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push rejected by the provider (not retried)');
+          });
+        } catch (err) {
+          if (!(err instanceof PushRetryableError)) throw err;
+          this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, err: err.message }, 'push provider unavailable: the job will retry');
+          retry ??= err;
+        }
+      }),
+    );
+    if (retry) throw retry;
+    return sent;
+  }
+
+  /** `notify.email`: arms the missed-messages digest of each member who was alerted (batched: one pending digest per user). */
+  async scheduleEmails(p: MessageJobPayload): Promise<number> {
+    const d = await this.decisions(p);
+    if (!d) return 0;
+    const userIds = [...d.decisions].filter(([, v]) => v === 'alert').map(([u]) => u);
+    const prefs = await this.d.repo.prefs(userIds);
+    let n = 0;
+    for (const u of userIds) {
+      const pr = this.prefsOf(prefs.get(u));
+      if (!pr.email) continue;
+      await this.d.repo.scheduleDigest(u, new Date(Date.now() + pr.emailDelaySeconds * 1000));
+      n++;
+    }
+    return n;
+  }
+
+  /** Sends the digests that are due (called periodically by every worker; leases keep them single). Returns how many were sent. */
+  async sendDueDigests(limit = 20): Promise<number> {
+    const leaseId = newId();
+    const users = await this.d.repo.leaseDueDigests(leaseId, limit, DIGEST_LEASE_SECONDS);
+    let sent = 0;
+    for (const u of users) {
+      try {
+        if (await this.sendDigest(u)) sent++;
+        await this.d.repo.finishDigest(u, leaseId);
+      } catch (err) {
+        // The lease expires and a worker tries again.
+        this.d.logger.warn({ err, userId: u }, 'missed-messages email failed; will retry');
+      }
+    }
+    return sent;
+  }
+
+  /** Builds and sends one user's digest of everything unread and not yet emailed; false when there is nothing. */
+  async sendDigest(userId: string): Promise<boolean> {
+    const prefs = await this.prefs(userId);
+    const user = await this.d.repo.userEmail(userId);
+    if (!prefs.email || !user) return false;
+    const now = new Date();
+    const sections: DigestSection[] = [];
+    const marks: { conversationId: string; seq: number }[] = [];
+    const senderIds = new Set<string>();
+    const picked: { c: { id: string; name: string }; msgs: StoredMessage[]; more: boolean }[] = [];
+    for (const c of await this.d.repo.digestConversations(userId)) {
+      if (picked.length >= DIGEST_MAX_CONVERSATIONS) break;
+      const level = c.level ?? defaultLevel(c.type);
+      if (level === 'none' || (c.muted_until && c.muted_until > now)) continue;
+      const after = Math.max(c.last_read_seq, c.emailed_seq ?? 0);
+      const page = await this.d.store.list(c.conversation_id, { afterSeq: after, limit: DIGEST_MAX_MESSAGES });
+      if (page.messages.length === 0) continue;
+      marks.push({ conversationId: c.conversation_id, seq: page.messages[page.messages.length - 1]!.seq });
+      const msgs = page.messages.filter((m) => m.kind === 'user' && !m.deletedAt && m.senderId !== userId && (level === 'all' || m.mentions.includes(userId)));
+      if (msgs.length === 0) continue;
+      msgs.forEach((m) => senderIds.add(m.senderId));
+      const name = c.type === 'group' ? c.title || 'Group' : c.peer_name || 'Direct message';
+      picked.push({ c: { id: c.conversation_id, name }, msgs, more: page.hasMore });
+    }
+    if (picked.length === 0) {
+      for (const m of marks) await this.d.repo.markEmailed(userId, m.conversationId, m.seq);
+      return false;
+    }
+    const names = new Map((await this.d.users.findByIds([...senderIds])).map((u) => [u.id, u.display_name]));
+    const base = this.d.publicBaseUrl();
+    for (const p of picked) {
+      sections.push({
+        conversationName: p.c.name,
+        url: `${base}/c/${p.c.id}`,
+        messages: p.msgs.map((m) => ({
+          sender: names.get(m.senderId) ?? 'Someone',
+          text: m.text ? truncate(m.text, 500) : `(${m.attachments.length} attachment${m.attachments.length === 1 ? '' : 's'})`,
+          at: m.createdAt,
+        })),
+        more: p.more,
+      });
+    }
+    const unsubscribeUrl = this.unsubscribeUrl(userId);
+    const mail = renderDigest({ recipientName: user.display_name, sections, appUrl: base, unsubscribeUrl });
+    await this.d.mailer.send({
+      to: user.email,
+      ...mail,
+      headers: { 'List-Unsubscribe': `<${unsubscribeUrl}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+    });
+    for (const m of marks) await this.d.repo.markEmailed(userId, m.conversationId, m.seq);
+    return true;
+  }
+}

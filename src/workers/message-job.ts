@@ -1,0 +1,17 @@
+import type { Job } from '../platform/jobs/jobs.port.js';
+import type { MessageJobPayload } from '../modules/notifications/notifications.service.js';
+import type { WorkerDeps } from './processed-jobs.repository.js';
+
+/**
+ * The payload the send path queues for a stored message, checked: a malformed one can
+ * never succeed, so it is logged and dropped instead of retried into the dead letters.
+ */
+export function messagePayload(deps: WorkerDeps, job: Job): MessageJobPayload | null {
+  const p = job.payload as Partial<MessageJobPayload> | null;
+  if (p && typeof p.messageId === 'string' && typeof p.conversationId === 'string' && typeof p.senderId === 'string' && Number.isSafeInteger(p.seq)) {
+    return { messageId: p.messageId, conversationId: p.conversationId, seq: p.seq!, senderId: p.senderId };
+  }
+  deps.logger.error({ jobId: job.id, kind: job.kind }, 'job payload is not {messageId, conversationId, seq, senderId}: dropped');
+  deps.metrics?.jobsProcessed.inc({ kind: job.kind, outcome: 'invalid' });
+  return null;
+}

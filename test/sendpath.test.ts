@@ -1,0 +1,186 @@
+/**
+ * The send path: how many statements one send costs, and that a send commits all of its
+ * SQL rows (message, mentions, media posts, activity, the sender's read position, the
+ * outbox rows of its jobs) or none of them.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SQL_BACKENDS, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
+import { randomBytes } from 'node:crypto';
+import { CountingSqlDatabase } from '../src/platform/sql/sql.counting.js';
+import { startFerretDB, type MongoTestServer } from './support/ferretdb.js';
+import { WsTestClient } from './support/ws-client.js';
+
+for (const backend of SQL_BACKENDS) {
+  describe(`send path (${backend})`, () => {
+    let s: TestServer;
+    let counter: CountingSqlDatabase | undefined;
+    let alice: TestUser, bob: TestUser;
+    let cid: string;
+    before(async () => {
+      s = await startTestServer({
+        sql: backend,
+        roles: ['api', 'ws'],
+        // The relay off: its polling would mix its own statements into the count.
+        env: { RATE_LIMIT_WS_SEND: '10000/10s', OUTBOX_RELAY: 'false' },
+        wrapSql: (db) => (counter = new CountingSqlDatabase(db)),
+      });
+      alice = await signup(s.url, 'alice');
+      bob = await signup(s.url, 'bob');
+      const g = await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'count', memberIds: [bob.id] } });
+      cid = g.body.id;
+    });
+    after(async () => s?.stop());
+
+    test('a plain text send costs at most 3 statements (round trips) on the SQL port', async () => {
+      const messages = s.parley.services.messages;
+      // warm up (first statement plans, caches)
+      await messages.send(alice.id, { conversationId: cid, clientMsgId: 'warm', text: 'hello' });
+      const counts: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        counter!.reset();
+        const r = await messages.send(alice.id, { conversationId: cid, clientMsgId: `count-${i}`, text: `message ${i}` });
+        assert.equal(r.created, true);
+        counts.push(counter!.statements.length);
+        if (i === 0) console.log(`statements per send (${backend}):`, counter!.statements.map((x) => x.text.replace(/\s+/g, ' ').slice(0, 90)));
+      }
+      console.log(`statements per send (${backend}): ${counts.join(', ')}`);
+      assert.ok(Math.max(...counts) <= 3, `statements per send: ${counts.join(', ')}`);
+    });
+
+    test('a send commits its message, mentions, activity, read position and outbox rows together', async () => {
+      const sql = s.parley.platform.sql;
+      const before = (await sql.query<{ at: Date }>('SELECT last_activity_at AS at FROM conversations WHERE id = $1', [cid])).rows[0]!.at;
+      const { message } = await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'all-rows', text: `hi @${bob.username}` });
+      assert.deepEqual(message.mentions, [bob.id]);
+      const mentions = await sql.query('SELECT user_id FROM mentions WHERE message_id = $1', [message.id]);
+      assert.deepEqual(mentions.rows, [{ user_id: bob.id }]);
+      const jobs = await sql.query<{ id: string; payload: any }>('SELECT id, payload FROM outbox WHERE id LIKE $1 ORDER BY id', [`%:${message.id}`]);
+      assert.deepEqual(jobs.rows.map((r) => r.id), ['mentions.detect', 'notify.background', 'notify.email', 'notify.push'].map((k) => `${k}:${message.id}`));
+      assert.deepEqual(jobs.rows[0]!.payload, { messageId: message.id, conversationId: cid, seq: message.seq, senderId: alice.id });
+      const read = await sql.query<{ s: number }>('SELECT last_read_seq AS s FROM members WHERE conversation_id = $1 AND user_id = $2', [cid, alice.id]);
+      assert.equal(Number(read.rows[0]!.s), message.seq);
+      const after = (await sql.query<{ at: Date }>('SELECT last_activity_at AS at FROM conversations WHERE id = $1', [cid])).rows[0]!.at;
+      assert.ok(after.getTime() >= before.getTime() && after.getTime() === new Date(message.createdAt).getTime());
+    });
+
+    test('a step failing mid-send (after the message insert) leaves nothing written; the retry stores it with the next seq', async () => {
+      const sql = s.parley.platform.sql;
+      const messages = s.parley.services.messages;
+      const head = async () => Number((await sql.query<{ n: number }>('SELECT last_seq AS n FROM message_counters WHERE conversation_id = $1', [cid])).rows[0]!.n);
+      const state = async () => ({
+        seq: await head(),
+        msgs: Number((await sql.query<{ n: number }>('SELECT count(*) AS n FROM messages WHERE conversation_id = $1', [cid])).rows[0]!.n),
+        mentions: Number((await sql.query<{ n: number }>('SELECT count(*) AS n FROM mentions WHERE conversation_id = $1', [cid])).rows[0]!.n),
+        outbox: Number((await sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox').then((r) => r)).rows[0]!.n),
+        read: Number((await sql.query<{ s: number }>('SELECT last_read_seq AS s FROM members WHERE conversation_id = $1 AND user_id = $2', [cid, bob.id])).rows[0]!.s),
+        activity: (await sql.query<{ at: Date }>('SELECT last_activity_at AS at FROM conversations WHERE id = $1', [cid])).rows[0]!.at.getTime(),
+      });
+      const was = await state();
+      // The outbox insert is the last part of the send's statement to run; make it fail.
+      await sql.exec(`CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+        CREATE TRIGGER fail_outbox AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION fail_outbox();`);
+      try {
+        await assert.rejects(messages.send(bob.id, { conversationId: cid, clientMsgId: 'half', text: `@${alice.username} mid-send` }), /injected failure/);
+      } finally {
+        await sql.exec('DROP TRIGGER fail_outbox ON outbox; DROP FUNCTION fail_outbox();');
+      }
+      assert.deepEqual(await state(), was, 'nothing of the failed send was written');
+      const r = await messages.send(bob.id, { conversationId: cid, clientMsgId: 'half', text: `@${alice.username} mid-send` });
+      assert.equal(r.created, true);
+      assert.equal(r.message.seq, was.seq + 1, 'the failed attempt gave its seq back');
+      const now = await state();
+      assert.equal(now.mentions, was.mentions + 1);
+      assert.equal(now.outbox, was.outbox + 4);
+      assert.equal(now.read, r.message.seq);
+      const again = await messages.send(bob.id, { conversationId: cid, clientMsgId: 'half', text: 'different text' });
+      assert.equal(again.created, false);
+      assert.equal(again.message.id, r.message.id);
+      assert.deepEqual(await state(), now, 'a retry after success writes nothing');
+    });
+
+    test('a non-member send writes nothing and is not_found, even with a clientMsgId the sender used elsewhere', async () => {
+      const sql = s.parley.platform.sql;
+      const mallory = await signup(s.url, 'mallory');
+      const outbox = async () => Number((await sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox')).rows[0]!.n);
+      const n = await outbox();
+      await assert.rejects(s.parley.services.messages.send(mallory.id, { conversationId: cid, clientMsgId: 'x1', text: 'let me in' }), (e: any) => e.code === 'not_found');
+      await assert.rejects(s.parley.services.messages.send(mallory.id, { conversationId: cid, clientMsgId: 'x1', text: 'let me in', replyToId: 'nope' }), (e: any) => e.code === 'not_found');
+      assert.equal(await outbox(), n);
+      const mine = await sql.query('SELECT 1 FROM messages WHERE sender_id = $1', [mallory.id]);
+      assert.equal(mine.rows.length, 0);
+    });
+  });
+}
+
+// The MongoDB message store: the message is in MongoDB, the rest in SQL. They cannot commit
+// together; a retry with the same clientMsgId must complete what a failure left out.
+const mongo: MongoTestServer | null = await startFerretDB();
+const ci = process.env.CI === 'true';
+describe('send path with the MongoDB message store', { skip: mongo || ci ? false : 'no MongoDB server (FerretDB could not be built)' }, () => {
+  let s: TestServer;
+  let counter: CountingSqlDatabase | undefined;
+  let alice: TestUser, bob: TestUser;
+  let cid: string;
+  before(async () => {
+    if (!mongo) throw new Error('CI=true and no MongoDB server could be started');
+    s = await startTestServer({
+      roles: ['api', 'ws'],
+      env: { MONGODB_URL: mongo.url, MONGODB_DATABASE: `parley_sp_${randomBytes(4).toString('hex')}`, OUTBOX_RELAY: 'false' },
+      wrapSql: (db) => (counter = new CountingSqlDatabase(db)),
+    });
+    alice = await signup(s.url, 'alice');
+    bob = await signup(s.url, 'bob');
+    cid = (await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'mongo', memberIds: [bob.id] } })).body.id;
+  });
+  after(async () => {
+    await s?.stop();
+    await mongo?.stop();
+  });
+
+  test('a plain send costs 2 SQL statements (membership, then the SQL half)', async () => {
+    await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-warm', text: 'warm' });
+    counter!.reset();
+    await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-count', text: 'count me' });
+    console.log(`SQL statements per send (MongoDB store): ${counter!.statements.length}`);
+    assert.ok(counter!.statements.length <= 3, counter!.statements.map((x) => x.text.slice(0, 60)).join(' | '));
+  });
+
+  test('the SQL half failing after the MongoDB insert is completed by the retry, which also publishes', async () => {
+    const sql = s.parley.platform.sql;
+    const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+    try {
+      await sql.exec(`CREATE FUNCTION fail_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+        CREATE TRIGGER fail_outbox AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION fail_outbox();`);
+      try {
+        await assert.rejects(s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-half', text: `@${bob.username} half` }), /injected failure/);
+      } finally {
+        await sql.exec('DROP TRIGGER fail_outbox ON outbox; DROP FUNCTION fail_outbox();');
+      }
+      const inMongo = await s.parley.platform.messages.findByClientMsgId(alice.id, 'm-half');
+      assert.ok(inMongo, 'the MongoDB half is stored');
+      const jobsOf = async () => (await sql.query('SELECT id FROM outbox WHERE id LIKE $1', [`%:${inMongo.id}`])).rows.length;
+      const mentionsOf = async () => (await sql.query('SELECT 1 FROM mentions WHERE message_id = $1', [inMongo.id])).rows.length;
+      assert.equal(await jobsOf(), 0);
+      assert.equal(await mentionsOf(), 0);
+      assert.ok(!ws.frames.some((f) => f.type === 'message.new' && f.message.id === inMongo.id));
+
+      const retry = await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-half', text: `@${bob.username} half` });
+      assert.equal(retry.created, false);
+      assert.equal(retry.message.id, inMongo.id);
+      assert.equal(await jobsOf(), 4, 'the retry wrote the missing outbox rows');
+      assert.equal(await mentionsOf(), 1);
+      const read = await sql.query<{ s: number }>('SELECT last_read_seq AS s FROM members WHERE conversation_id = $1 AND user_id = $2', [cid, alice.id]);
+      assert.equal(Number(read.rows[0]!.s), inMongo.seq);
+      const frame = await ws.waitFor((f) => f.type === 'message.new' && f.message.id === inMongo.id);
+      assert.equal(frame.senderReadSeq, inMongo.seq);
+
+      // A retry of a complete send writes nothing more.
+      const again = await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-half', text: 'whatever' });
+      assert.equal(again.created, false);
+      assert.equal(await jobsOf(), 4);
+    } finally {
+      ws.close();
+    }
+  });
+});
