@@ -46,17 +46,57 @@ export interface SenderReport {
   lastAckUs: number;
 }
 
+/**
+ * The wire protocol a server speaks: Parley's JSON frames (and the toy peers'), Centrifugo's
+ * JSON protocol (connect + subscribe + publish), or Socket.IO's (Engine.IO v4 packets over a
+ * WebSocket). The client code is the same for all; only the framing differs.
+ */
+export type Proto = 'parley' | 'centrifugo' | 'socketio';
+
+/** Where a socket connects: the server's WebSocket URLs (sockets are spread over them round-robin). */
+export interface Dial {
+  proto: Proto;
+  wsUrls: string[];
+  /** The room: Parley's conversation id, Centrifugo's channel, Socket.IO's room. */
+  room: string;
+}
+
+/** Connect phase: after kill -9 of the gateway at `deadUrl`, its sockets reconnect to `aliveUrl` and resume. */
+export interface StormPlan {
+  deadUrl: string;
+  aliveUrl: string;
+  /** The room the first `members` tokens belong to, and the last seq in it, for the `resume` frame. */
+  members: number;
+  lastSeq: number;
+  deadlineMs: number;
+}
+
+export interface StormReport {
+  /** Sockets of the dead gateway (closed by the kill). */
+  dropped: number;
+  /** Of those, reconnected to the other gateway and answered `resumed`. */
+  resumed: number;
+  failed: number;
+  firstError?: string;
+  /** Time from the first close to the last `resumed`, µs. */
+  spanUs: number;
+}
+
 export type ToClient =
-  | { cmd: 'receivers'; wsUrl: string; tokens: string[]; perReceiver: Record<Phase, number>; concurrency: number }
-  | { cmd: 'sender'; wsUrl: string; token: string; conversationId: string; tag: string }
+  | { cmd: 'receivers'; dial: Dial; tokens: string[]; perReceiver: Record<Phase, number>; concurrency: number }
+  | { cmd: 'sender'; dial: Dial; token: string; tag: string }
   | { cmd: 'send'; phase: Phase; count: number; window: number }
   | { cmd: 'report'; phase: Phase }
+  | { cmd: 'conns'; dial: Dial; tokens: string[]; concurrency: number }
+  | { cmd: 'storm'; plan: StormPlan }
   | { cmd: 'close' };
 
 export type FromClient =
-  | { type: 'connected'; sockets: number; ms: number }
+  | { type: 'connected'; sockets: number; ms: number; firstUs: number; lastUs: number }
   | { type: 'received'; report: ReceiverReport }
   | { type: 'sent'; report: SenderReport }
+  | { type: 'armed' }
+  | { type: 'storm'; report: StormReport }
   | { type: 'fatal'; message: string };
 
 /** Text of a benchmark message: `fanout:<phase>:<send time, µs>`. */

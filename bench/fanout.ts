@@ -1,14 +1,20 @@
 /**
- * Benchmark of the WebSocket fan-out hot path: Parley side by side with two minimal `ws`
- * peers on this machine, same workload, same client harness; prints absolute numbers and
- * the ratios of Parley to each peer. Timings on a shared machine are noisy: read the ratios,
- * and never assert on any of it. How to run and read it: bench/README.md.
+ * Benchmark of the WebSocket fan-out and connect paths: Parley (embedded, and the full
+ * stack with messages in PostgreSQL or MongoDB) side by side with the servers users would
+ * pick instead (Centrifugo v6 without and with history, Socket.IO 4.8 on its Redis adapter)
+ * and two toy `ws` peers, on this machine, with the same load generator; prints absolute
+ * numbers and the ratios of Parley to each peer. Timings on a shared machine are noisy:
+ * read the ratios, and never assert on any of it. How to run and read it: bench/README.md.
  *
- *   npm run bench [-- --members 201 --messages 600 --warmup 100 --window 32 --probe 100 --only parley,naive,once --profile]
+ *   npm run bench                   # everything, full sizes (long: see the README)
+ *   npm run bench -- --quick        # smaller sizes: a few minutes
+ *   npm run bench -- --help
  *
- * Each server runs in this process; the sender and the receivers each run in a child process
- * (bench/fanout-client.ts) so the load generator never shares the server's event loop. All
- * traffic is on 127.0.0.1; a watchdog ends the run after --max-seconds.
+ * The in-process servers (Parley embedded, the toy peers) run in this process; the others
+ * are OS processes of their own (bench/stacks.ts). The sender, the receivers and the
+ * connect-phase sockets each run in child processes (bench/fanout-client.ts) so the load
+ * generator never shares a server's event loop. All traffic is on 127.0.0.1; a watchdog
+ * ends the run after --max-seconds.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -20,39 +26,63 @@ import { parseArgs } from 'node:util';
 import { Session } from 'node:inspector/promises';
 import { call, signup, startTestServer, type TestServer } from '../test/harness.js';
 import type { SqlDatabase, SqlExecutor } from '../src/platform/sql/sql.port.js';
-import { startPeer, type PeerKind } from './peers.js';
-import { latencyStats, type FromClient, type LatencyStats, type Phase, type ReceiverReport, type SenderReport, type ToClient } from './fanout-shared.js';
+import { startPeer } from './peers.js';
+import { cpuDelta, cpuUs, parleyInfra, peerToken, rssKiB, startCentrifugo, startParleyFull, startSocketIo, type ParleyFull, type ParleyInfra, type Stack } from './stacks.js';
+import { latencyStats, type Dial, type FromClient, type LatencyStats, type Phase, type Proto, type ReceiverReport, type SenderReport, type StormReport, type ToClient } from './fanout-shared.js';
 
 // ---------------------------------------------------------------------------------------
 // Options
 
+const ALL_TARGETS = ['embedded', 'full', 'full-mongo', 'full-mongo-sqlite', 'centrifugo', 'centrifugo-history', 'socketio', 'naive', 'once'] as const;
+type TargetKind = (typeof ALL_TARGETS)[number];
+const TARGET_NAMES: Record<TargetKind, string> = {
+  embedded: 'Parley embedded',
+  full: 'Parley full',
+  'full-mongo': process.env.MONGODB_URL ? 'Parley full, MongoDB' : 'Parley full, FerretDB/pg',
+  'full-mongo-sqlite': 'Parley full, FerretDB/sqlite',
+  centrifugo: 'Centrifugo',
+  'centrifugo-history': 'Centrifugo+history',
+  socketio: 'Socket.IO',
+  naive: 'naive ws',
+  once: 'encode-once ws',
+};
+
 const { values: opts } = parseArgs({
   options: {
-    members: { type: 'string', default: '201' },
-    messages: { type: 'string', default: '600' },
-    warmup: { type: 'string', default: '100' },
+    quick: { type: 'boolean', default: false },
+    rooms: { type: 'string' },
+    messages: { type: 'string' },
+    warmup: { type: 'string' },
     window: { type: 'string', default: '32' },
-    probe: { type: 'string', default: '100' },
-    only: { type: 'string', default: 'parley,naive,once' },
-    'receiver-procs': { type: 'string', default: String(Math.max(1, Math.min(4, os.cpus().length - 2))) },
+    probe: { type: 'string' },
+    connections: { type: 'string' },
+    'connect-concurrency': { type: 'string', default: '64' },
+    only: { type: 'string', default: ALL_TARGETS.join(',') },
+    'receiver-procs': { type: 'string', default: String(Math.max(1, Math.min(4, os.cpus().length - 1))) },
     profile: { type: 'boolean', default: false },
-    'max-seconds': { type: 'string', default: '150' },
+    'phase-seconds': { type: 'string' },
+    'max-seconds': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   allowPositionals: false,
 });
 
+const QUICK = opts.quick ?? false;
 if (opts.help) {
-  console.log(`npm run bench -- [options]
-  --members N      group size: 1 sender + N-1 receivers (default 201)
-  --messages M     measured messages (default 600)
-  --warmup W       warm-up messages before measuring (default 100)
-  --window K       message.send frames in flight (default 32)
-  --probe L        then L messages one at a time, for latency without queueing (default 100; 0: skip)
-  --only LIST      servers to run, of parley,naive,once (default all)
-  --receiver-procs P  child processes sharing the receivers (default: CPUs - 2, 1 to 4)
-  --profile        CPU-profile Parley's process during its measured phase; print where the time goes
-  --max-seconds S  watchdog: give up and clean up after S seconds (default 150)`);
+  console.log(`npm run bench -- [options]            (defaults: full run / --quick)
+  --quick              smaller sizes, a few minutes
+  --rooms LIST         room sizes (members, sender included)       (100,1000 / 100,1000)
+  --messages M         measured messages per room                  (500 / 60)
+  --warmup W           warm-up messages before measuring           (50 / 10)
+  --window K           message sends in flight                      (32)
+  --probe L            then L messages one at a time (0: skip)      (100 / 30)
+  --connections N      connect phase: N authenticated sockets (0: skip) (5000 / 1000)
+  --connect-concurrency C  handshakes in flight in the connect phase (64)
+  --only LIST          of ${ALL_TARGETS.join(',')}
+  --receiver-procs P   child processes sharing the receiving sockets (CPUs - 1, 1 to 4)
+  --profile            CPU-profile Parley embedded during its measured phases; SQL per message
+  --phase-seconds S    a phase still running after S seconds is cut and reported as is (300 / 90)
+  --max-seconds S      watchdog for the whole run (7200 / 1500)`);
   process.exit(0);
 }
 
@@ -64,24 +94,28 @@ function intOpt(name: string, v: string | undefined, min: number): number {
   }
   return n;
 }
-const MEMBERS = intOpt('members', opts.members, 2);
-const RECEIVERS = MEMBERS - 1;
-const MESSAGES = intOpt('messages', opts.messages, 1);
-const WARMUP = intOpt('warmup', opts.warmup, 0);
+const ROOMS = (opts.rooms ?? '100,1000').split(',').map((r) => intOpt('rooms', r.trim(), 2));
+const MESSAGES = intOpt('messages', opts.messages ?? (QUICK ? '60' : '500'), 1);
+const WARMUP = intOpt('warmup', opts.warmup ?? (QUICK ? '10' : '50'), 0);
 const WINDOW = intOpt('window', opts.window, 1);
-const PROBE = intOpt('probe', opts.probe, 0);
-const MAX_SECONDS = intOpt('max-seconds', opts['max-seconds'], 10);
-const RECEIVER_PROCS = Math.min(RECEIVERS, intOpt('receiver-procs', opts['receiver-procs'], 1));
-const ONLY = new Set((opts.only ?? '').split(',').map((s) => s.trim()));
+const PROBE = intOpt('probe', opts.probe ?? (QUICK ? '30' : '100'), 0);
+const CONNECTIONS = intOpt('connections', opts.connections ?? (QUICK ? '1000' : '5000'), 0);
+const CONNECT_CONCURRENCY = intOpt('connect-concurrency', opts['connect-concurrency'], 1);
+const PHASE_SECONDS = intOpt('phase-seconds', opts['phase-seconds'] ?? (QUICK ? '90' : '300'), 5);
+const MAX_SECONDS = intOpt('max-seconds', opts['max-seconds'] ?? (QUICK ? '1500' : '7200'), 10);
+const RECEIVER_PROCS = intOpt('receiver-procs', opts['receiver-procs'], 1);
+const ONLY = (opts.only ?? '').split(',').map((s) => s.trim()).filter(Boolean) as TargetKind[];
 for (const k of ONLY) {
-  if (k !== 'parley' && k !== 'naive' && k !== 'once') {
-    console.error(`--only: unknown server "${k}" (parley, naive, once)`);
+  if (!ALL_TARGETS.includes(k)) {
+    console.error(`--only: unknown server "${k}" (${ALL_TARGETS.join(', ')})`);
     process.exit(64);
   }
 }
-/** Phases give up (and report what arrived) this long before the watchdog fires. */
-const DEADLINE = Date.now() + MAX_SECONDS * 1000 - 15_000;
-const timeLeft = (): number => Math.max(5_000, DEADLINE - Date.now());
+/** Users a Parley target needs: the biggest room, and one per connect-phase socket. */
+const USERS = Math.max(...ROOMS, CONNECTIONS);
+const RUN_DEADLINE = Date.now() + MAX_SECONDS * 1000 - 20_000;
+/** Time left for a phase: its own cap, within what is left of the run. */
+const phaseLeft = (phaseEnd: number): number => Math.max(2_000, Math.min(phaseEnd, RUN_DEADLINE) - Date.now());
 const CLIENT = fileURLToPath(new URL('./fanout-client.ts', import.meta.url));
 
 // ---------------------------------------------------------------------------------------
@@ -177,28 +211,57 @@ async function abort(code: number): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // One workload against one server
 
+/** A server ready to be measured: where to connect, who the users are, whose CPU counts. */
 interface Target {
+  kind: TargetKind;
   name: string;
-  wsUrl: string;
-  senderToken: string;
-  receiverTokens: string[];
-  conversationId: string;
+  proto: Proto;
+  wsUrls: string[];
+  /** One token per user; user 0 sends, users 1..room-1 receive, the first N hold the connect phase's sockets. */
+  tokens: string[];
+  /** Room id per room size (Parley's conversation, Centrifugo's channel, Socket.IO's room). */
+  rooms: Map<number, string>;
+  /** The server's processes, for CPU and RSS from /proc (this process for the in-process ones). */
+  pids(): Promise<number[]>;
+  /** The server's processes that hold connections (RSS per connection); default pids(). */
+  rssPids?(): Promise<number[]>;
+  label?(pid: number): string;
   setupMs: number;
+  /** Parley's full stack: kill -9 of one gateway for the reconnect storm. */
+  full?: ParleyFull;
+  /** Parley embedded: its SQL database, for --profile. */
+  sql?: SqlDatabase;
+}
+
+interface RoomResult {
+  room: number;
+  sender: SenderReport;
+  receivers: Merged;
+  probe?: { sender: SenderReport; receivers: Merged };
+  /** All server processes, summed, during the measured phase (µs). */
+  serverCpuUs: number;
+  /** The same by process label (multi-process servers). */
+  cpuByLabel: Record<string, number>;
+  profile?: ProfileSummary;
+}
+
+interface ConnectResult {
+  sockets: number;
+  /** First handshake started → last socket ready. */
+  spanUs: number;
+  failed?: string;
+  rssBeforeKiB: number;
+  rssAfterKiB: number;
+  storm?: StormReport & { killedAt: string };
 }
 
 interface Result {
+  kind: TargetKind;
   name: string;
   setupMs: number;
-  connectMs: number;
-  /** The measured (pipelined) phase. */
-  sender: SenderReport;
-  receivers: Merged;
-  /** The latency probe (one message in flight), when run. */
-  probe?: { sender: SenderReport; receivers: Merged };
-  /** This (the server's) process during the measured phase. */
-  serverCpuUs: number;
-  serverElu: number;
-  profile?: ProfileSummary;
+  rooms: RoomResult[];
+  connect?: ConnectResult;
+  error?: string;
 }
 
 /** The reports of every receiver process, as one. */
@@ -230,20 +293,23 @@ function merge(reports: ReceiverReport[]): Merged {
     delivered: reports.reduce((n, r) => n + r.delivered, 0),
     expected: reports.reduce((n, r) => n + r.expected, 0),
     latency: latencyStats(samples),
-    firstUs: Math.min(...started.map((r) => r.firstUs)),
-    lastUs: Math.max(...started.map((r) => r.lastUs)),
+    firstUs: started.length ? Math.min(...started.map((r) => r.firstUs)) : NaN,
+    lastUs: started.length ? Math.max(...started.map((r) => r.lastUs)) : NaN,
     elu: Math.max(...reports.map((r) => r.elu)),
     closes,
     otherFrames: reports.reduce((n, r) => n + r.otherFrames, 0),
   };
 }
 
-async function runPhase(sender: Client, receivers: Client[], phase: Phase, count: number, window: number): Promise<{ s: SenderReport; r: Merged }> {
+/** One phase: the sender sends `count`; a phase still running after --phase-seconds is cut and reported as is. */
+async function runPhase(sender: Client, receivers: Client[], phase: Phase, count: number, window: number): Promise<{ s: SenderReport; r: Merged; cut: boolean }> {
+  const end = Date.now() + PHASE_SECONDS * 1000;
   sender.send({ cmd: 'send', phase, count, window });
-  const s = await sender.next('sent', timeLeft());
+  const got = await sender.next('sent', phaseLeft(end));
   const reports: ReceiverReport[] = [];
   for (const rc of receivers) {
-    let r = await rc.next('received', s ? timeLeft() : 5_000);
+    // After the last ack, deliveries still in flight get a few more seconds.
+    let r = await rc.next('received', got ? Math.max(5_000, phaseLeft(end)) : 1_000);
     if (!r) {
       rc.send({ cmd: 'report', phase }); // what arrived so far
       r = await rc.next('received', 5_000);
@@ -251,56 +317,144 @@ async function runPhase(sender: Client, receivers: Client[], phase: Phase, count
     if (!r) throw new Error(`${rc.role}: no report`);
     reports.push(r.report);
   }
-  if (!s) throw new Error(`${{ w: 'warm-up', m: 'measured', l: 'latency probe' }[phase]} phase: the sender did not finish in time (--max-seconds)`);
-  return { s: s.report, r: merge(reports) };
+  const s: SenderReport = got?.report ?? { phase, acked: 0, errors: 0, firstError: `not finished within --phase-seconds ${PHASE_SECONDS}`, latency: latencyStats(new Float64Array()), firstSendUs: NaN, lastAckUs: NaN };
+  return { s, r: merge(reports), cut: !got };
 }
 
-async function runWorkload(t: Target, profiler?: Profiler): Promise<Result> {
-  const chunk = Math.ceil(t.receiverTokens.length / RECEIVER_PROCS);
-  const receivers = Array.from({ length: RECEIVER_PROCS }, (_, i) => ({ c: new Client(`${t.name} receivers #${i + 1}`), tokens: t.receiverTokens.slice(i * chunk, (i + 1) * chunk) })).filter((r) => r.tokens.length);
+async function runRoom(t: Target, room: number, profiler?: Profiler): Promise<RoomResult> {
+  const dial: Dial = { proto: t.proto, wsUrls: t.wsUrls, room: t.rooms.get(room)! };
+  const tokens = t.tokens.slice(1, room);
+  const procs = Math.min(RECEIVER_PROCS, tokens.length);
+  const chunk = Math.ceil(tokens.length / procs);
+  // Receivers spread over the nodes round-robin; each process's slice starts where the last ended.
+  const receivers = Array.from({ length: procs }, (_, i) => ({ c: new Client(`${t.name} receivers #${i + 1}`), tokens: tokens.slice(i * chunk, (i + 1) * chunk), i })).filter((r) => r.tokens.length);
   const sender = new Client(`${t.name} sender`);
   const rcs = receivers.map((r) => r.c);
   try {
-    const t0 = Date.now();
-    for (const { c, tokens } of receivers) c.send({ cmd: 'receivers', wsUrl: t.wsUrl, tokens, perReceiver: { w: WARMUP, m: MESSAGES, l: PROBE }, concurrency: 16 });
-    for (const c of rcs) if (!(await c.next('connected', timeLeft()))) throw new Error(`${c.role} did not connect in time`);
-    sender.send({ cmd: 'sender', wsUrl: t.wsUrl, token: t.senderToken, conversationId: t.conversationId, tag: Math.random().toString(36).slice(2, 10) });
-    if (!(await sender.next('connected', 30_000))) throw new Error('sender did not connect within 30s');
-    const connectMs = Date.now() - t0;
+    for (const { c, tokens: mine, i } of receivers) {
+      // Rotate the URL list so the sockets of all processes together alternate between nodes.
+      const offset = (i * chunk) % t.wsUrls.length;
+      const wsUrls = [...t.wsUrls.slice(offset), ...t.wsUrls.slice(0, offset)];
+      c.send({ cmd: 'receivers', dial: { ...dial, wsUrls }, tokens: mine, perReceiver: { w: WARMUP, m: MESSAGES, l: PROBE }, concurrency: 16 });
+    }
+    for (const c of rcs) if (!(await c.next('connected', phaseLeft(Date.now() + 180_000)))) throw new Error(`${c.role} did not connect in time`);
+    sender.send({ cmd: 'sender', dial, token: t.tokens[0]!, tag: Math.random().toString(36).slice(2, 10) });
+    if (!(await sender.next('connected', 60_000))) throw new Error('sender did not connect within 60s');
     await sleep(500); // let connection-time events (presence...) pass
 
     if (WARMUP > 0) {
       const w = await runPhase(sender, rcs, 'w', WARMUP, WINDOW);
-      if (w.s.errors || !w.r.complete) console.warn(`  ${t.name} warm-up: ${w.s.errors} errors (${w.s.firstError ?? ''}), ${w.r.delivered}/${w.r.expected} delivered`);
+      if (w.s.errors || !w.r.complete) console.warn(`  ${t.name} room ${room} warm-up: ${w.s.errors} errors (${w.s.firstError ?? ''}), ${w.r.delivered}/${w.r.expected} delivered`);
       await sleep(300);
     }
 
     await profiler?.start();
-    const cpu0 = process.cpuUsage();
-    const elu0 = performance.eventLoopUtilization();
+    const pids0 = await t.pids();
+    const cpu0 = cpuUs(pids0);
     const m = await runPhase(sender, rcs, 'm', MESSAGES, WINDOW);
-    const cpu = process.cpuUsage(cpu0);
-    const elu = performance.eventLoopUtilization(elu0);
+    const cpu1 = cpuUs(new Set([...pids0, ...(await t.pids())]));
+    const cpuByLabel: Record<string, number> = {};
+    if (t.label) for (const [pid, us] of cpu1) cpuByLabel[t.label(pid)] = (cpuByLabel[t.label(pid)] ?? 0) + us - (cpu0.get(pid) ?? 0);
     const profile = await profiler?.stop();
     let probe: { s: SenderReport; r: Merged } | undefined;
-    if (PROBE > 0) {
+    if (PROBE > 0 && !m.cut) {
       await sleep(300);
       probe = await runPhase(sender, rcs, 'l', PROBE, 1);
     }
     return {
-      name: t.name,
-      setupMs: t.setupMs,
-      connectMs,
+      room,
       sender: m.s,
       receivers: m.r,
-      serverCpuUs: cpu.user + cpu.system,
-      serverElu: elu.utilization,
+      serverCpuUs: cpuDelta(cpu0, cpu1),
+      cpuByLabel,
       ...(probe ? { probe: { sender: probe.s, receivers: probe.r } } : {}),
       ...(profile ? { profile } : {}),
     };
   } finally {
     await Promise.all([sender.close(), ...rcs.map((c) => c.close())]);
   }
+}
+
+/**
+ * The connect phase: N authenticated sockets opened with CONNECT_CONCURRENCY handshakes in
+ * flight (spread over the nodes), held idle while the servers' RSS is read, then — on
+ * Parley's full stack — kill -9 of gateway 1, its clients reconnecting to gateway 2 at once
+ * and resuming.
+ */
+async function runConnect(t: Target): Promise<ConnectResult> {
+  const n = CONNECTIONS;
+  const tokens = Array.from({ length: n }, (_, i) => t.tokens[i % t.tokens.length]!);
+  const biggest = Math.max(...ROOMS);
+  const dial: Dial = { proto: t.proto, wsUrls: t.wsUrls, room: t.rooms.get(biggest)! };
+  const procs = Math.min(RECEIVER_PROCS, n);
+  const chunk = Math.ceil(n / procs);
+  const per = Math.max(1, Math.round(CONNECT_CONCURRENCY / procs));
+  await sleep(1_000); // the sockets of the last room are gone
+  const rssPids = (): Promise<number[]> => (t.rssPids ? t.rssPids() : t.pids());
+  const rssBeforeKiB = rssKiB(await rssPids());
+  const clients = Array.from({ length: procs }, (_, i) => ({ c: new Client(`${t.name} connect #${i + 1}`), tokens: tokens.slice(i * chunk, (i + 1) * chunk), i })).filter((r) => r.tokens.length);
+  try {
+    for (const { c, tokens: mine, i } of clients) {
+      const offset = (i * chunk) % t.wsUrls.length;
+      c.send({ cmd: 'conns', dial: { ...dial, wsUrls: [...t.wsUrls.slice(offset), ...t.wsUrls.slice(0, offset)] }, tokens: mine, concurrency: per });
+    }
+    let first = Infinity;
+    let last = 0;
+    let failed: string | undefined;
+    for (const { c } of clients) {
+      try {
+        const r = await c.next('connected', phaseLeft(Date.now() + PHASE_SECONDS * 1000));
+        if (!r) throw new Error(`not all connected within --phase-seconds ${PHASE_SECONDS}`);
+        first = Math.min(first, r.firstUs);
+        last = Math.max(last, r.lastUs);
+      } catch (err) {
+        failed ??= err instanceof Error ? err.message : String(err);
+      }
+    }
+    if (failed) return { sockets: n, spanUs: NaN, failed, rssBeforeKiB, rssAfterKiB: NaN };
+    await sleep(3_000); // idle: connect-time work (presence, subscriptions) settles
+    const rssAfterKiB = rssKiB(await rssPids());
+    const out: ConnectResult = { sockets: n, spanUs: last - first, rssBeforeKiB, rssAfterKiB };
+    if (t.full) {
+      const dead = t.full.gateways[0]!;
+      // Members resume from the room's last seq, as a client that saw everything does (nothing to replay).
+      const conv = await call(t.full.apiUrl, 'GET', `/v1/conversations/${dial.room}`, { token: t.tokens[0]! });
+      const lastSeq = conv.status === 200 && typeof conv.body.lastSeq === 'number' ? (conv.body.lastSeq as number) : 0;
+      const plan = { deadUrl: t.wsUrls[0]!, aliveUrl: t.wsUrls[1]!, members: biggest, lastSeq, deadlineMs: Date.now() + PHASE_SECONDS * 1000 };
+      for (const { c } of clients) c.send({ cmd: 'storm', plan });
+      for (const { c } of clients) if (!(await c.next('armed', 10_000))) throw new Error(`${c.role}: not armed for the storm`);
+      await dead.kill9();
+      const reports: StormReport[] = [];
+      for (const { c } of clients) {
+        const r = await c.next('storm', phaseLeft(plan.deadlineMs + 10_000));
+        if (r) reports.push(r.report);
+      }
+      out.storm = {
+        killedAt: dead.name,
+        dropped: reports.reduce((a, r) => a + r.dropped, 0),
+        resumed: reports.reduce((a, r) => a + r.resumed, 0),
+        failed: reports.reduce((a, r) => a + r.failed, 0),
+        ...(reports.find((r) => r.firstError)?.firstError ? { firstError: reports.find((r) => r.firstError)!.firstError! } : {}),
+        spanUs: Math.max(0, ...reports.map((r) => r.spanUs)),
+      };
+    }
+    return out;
+  } finally {
+    await Promise.all(clients.map(({ c }) => c.close()));
+  }
+}
+
+async function measure(t: Target): Promise<Result> {
+  const res: Result = { kind: t.kind, name: t.name, setupMs: t.setupMs, rooms: [] };
+  for (const room of ROOMS) {
+    process.stdout.write(` room ${room}`);
+    res.rooms.push(await runRoom(t, room, opts.profile && t.sql ? makeProfiler(t.sql) : undefined));
+  }
+  if (CONNECTIONS > 0) {
+    process.stdout.write(` connect ${CONNECTIONS}`);
+    res.connect = await runConnect(t);
+  }
+  return res;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -320,61 +474,82 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-async function withParley<R>(fn: (t: Target, server: TestServer) => Promise<R>): Promise<R> {
-  const t0 = Date.now();
-  const server: TestServer = await startTestServer({
-    sql: 'pglite',
-    env: {
-      RATE_LIMIT_WS_SEND: '1000000/1s',
-      LOG_LEVEL: 'silent',
-      SHUTDOWN_GRACE: '2s',
-      GROUP_MEMBER_LIMIT: String(Math.max(1000, MEMBERS)),
-    },
-  });
-  const handle = { stop: () => server.stop(), dataDir: server.dataDir };
-  servers.add(handle);
-  try {
-    // Signups hash a password (argon2): a few at a time keeps the threadpool busy.
-    const users = await mapLimit(Array.from({ length: MEMBERS }, (_, i) => i), 8, (i) => signup(server.url, i === 0 ? 'sender' : 'rcv'));
-    const owner = users[0]!;
-    const conv = await call(server.url, 'POST', '/v1/conversations', { token: owner.accessToken, body: { type: 'group', title: 'fan-out bench', memberIds: [] } });
-    if (conv.status !== 201) throw new Error(`create group: ${conv.status} ${JSON.stringify(conv.body)}`);
-    const conversationId = conv.body.id as string;
-    const others = users.slice(1).map((u) => u.id);
-    for (let i = 0; i < others.length; i += 1000) {
-      const r = await call(server.url, 'POST', `/v1/conversations/${conversationId}/members`, { token: owner.accessToken, body: { userIds: others.slice(i, i + 1000) } });
-      if (r.status !== 200) throw new Error(`add members: ${r.status} ${JSON.stringify(r.body)}`);
-    }
-    return await fn({
-      name: 'Parley',
-      wsUrl: server.wsUrl,
-      senderToken: owner.accessToken,
-      receiverTokens: users.slice(1).map((u) => u.accessToken),
-      conversationId,
-      setupMs: Date.now() - t0,
-    }, server);
-  } finally {
-    await server.stop();
-    servers.delete(handle);
-  }
+const PARLEY_ENV = {
+  RATE_LIMIT_WS_SEND: '1000000/1s',
+  RATE_LIMIT_WS_TYPING: '1000000/1s',
+  GROUP_MEMBER_LIMIT: String(Math.max(1000, ...ROOMS)),
+};
+
+/** Signs up `USERS` users through the API (argon2: a few at a time) and returns their tokens. */
+async function parleyUsers(apiUrl: string, cache: { tokens?: string[]; ids?: string[] }): Promise<{ tokens: string[]; ids: string[] }> {
+  if (cache.tokens && cache.ids) return { tokens: cache.tokens, ids: cache.ids };
+  const users = await mapLimit(Array.from({ length: USERS }, (_, i) => i), 8, (i) => signup(apiUrl, i === 0 ? 'sender' : 'rcv'));
+  cache.tokens = users.map((u) => u.accessToken);
+  cache.ids = users.map((u) => u.id);
+  return { tokens: cache.tokens, ids: cache.ids };
 }
 
-async function withPeer<R>(kind: PeerKind, fn: (t: Target) => Promise<R>): Promise<R> {
+/** One group per room size: user 0 owns it, users 1..size-1 are added in batches of 1000. */
+async function parleyRooms(apiUrl: string, tokens: string[], ids: string[]): Promise<Map<number, string>> {
+  const rooms = new Map<number, string>();
+  for (const size of ROOMS) {
+    const conv = await call(apiUrl, 'POST', '/v1/conversations', { token: tokens[0]!, body: { type: 'group', title: `bench ${size}`, memberIds: [] } });
+    if (conv.status !== 201) throw new Error(`create group: ${conv.status} ${JSON.stringify(conv.body)}`);
+    const id = conv.body.id as string;
+    const others = ids.slice(1, size);
+    for (let i = 0; i < others.length; i += 1000) {
+      const r = await call(apiUrl, 'POST', `/v1/conversations/${id}/members`, { token: tokens[0]!, body: { userIds: others.slice(i, i + 1000) } });
+      if (r.status !== 200) throw new Error(`add members: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    rooms.set(size, id);
+  }
+  return rooms;
+}
+
+/** Runs `fn` against the server `kind`, set up and torn down around it. */
+async function withTarget<R>(kind: TargetKind, shared: { infra?: ParleyInfra; users: { tokens?: string[]; ids?: string[] } }, fn: (t: Target) => Promise<R>): Promise<R> {
   const t0 = Date.now();
-  const peer = await startPeer(kind);
-  servers.add(peer);
+  const name = TARGET_NAMES[kind];
+  const self = async (): Promise<number[]> => [process.pid];
+  let stack: { stop(): Promise<void>; dataDir?: string } | undefined;
   try {
-    return await fn({
-      name: kind === 'naive' ? 'naive ws' : 'encode-once ws',
-      wsUrl: peer.wsUrl,
-      senderToken: 'u0',
-      receiverTokens: Array.from({ length: RECEIVERS }, (_, i) => `u${i + 1}`),
-      conversationId: 'bench',
-      setupMs: Date.now() - t0,
-    });
+    let t: Target;
+    if (kind === 'embedded') {
+      const server: TestServer = await startTestServer({ sql: 'pglite', env: { ...PARLEY_ENV, LOG_LEVEL: 'silent', SHUTDOWN_GRACE: '2s' } });
+      stack = { stop: () => server.stop(), dataDir: server.dataDir };
+      servers.add(stack);
+      const { tokens, ids } = await parleyUsers(server.url, {});
+      t = { kind, name, proto: 'parley', wsUrls: [server.wsUrl], tokens, rooms: await parleyRooms(server.url, tokens, ids), pids: self, setupMs: 0, sql: server.parley.platform.sql };
+    } else if (kind === 'full' || kind === 'full-mongo' || kind === 'full-mongo-sqlite') {
+      if (!shared.infra) {
+        shared.infra = await parleyInfra(PARLEY_ENV);
+        servers.add({ stop: shared.infra.drop }); // dropped on abort too
+      }
+      const full = await startParleyFull(shared.infra, kind === 'full' ? null : { handler: kind === 'full-mongo' ? 'postgresql' : 'sqlite' });
+      stack = full;
+      servers.add(stack);
+      // The runs of the full stack share the PostgreSQL database (users); each has its own rooms.
+      const { tokens, ids } = await parleyUsers(full.apiUrl, shared.users);
+      t = { kind, name, proto: 'parley', wsUrls: full.wsUrls, tokens, rooms: await parleyRooms(full.apiUrl, tokens, ids), pids: () => full.pids(), rssPids: () => full.rssPids!(), label: (pid) => full.label!(pid), setupMs: 0, full };
+    } else if (kind === 'centrifugo' || kind === 'centrifugo-history' || kind === 'socketio') {
+      const s: Stack = kind === 'socketio' ? await startSocketIo() : await startCentrifugo(kind === 'centrifugo-history');
+      stack = s;
+      servers.add(stack);
+      const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => peerToken(`u${i}`)));
+      t = { kind, name, proto: kind === 'socketio' ? 'socketio' : 'centrifugo', wsUrls: s.wsUrls, tokens, rooms: new Map(ROOMS.map((r) => [r, `room${r}`])), pids: () => s.pids(), label: (pid) => s.label!(pid), setupMs: 0 };
+    } else {
+      const peer = await startPeer(kind);
+      stack = peer;
+      servers.add(stack);
+      t = { kind, name, proto: 'parley', wsUrls: [peer.wsUrl], tokens: Array.from({ length: USERS }, (_, i) => `u${i}`), rooms: new Map(ROOMS.map((r) => [r, 'bench'])), pids: self, setupMs: 0 };
+    }
+    t.setupMs = Date.now() - t0;
+    return await fn(t);
   } finally {
-    await peer.stop();
-    servers.delete(peer);
+    if (stack) {
+      await stack.stop().catch((err: unknown) => console.warn(`  ${name}: stop failed: ${String(err)}`));
+      servers.delete(stack);
+    }
   }
 }
 
@@ -517,33 +692,40 @@ function makeProfiler(sql: SqlDatabase): Profiler {
 
 const ms = (us: number): string => (Number.isFinite(us) ? (us / 1000).toFixed(us < 10_000 ? 2 : 1) : '—');
 const int = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
 const loadavg = (): string =>
   os
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
 
+/** The numbers of one room, derived. */
 interface Derived {
   deliveriesPerSec: number;
   msgsPerSec: number;
-  ack: LatencyStats;
   delivery: LatencyStats;
-  probeAck?: LatencyStats;
   probeDelivery?: LatencyStats;
+  cpuMsPer1000: number;
+  lost: number;
+  cut: boolean;
 }
 
-function derive(r: Result): Derived {
+function derive(r: RoomResult): Derived {
   const deliverySpanUs = r.receivers.lastUs - r.sender.firstSendUs;
   const ackSpanUs = r.sender.lastAckUs - r.sender.firstSendUs;
+  const lost = r.receivers.expected - r.receivers.delivered + (r.probe ? r.probe.receivers.expected - r.probe.receivers.delivered : 0);
   return {
     deliveriesPerSec: deliverySpanUs > 0 ? r.receivers.delivered / (deliverySpanUs / 1e6) : NaN,
     msgsPerSec: ackSpanUs > 0 ? r.sender.acked / (ackSpanUs / 1e6) : NaN,
-    ack: r.sender.latency,
     delivery: r.receivers.latency,
-    ...(r.probe ? { probeAck: r.probe.sender.latency, probeDelivery: r.probe.receivers.latency } : {}),
+    ...(r.probe ? { probeDelivery: r.probe.receivers.latency } : {}),
+    cpuMsPer1000: r.receivers.delivered ? r.serverCpuUs / 1000 / (r.receivers.delivered / 1000) : NaN,
+    lost,
+    cut: r.sender.acked + r.sender.errors < MESSAGES,
   };
 }
+
+const connPerSec = (c?: ConnectResult): number => (c && Number.isFinite(c.spanUs) && c.spanUs > 0 ? c.sockets / (c.spanUs / 1e6) : NaN);
+const rssPerConn = (c?: ConnectResult): number => (c && Number.isFinite(c.rssAfterKiB) ? (c.rssAfterKiB - c.rssBeforeKiB) / c.sockets : NaN);
 
 /** Columns padded to their widest cell; the first (and those in `left`) aligned left. */
 function table(rows: string[][], left: readonly number[] = [0]): string {
@@ -558,82 +740,138 @@ function table(rows: string[][], left: readonly number[] = [0]): string {
     .join('\n');
 }
 
-function report(results: Result[], load0: string, cpuModel: string): void {
-  const d = results.map(derive);
-  const col = (f: (r: Result, d: Derived) => string): string[] => results.map((r, i) => f(r, d[i]!));
-  console.log('');
-  console.log(table([
-    ['', ...results.map((r) => r.name)],
-    ['deliveries/s (to receivers)', ...col((_, x) => int(x.deliveriesPerSec))],
-    ['messages/s (acked)', ...col((_, x) => int(x.msgsPerSec))],
-    ['send→ack p50 ms', ...col((_, x) => ms(x.ack.p50))],
-    ['send→ack p99 ms', ...col((_, x) => ms(x.ack.p99))],
-    ['delivery p50 ms', ...col((_, x) => ms(x.delivery.p50))],
-    ['delivery p99 ms', ...col((_, x) => ms(x.delivery.p99))],
-    ['delivery max ms', ...col((_, x) => ms(x.delivery.max))],
-    ...(PROBE > 0
-      ? [
-          [`1 in flight (${PROBE} msgs): send→ack p50 ms`, ...col((_, x) => ms(x.probeAck?.p50 ?? NaN))],
-          ['1 in flight: send→ack p99 ms', ...col((_, x) => ms(x.probeAck?.p99 ?? NaN))],
-          ['1 in flight: delivery p50 ms', ...col((_, x) => ms(x.probeDelivery?.p50 ?? NaN))],
-          ['1 in flight: delivery p99 ms', ...col((_, x) => ms(x.probeDelivery?.p99 ?? NaN))],
-        ]
-      : []),
-    ['delivered / expected', ...col((r) => `${r.receivers.delivered}/${r.receivers.expected}`)],
-    ['other frames per delivery', ...col((r) => (r.receivers.delivered ? (r.receivers.otherFrames / r.receivers.delivered).toFixed(2) : '—'))],
-    ['send errors', ...col((r) => String(r.sender.errors))],
-    ['server CPU ms per message', ...col((r) => (r.sender.acked ? (r.serverCpuUs / 1000 / r.sender.acked).toFixed(2) : '—'))],
-    ['server CPU µs per delivery', ...col((r) => (r.receivers.delivered ? (r.serverCpuUs / r.receivers.delivered).toFixed(2) : '—'))],
-    ['server event loop busy', ...col((r) => pct(r.serverElu))],
-    ['receiver process loop busy', ...col((r) => pct(r.receivers.elu))], // the busiest one, if several
-    ['setup + connect s', ...col((r) => `${(r.setupMs / 1000).toFixed(1)} + ${(r.connectMs / 1000).toFixed(1)}`)],
-  ]));
-  for (const r of results) {
-    const closes = Object.entries(r.receivers.closes);
-    if (closes.length) console.log(`  ${r.name}: receiver sockets closed by the server: ${closes.map(([c, n]) => `${n}×${c}`).join(', ')}`);
-    if (r.sender.firstError) console.log(`  ${r.name}: first send error: ${r.sender.firstError}`);
-  }
+const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(a / b < 0.1 ? 3 : 2)}×` : '—');
 
-  const pi = results.findIndex((r) => r.name === 'Parley');
-  const peers = results.map((r, i) => ({ r, i })).filter(({ i }) => i !== pi);
-  if (pi >= 0 && peers.length) {
-    const p = d[pi]!;
-    const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(a / b < 0.1 ? 3 : 2)}×` : '—');
-    console.log('\nRatios, Parley ÷ peer (throughput: below 1× = Parley slower; latency: above 1× = Parley slower)');
-    console.log(table([
-      ['', ...peers.map(({ r }) => `vs ${r.name}`)],
-      ['deliveries/s', ...peers.map(({ i }) => ratio(p.deliveriesPerSec, d[i]!.deliveriesPerSec))],
-      ['messages/s', ...peers.map(({ i }) => ratio(p.msgsPerSec, d[i]!.msgsPerSec))],
-      ['send→ack p50', ...peers.map(({ i }) => ratio(p.ack.p50, d[i]!.ack.p50))],
-      ['send→ack p99', ...peers.map(({ i }) => ratio(p.ack.p99, d[i]!.ack.p99))],
-      ['delivery p50', ...peers.map(({ i }) => ratio(p.delivery.p50, d[i]!.delivery.p50))],
-      ['delivery p99', ...peers.map(({ i }) => ratio(p.delivery.p99, d[i]!.delivery.p99))],
+function report(results: Result[], load0: string, cpuModel: string): void {
+  const ok = results.filter((r) => !r.error);
+  const d = new Map(ok.map((r) => [r.kind, r.rooms.map(derive)]));
+  const roomOf = (r: Result, room: number): { r: RoomResult; d: Derived } | undefined => {
+    const i = r.rooms.findIndex((x) => x.room === room);
+    return i < 0 ? undefined : { r: r.rooms[i]!, d: d.get(r.kind)![i]! };
+  };
+  const rows: string[][] = [['', ...ok.map((r) => r.name)]];
+  for (const room of ROOMS) {
+    const cell = (f: (x: { r: RoomResult; d: Derived }) => string): string[] => ok.map((r) => { const x = roomOf(r, room); return x ? f(x) : '—'; });
+    rows.push(
+      [`room ${room}: deliveries/s`, ...cell((x) => int(x.d.deliveriesPerSec) + (x.d.cut ? ' (cut)' : ''))],
+      [`room ${room}: messages/s`, ...cell((x) => int(x.d.msgsPerSec))],
+      [`room ${room}: delivery p50 ms, ${WINDOW} in flight`, ...cell((x) => ms(x.d.delivery.p50))],
+      [`room ${room}: delivery p99 ms, ${WINDOW} in flight`, ...cell((x) => ms(x.d.delivery.p99))],
       ...(PROBE > 0
         ? [
-            ['1 in flight: send→ack p50', ...peers.map(({ i }) => ratio(p.probeAck?.p50 ?? NaN, d[i]!.probeAck?.p50 ?? NaN))],
-            ['1 in flight: send→ack p99', ...peers.map(({ i }) => ratio(p.probeAck?.p99 ?? NaN, d[i]!.probeAck?.p99 ?? NaN))],
-            ['1 in flight: delivery p50', ...peers.map(({ i }) => ratio(p.probeDelivery?.p50 ?? NaN, d[i]!.probeDelivery?.p50 ?? NaN))],
-            ['1 in flight: delivery p99', ...peers.map(({ i }) => ratio(p.probeDelivery?.p99 ?? NaN, d[i]!.probeDelivery?.p99 ?? NaN))],
+            [`room ${room}: delivery p50 ms, 1 in flight`, ...cell((x) => ms(x.d.probeDelivery?.p50 ?? NaN))],
+            [`room ${room}: delivery p99 ms, 1 in flight`, ...cell((x) => ms(x.d.probeDelivery?.p99 ?? NaN))],
           ]
         : []),
-      ['server CPU per delivery', ...peers.map(({ r }) => ratio(results[pi]!.serverCpuUs / results[pi]!.receivers.delivered, r.serverCpuUs / r.receivers.delivered))],
-    ]));
+      [`room ${room}: server CPU ms per 1,000 deliveries`, ...cell((x) => (Number.isFinite(x.d.cpuMsPer1000) ? x.d.cpuMsPer1000.toFixed(1) : '—'))],
+      [`room ${room}: messages lost`, ...cell((x) => String(x.d.lost))],
+      [`room ${room}: send errors`, ...cell((x) => String(x.r.sender.errors + (x.r.probe?.sender.errors ?? 0)))],
+      [`room ${room}: receiver process loop busy`, ...cell((x) => `${(x.r.receivers.elu * 100).toFixed(0)}%`)],
+    );
+  }
+  if (CONNECTIONS > 0) {
+    rows.push(
+      [`connect ${CONNECTIONS}: connections/s`, ...ok.map((r) => (r.connect?.failed ? 'failed' : int(connPerSec(r.connect))))],
+      [`connect ${CONNECTIONS}: seconds`, ...ok.map((r) => (r.connect && Number.isFinite(r.connect.spanUs) ? (r.connect.spanUs / 1e6).toFixed(1) : '—'))],
+      [`RSS KiB per idle connection at ${CONNECTIONS}`, ...ok.map((r) => (Number.isFinite(rssPerConn(r.connect)) ? rssPerConn(r.connect).toFixed(1) : '—'))],
+      ['reconnect storm: resumed / dropped', ...ok.map((r) => (r.connect?.storm ? `${r.connect.storm.resumed}/${r.connect.storm.dropped}` : '—'))],
+      ['reconnect storm: seconds', ...ok.map((r) => (r.connect?.storm ? (r.connect.storm.spanUs / 1e6).toFixed(1) : '—'))],
+    );
+  }
+  rows.push(['setup s', ...ok.map((r) => (r.setupMs / 1000).toFixed(1))]);
+  console.log('');
+  console.log(table(rows));
+  for (const r of results) {
+    if (r.error) console.log(`  ${r.name}: FAILED: ${r.error}`);
+    for (const x of r.rooms) {
+      const closes = Object.entries(x.receivers.closes);
+      if (closes.length) console.log(`  ${r.name} room ${x.room}: receiver sockets closed by the server: ${closes.map(([c, n]) => `${n}×${c}`).join(', ')}`);
+      if (x.sender.firstError) console.log(`  ${r.name} room ${x.room}: first send error: ${x.sender.firstError}`);
+    }
+    if (r.connect?.failed) console.log(`  ${r.name}: connect phase: ${r.connect.failed}`);
+    if (r.connect?.storm?.firstError) console.log(`  ${r.name}: reconnect storm: first error: ${r.connect.storm.firstError}`);
   }
 
-  const prof = results.find((r) => r.profile)?.profile;
-  if (prof) {
-    const busy = prof.byArea.filter((a) => a.area !== 'idle').reduce((s, a) => s + a.ms, 0) || 1;
-    console.log(`\nWhere Parley's server process spent its measured phase (${prof.totalMs.toFixed(0)} ms sampled; profile: ${prof.file})`);
-    console.log(table([['area', 'ms', 'of busy'], ...prof.byArea.map((a) => [a.area, a.ms.toFixed(0), a.area === 'idle' ? '' : pct(a.ms / busy)])]));
-    console.log('\nTop functions by self time');
-    console.log(table([['function', 'ms', 'where'], ...prof.topFunctions.map((f) => [f.fn, f.ms.toFixed(0), f.where])], [0, 2]));
-    const n = results.find((r) => r.profile)!.sender.acked || 1;
-    const total = prof.sql.reduce((a, r) => a + r.count, 0);
-    console.log(`\nSQL statements: ${(total / n).toFixed(1)} per message sent (${total} in all), ${(prof.transactions / n).toFixed(1)} transactions per message; wall ms includes waiting for PGlite, which runs one statement at a time`);
-    console.log(table([['per msg', 'wall ms', 'statement'], ...prof.sql.slice(0, 20).map((r) => [(r.count / n).toFixed(2), r.ms.toFixed(0), r.statement])], [2]));
+  // Where the multi-process servers' CPU went, by process, in the largest room.
+  const split = ok.map((r) => ({ r, x: [...r.rooms].reverse().find((x) => Object.keys(x.cpuByLabel).length) })).filter((e) => e.x);
+  if (split.length) {
+    console.log('\nServer CPU by process, ms per 1,000 deliveries (the last room measured)');
+    for (const { r, x } of split) {
+      const per = (us: number): string => (x!.receivers.delivered ? ((us / 1000) * (1000 / x!.receivers.delivered)).toFixed(1) : '—');
+      const parts = Object.entries(x!.cpuByLabel).sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${per(us)}`);
+      console.log(`  ${r.name}, room ${x!.room}: ${parts.join(', ')}`);
+    }
   }
 
-  console.log(`\nloadavg before ${load0}, after ${loadavg()} (${os.cpus().length} CPUs: ${cpuModel}). Timings are noisy; compare ratios across runs, not absolute numbers.`);
+  // Ratios: every Parley variant against every peer.
+  const parleys = ok.filter((r) => r.kind === 'embedded' || r.kind.startsWith('full'));
+  const peers = ok.filter((r) => !parleys.includes(r));
+  const dp = (r: Result, room: number, f: (x: Derived) => number): number => { const x = roomOf(r, room); return x ? f(x.d) : NaN; };
+  if (parleys.length && peers.length) {
+    console.log('\nRatios, Parley ÷ peer (throughput: below 1× = Parley slower; latency, CPU, RSS: above 1× = Parley slower / costs more)');
+    const rrows: string[][] = [['', ...peers.map((p) => `vs ${p.name}`)]];
+    for (const p of parleys) {
+      for (const room of ROOMS) {
+        rrows.push([`${p.name}, room ${room}: deliveries/s`, ...peers.map((q) => ratio(dp(p, room, (x) => x.deliveriesPerSec), dp(q, room, (x) => x.deliveriesPerSec)))]);
+        if (PROBE > 0) rrows.push([`${p.name}, room ${room}: 1-in-flight p99`, ...peers.map((q) => ratio(dp(p, room, (x) => x.probeDelivery?.p99 ?? NaN), dp(q, room, (x) => x.probeDelivery?.p99 ?? NaN)))]);
+        rrows.push([`${p.name}, room ${room}: CPU per delivery`, ...peers.map((q) => ratio(dp(p, room, (x) => x.cpuMsPer1000), dp(q, room, (x) => x.cpuMsPer1000)))]);
+      }
+      if (CONNECTIONS > 0) {
+        rrows.push([`${p.name}: connections/s`, ...peers.map((q) => ratio(connPerSec(p.connect), connPerSec(q.connect)))]);
+        rrows.push([`${p.name}: RSS per connection`, ...peers.map((q) => ratio(rssPerConn(p.connect), rssPerConn(q.connect)))]);
+      }
+    }
+    console.log(table(rrows));
+  }
+
+  // The targets of issues 9 and 16, checked against this run.
+  const full = ok.find((r) => r.kind === 'full');
+  const mongo = ok.find((r) => r.kind === 'full-mongo') ?? ok.find((r) => r.kind === 'full-mongo-sqlite');
+  const cfh = ok.find((r) => r.kind === 'centrifugo-history');
+  const cf = ok.find((r) => r.kind === 'centrifugo');
+  const sio = ok.find((r) => r.kind === 'socketio');
+  if (full) {
+    const lines: [string, string][] = [];
+    const check = (label: string, value: number, want: number, higherIsBetter = true): void => {
+      if (!Number.isFinite(value)) return void lines.push([label, 'not measured']);
+      const met = higherIsBetter ? value >= want : value <= want;
+      lines.push([label, `${value.toFixed(2)} ${met ? 'met' : 'NOT met'}`]);
+    };
+    for (const room of ROOMS) {
+      const f = dp(full, room, (x) => x.deliveriesPerSec);
+      if (cfh) check(`full-stack deliveries/s ÷ Centrifugo+history, room ${room} (≥ 1.0)`, f / dp(cfh, room, (x) => x.deliveriesPerSec), 1);
+      if (sio) check(`full-stack deliveries/s ÷ Socket.IO, room ${room} (≥ 2.0)`, f / dp(sio, room, (x) => x.deliveriesPerSec), 2);
+      if (mongo) check(`Mongo-store ÷ PostgreSQL-store full stack, messages/s, room ${room} (≥ 0.5)`, dp(mongo, room, (x) => x.msgsPerSec) / dp(full, room, (x) => x.msgsPerSec), 0.5);
+    }
+    if (PROBE > 0 && ROOMS.includes(100)) check('full-stack 1-in-flight delivery p99 ms, room 100 (≤ 10)', dp(full, 100, (x) => (x.probeDelivery?.p99 ?? NaN) / 1000), 10, false);
+    if (CONNECTIONS > 0) {
+      if (cf) check('full-stack RSS per idle connection ÷ Centrifugo\'s (≤ 1.0)', rssPerConn(full.connect) / rssPerConn(cf.connect), 1, false);
+      if (sio) check('full-stack connections/s ÷ Socket.IO\'s (≥ 1.0)', connPerSec(full.connect) / connPerSec(sio.connect), 1);
+      const s = full.connect?.storm;
+      lines.push(['reconnect storm: every dropped client resumed', s ? `${s.resumed}/${s.dropped} ${s.resumed === s.dropped && s.dropped > 0 ? 'met' : 'NOT met'}` : 'not measured']);
+    }
+    const lost = full.rooms.reduce((a, _, i) => a + d.get('full')![i]!.lost, 0);
+    lines.push(['full stack: zero messages lost', `${lost} ${lost === 0 ? 'met' : 'NOT met'}`]);
+    console.log('\nTargets (issues 9 and 16)');
+    console.log(table(lines.map(([a, b]) => [a, b])));
+  }
+
+  console.log(`\nloadavg before ${load0}, after ${loadavg()} (${os.cpus().length} CPUs: ${cpuModel}). Server CPU: all the server's processes from /proc (Parley full: API, gateways, worker, FerretDB and its PostgreSQL backends; not the machine's shared Redis and RabbitMQ).`);
+
+  const prof = ok.flatMap((r) => r.rooms).find((x) => x.profile);
+  if (prof?.profile) printProfile(prof.profile, prof.sender.acked || 1);
+}
+
+function printProfile(prof: ProfileSummary, n: number): void {
+  const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
+  const busy = prof.byArea.filter((a) => a.area !== 'idle').reduce((s, a) => s + a.ms, 0) || 1;
+  console.log(`\nWhere Parley embedded spent its first measured phase (${prof.totalMs.toFixed(0)} ms sampled; profile: ${prof.file})`);
+  console.log(table([['area', 'ms', 'of busy'], ...prof.byArea.map((a) => [a.area, a.ms.toFixed(0), a.area === 'idle' ? '' : pct(a.ms / busy)])]));
+  console.log('\nTop functions by self time');
+  console.log(table([['function', 'ms', 'where'], ...prof.topFunctions.map((f) => [f.fn, f.ms.toFixed(0), f.where])], [0, 2]));
+  const total = prof.sql.reduce((a, r) => a + r.count, 0);
+  console.log(`\nSQL statements: ${(total / n).toFixed(1)} per message sent (${total} in all), ${(prof.transactions / n).toFixed(1)} transactions per message; wall ms includes waiting for PGlite, which runs one statement at a time`);
+  console.log(table([['per msg', 'wall ms', 'statement'], ...prof.sql.slice(0, 20).map((r) => [(r.count / n).toFixed(2), r.ms.toFixed(0), r.statement])], [2]));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -652,20 +890,30 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   const cpuModel = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   console.log(
-    `Fan-out: 1 sender → ${RECEIVERS} receivers in one group, ${MESSAGES} messages (+${WARMUP} warm-up) ${WINDOW} in flight, then ${PROBE} one at a time; ` +
-      `Node ${process.version}, ${os.cpus().length} CPUs (${cpuModel}); loadavg ${load0}`,
+    `Fan-out: 1 sender → rooms of ${ROOMS.join(', ')} (members), ${MESSAGES} messages (+${WARMUP} warm-up) ${WINDOW} in flight, then ${PROBE} one at a time; ` +
+      `connect phase ${CONNECTIONS} sockets (${CONNECT_CONCURRENCY} in flight); Node ${process.version}, ${os.cpus().length} CPUs (${cpuModel}); loadavg ${load0}`,
   );
   const results: Result[] = [];
-  if (ONLY.has('parley')) {
-    process.stdout.write('Parley (PGlite, in-process) ... ');
-    results.push(await withParley((t, server) => runWorkload(t, opts.profile ? makeProfiler(server.parley.platform.sql) : undefined)));
-    console.log('done');
-  }
-  for (const kind of ['naive', 'once'] as const) {
-    if (!ONLY.has(kind)) continue;
-    process.stdout.write(`${kind === 'naive' ? 'naive ws' : 'encode-once ws'} ... `);
-    results.push(await withPeer(kind, (t) => runWorkload(t)));
-    console.log('done');
+  const shared: { infra?: ParleyInfra; users: { tokens?: string[]; ids?: string[] } } = { users: {} };
+  try {
+    for (const kind of ALL_TARGETS) {
+      if (!ONLY.includes(kind)) continue;
+      // With MONGODB_URL, 'full-mongo' is that server; there is no second FerretDB variant to run.
+      if (kind === 'full-mongo-sqlite' && process.env.MONGODB_URL) continue;
+      process.stdout.write(`${TARGET_NAMES[kind]} ...`);
+      const t0 = Date.now();
+      try {
+        results.push(await withTarget(kind, shared, (t) => measure(t)));
+        console.log(` done (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+      } catch (err) {
+        if (aborting) return;
+        const message = err instanceof Error ? err.message : String(err);
+        console.log(` FAILED: ${message.split('\n')[0]}`);
+        results.push({ kind, name: TARGET_NAMES[kind], setupMs: Date.now() - t0, rooms: [], error: message.split('\n').slice(0, 3).join(' | ') });
+      }
+    }
+  } finally {
+    await shared.infra?.drop();
   }
   report(results, load0, cpuModel);
   clearTimeout(watchdog);

@@ -69,6 +69,10 @@ const PASS_THROUGH = [
   'read',
   'member.added',
   'member.removed',
+  'member.updated',
+  'message.pinned',
+  'message.unpinned',
+  'thread.updated',
   'call.ringing',
   'call.updated',
   'call.ended',
@@ -184,6 +188,15 @@ export class ParleyClient extends Emitter<ClientEventMap> {
   /** Tells the others you are typing (dropped when offline: it is ephemeral). */
   typing(conversationId: string): void {
     this.realtime.send('typing', { conversationId });
+  }
+
+  /**
+   * Sends a WebRTC offer/answer/ICE candidate to another participant of a p2p call (relayed
+   * by the server only between participants). False when not connected: the caller retries
+   * or renegotiates after the reconnect.
+   */
+  callSignal(callId: string, to: string, data: unknown): boolean {
+    return this.realtime.send('call.signal', { callId, to, data });
   }
 
   /** Loads every conversation of the caller into the store; their positions start at `lastSeq`. */

@@ -5,7 +5,7 @@
  * presented again revokes the whole session, so two concurrent refreshes would log the
  * user out. Uses the global `fetch` (browsers, Node 20) unless one is given.
  */
-import type { Conversation, Me, Member, Message, SyncEvent, User } from './types.js';
+import type { Block, Call, CallCredentials, CallKind, Conversation, Me, Member, Message, MessageEdit, Pin, Report, Role, SearchHit, SyncEvent, ThreadSummary, User } from './types.js';
 
 /** Every failure of an SDK call: HTTP errors, `error` frames, and local ones (status 0). */
 export class ParleyError extends Error {
@@ -65,6 +65,8 @@ export interface SendMessageBody {
   text?: string | null;
   attachments?: string[];
   replyToId?: string | null;
+  /** Starts or continues the thread of this message. */
+  threadRootId?: string | null;
 }
 
 export interface PresenceState {
@@ -303,6 +305,10 @@ export class RestClient {
   removeMember(id: string, userId: string): Promise<void> {
     return this.request('DELETE', `/v1/conversations/${enc(id)}/members/${enc(userId)}`);
   }
+  /** Owner only: `admin`/`member` promotes or demotes; `owner` hands ownership over (the caller becomes admin). */
+  setMemberRole(id: string, userId: string, role: Role): Promise<{ members: Member[] }> {
+    return this.request('PATCH', `/v1/conversations/${enc(id)}/members/${enc(userId)}`, { body: { role } });
+  }
   markRead(id: string, seq: number): Promise<{ lastReadSeq: number; unreadCount: number }> {
     return this.request('POST', `/v1/conversations/${enc(id)}/read`, { body: { seq } });
   }
@@ -327,6 +333,97 @@ export class RestClient {
   }
   removeReaction(conversationId: string, messageId: string, emoji: string): Promise<Message> {
     return this.request('DELETE', `/v1/conversations/${enc(conversationId)}/messages/${enc(messageId)}/reactions/${enc(emoji)}`);
+  }
+
+  // --- calls -----------------------------------------------------------------------------
+
+  /** Starts a call (201), or joins the one already open in the conversation (200). */
+  startCall(conversationId: string, kind: CallKind): Promise<{ call: Call; credentials: CallCredentials }> {
+    return this.request('POST', '/v1/calls', { body: { conversationId, kind } });
+  }
+  /** Joins (accepts) an open call; `conflict` once it has ended. */
+  joinCall(id: string): Promise<{ call: Call; credentials: CallCredentials }> {
+    return this.request('POST', `/v1/calls/${enc(id)}/join`);
+  }
+  declineCall(id: string): Promise<Call> {
+    return this.request('POST', `/v1/calls/${enc(id)}/decline`);
+  }
+  /** Hangs up; with fewer than two left the call ends for everyone. */
+  leaveCall(id: string): Promise<Call> {
+    return this.request('POST', `/v1/calls/${enc(id)}/leave`);
+  }
+  /** Ends the call for everyone. */
+  endCall(id: string): Promise<Call> {
+    return this.request('POST', `/v1/calls/${enc(id)}/end`);
+  }
+  getCall(id: string): Promise<Call> {
+    return this.request('GET', `/v1/calls/${enc(id)}`);
+  }
+  /** A conversation's calls, newest first. */
+  listCalls(conversationId: string, opts: { cursor?: string; limit?: number } = {}): Promise<{ calls: Call[]; nextCursor: string | null }> {
+    return this.request('GET', '/v1/calls', { query: { conversationId, ...opts } });
+  }
+
+  /** A thread: its root and a page of replies (reply with `sendMessage(..., {threadRootId})`). */
+  threadMessages(conversationId: string, rootId: string, opts: { before?: number; after?: number; limit?: number } = {}): Promise<{ root: Message; messages: Message[]; hasMore: boolean; following: boolean }> {
+    return this.request('GET', `/v1/conversations/${enc(conversationId)}/threads/${enc(rootId)}/messages`, { query: opts });
+  }
+  /** Threads you follow in a conversation, with unread reply counts. */
+  listThreads(conversationId: string): Promise<{ threads: ThreadSummary[] }> {
+    return this.request('GET', `/v1/conversations/${enc(conversationId)}/threads`);
+  }
+  followThread(conversationId: string, rootId: string, follow: boolean): Promise<void> {
+    return this.request(follow ? 'PUT' : 'DELETE', `/v1/conversations/${enc(conversationId)}/threads/${enc(rootId)}/follow`);
+  }
+  markThreadRead(conversationId: string, rootId: string, seq: number): Promise<void> {
+    return this.request('POST', `/v1/conversations/${enc(conversationId)}/threads/${enc(rootId)}/read`, { body: { seq } });
+  }
+  /** The texts a message had before each edit, oldest first. */
+  messageEdits(conversationId: string, messageId: string): Promise<{ edits: MessageEdit[] }> {
+    return this.request('GET', `/v1/conversations/${enc(conversationId)}/messages/${enc(messageId)}/edits`);
+  }
+  listPins(conversationId: string): Promise<{ pins: Pin[] }> {
+    return this.request('GET', `/v1/conversations/${enc(conversationId)}/pins`);
+  }
+  pinMessage(conversationId: string, messageId: string): Promise<{ pins: Pin[] }> {
+    return this.request('PUT', `/v1/conversations/${enc(conversationId)}/pins/${enc(messageId)}`);
+  }
+  unpinMessage(conversationId: string, messageId: string): Promise<void> {
+    return this.request('DELETE', `/v1/conversations/${enc(conversationId)}/pins/${enc(messageId)}`);
+  }
+  reportMessage(conversationId: string, messageId: string, reason: string): Promise<Report> {
+    return this.request('POST', `/v1/conversations/${enc(conversationId)}/messages/${enc(messageId)}/report`, { body: { reason } });
+  }
+
+  // --- search & blocking -----------------------------------------------------------------
+
+  /** Full-text search over your conversations, newest first; page with `nextCursor`. */
+  searchMessages(q: string, opts: { conversationId?: string; from?: string; before?: string; after?: string; has?: 'attachment'; cursor?: string; limit?: number } = {}): Promise<{ results: SearchHit[]; nextCursor: string | null }> {
+    return this.request('GET', '/v1/search/messages', { query: { q, ...opts } });
+  }
+  listBlocks(): Promise<{ blocks: Block[] }> {
+    return this.request('GET', '/v1/me/blocks');
+  }
+  blockUser(userId: string): Promise<void> {
+    return this.request('PUT', `/v1/me/blocks/${enc(userId)}`);
+  }
+  unblockUser(userId: string): Promise<void> {
+    return this.request('DELETE', `/v1/me/blocks/${enc(userId)}`);
+  }
+
+  // --- administration (deployment administrators) ---------------------------------------
+
+  adminListReports(opts: { status?: 'open' | 'resolved'; cursor?: string; limit?: number } = {}): Promise<{ reports: Report[]; nextCursor: string | null }> {
+    return this.request('GET', '/v1/admin/reports', { query: opts });
+  }
+  adminResolveReport(reportId: string): Promise<Report> {
+    return this.request('POST', `/v1/admin/reports/${enc(reportId)}/resolve`);
+  }
+  adminDeleteMessage(conversationId: string, messageId: string): Promise<void> {
+    return this.request('DELETE', `/v1/admin/conversations/${enc(conversationId)}/messages/${enc(messageId)}`);
+  }
+  adminDeactivateUser(userId: string): Promise<{ id: string; deactivatedAt: string; sessionsRevoked: number }> {
+    return this.request('POST', `/v1/admin/users/${enc(userId)}/deactivate`);
   }
 
   // --- sync & presence -------------------------------------------------------------------

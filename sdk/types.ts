@@ -41,7 +41,7 @@ export interface Message {
   rev: number;
   senderId: string;
   clientMsgId: string;
-  /** `system` messages record membership changes; their `text` is a description. */
+  /** `system` messages record membership changes and calls; their `text` is a description (calls: "missed audio call", "video call, 12 min"). */
   kind: 'user' | 'system';
   text: string | null;
   attachments: Media[];
@@ -49,10 +49,22 @@ export interface Message {
   mentions: string[];
   reactions: Record<string, string[]>;
   /** For system messages: what happened. */
-  system?: { action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated'; userIds?: string[]; actorId: string };
+  system?: {
+    action: 'created' | 'member.added' | 'member.removed' | 'member.left' | 'updated' | 'pinned' | 'unpinned' | 'admin.added' | 'admin.removed' | 'owner.transferred' | 'call.missed' | 'call.ended';
+    userIds?: string[];
+    actorId: string;
+    /** For `pinned`/`unpinned`: the message. */
+    messageId?: string;
+  };
   createdAt: string;
   editedAt?: string;
   deletedAt?: string;
+  /** On a thread reply: the thread's root message. */
+  threadRootId?: string;
+  /** On a thread root: live replies, the newest reply's time, and who replied. */
+  threadReplyCount?: number;
+  threadLastReplyAt?: string;
+  threadParticipants?: string[];
 }
 
 export type Role = 'owner' | 'admin' | 'member';
@@ -83,6 +95,100 @@ export interface Member {
   lastReadSeq: number;
 }
 
+export type CallKind = 'audio' | 'video';
+export type CallProvider = 'getstream' | 'aliyun' | 'p2p';
+
+export interface CallParticipant {
+  userId: string;
+  /** invited (ringing), joined (in the call now), left, declined. */
+  state: 'invited' | 'joined' | 'left' | 'declined';
+  joinedAt?: string;
+  leftAt?: string;
+  /** Seconds in the call so far (summed over re-joins; the current stretch counts once they leave). */
+  seconds: number;
+}
+
+export interface Call {
+  id: string;
+  conversationId: string;
+  kind: CallKind;
+  provider: CallProvider;
+  status: 'ringing' | 'active' | 'ended';
+  /** Once ended: completed, missed (nobody answered in time, or the caller hung up first), or declined (everyone asked said no). */
+  endReason?: 'completed' | 'missed' | 'declined';
+  createdBy: string;
+  participants: CallParticipant[];
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  durationSeconds?: number;
+}
+
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** What a client needs to connect, by provider. */
+export type CallCredentials =
+  | { provider: 'getstream'; apiKey: string; token: string; callType: string; callId: string; userId: string; baseUrl: string }
+  | { provider: 'aliyun'; appId: string; channelId: string; userId: string; nonce: string; timestamp: number; token: string; gslb: string[] }
+  | { provider: 'p2p'; iceServers: IceServer[] };
+
+/** One message search result: open the conversation at `seq` and highlight the message. */
+export interface SearchHit {
+  message: Message;
+  conversationId: string;
+  seq: number;
+  /** A window of the text around the first match. */
+  snippet: string;
+  /** Matched words in `snippet` (UTF-16 offsets). */
+  highlights: { start: number; length: number }[];
+}
+
+/** A followed thread with your unread replies in it. */
+export interface ThreadSummary {
+  conversationId: string;
+  rootId: string;
+  replyCount: number;
+  lastReplyAt?: string;
+  participants: string[];
+  unreadCount: number;
+}
+
+export interface Pin {
+  message: Message;
+  pinnedBy: string;
+  pinnedAt: string;
+}
+
+/** The text a message had before one edit. */
+export interface MessageEdit {
+  text: string | null;
+  editedAt: string;
+  editorId: string;
+}
+
+export interface Block {
+  user: User;
+  createdAt: string;
+}
+
+export interface Report {
+  id: string;
+  conversationId: string;
+  messageId: string;
+  reporterId: string;
+  reportedUserId: string;
+  reason: string;
+  messageText: string | null;
+  status: 'open' | 'resolved';
+  createdAt: string;
+  resolvedAt?: string;
+  resolvedBy?: string;
+}
+
 export interface PresenceEvent {
   userId: string;
   status: 'online' | 'offline';
@@ -110,16 +216,26 @@ export interface ServerEventMap {
   'conversation.updated': { conversation: Conversation };
   'member.added': { conversationId: string; userId: string; role?: Role };
   'member.removed': { conversationId: string; userId: string };
-  'call.ringing': { call: unknown };
-  'call.updated': { call: unknown };
-  'call.ended': { call: unknown };
+  /** A member's role changed (promotion, demotion, ownership transfer). */
+  'member.updated': { conversationId: string; userId: string; role: Role };
+  /** `userId` pinned or unpinned the message. */
+  'message.pinned': { conversationId: string; messageId: string; seq: number; userId: string };
+  'message.unpinned': { conversationId: string; messageId: string; seq: number; userId: string };
+  /** A thread's summary changed (a reply was added or deleted). */
+  'thread.updated': { conversationId: string; rootId: string; replyCount: number; lastReplyAt?: string; participants: string[] };
+  /** To the members a call rings for (each of their connections), not to the caller. */
+  'call.ringing': { call: Call };
+  /** To the conversation, on every change (join, leave, decline, status). */
+  'call.updated': { call: Call };
+  /** To the conversation, once; `call.durationSeconds` is set. */
+  'call.ended': { call: Call };
   'call.signal': { callId: string; from: string; data: unknown };
 }
 
 export type ServerEventType = keyof ServerEventMap;
 export type ServerEvent = { [K in ServerEventType]: { type: K } & ServerEventMap[K] }[ServerEventType];
 /** Events that `/v1/sync` and `resume` replay. */
-export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' }>;
+export type SyncEvent = Extract<ServerEvent, { type: 'message.new' | 'message.updated' | 'message.deleted' | 'reaction.updated' | 'read' | 'member.added' | 'member.removed' | 'conversation.updated' | 'member.updated' | 'message.pinned' | 'message.unpinned' | 'thread.updated' }>;
 
 /**
  * Client → server frames, by type: derived from the TypeBox schemas the gateway validates

@@ -43,6 +43,21 @@ import { DevicesRepository } from './modules/devices/devices.repository.js';
 import { DevicesService } from './modules/devices/devices.service.js';
 import { registerDevicesRoutes } from './modules/devices/devices.routes.js';
 import { registerWebClient } from './gateway/web.js';
+import { SearchService } from './modules/search/search.service.js';
+import { registerSearchRoutes } from './modules/search/search.routes.js';
+import { BlocksRepository } from './modules/blocks/blocks.repository.js';
+import { BlocksService } from './modules/blocks/blocks.service.js';
+import { registerBlocksRoutes } from './modules/blocks/blocks.routes.js';
+import { PinsRepository } from './modules/pins/pins.repository.js';
+import { PinsService } from './modules/pins/pins.service.js';
+import { registerPinsRoutes } from './modules/pins/pins.routes.js';
+import { MessageEditsRepository } from './modules/messages/message-edits.repository.js';
+import { ReportsRepository } from './modules/moderation/reports.repository.js';
+import { ModerationService } from './modules/moderation/moderation.service.js';
+import { registerModerationRoutes } from './modules/moderation/moderation.routes.js';
+import { ThreadsRepository } from './modules/threads/threads.repository.js';
+import { ThreadsService } from './modules/threads/threads.service.js';
+import { registerThreadsRoutes } from './modules/threads/threads.routes.js';
 import { openPushSenders } from './platform/push/index.js';
 import { openMailer } from './platform/mail/index.js';
 import { ActivityService } from './modules/notifications/activity.service.js';
@@ -54,6 +69,10 @@ import { MentionsRepository } from './modules/notifications/mentions.repository.
 import { MentionsService } from './modules/notifications/mentions.service.js';
 import { AccountEmailService } from './modules/auth/account-email.service.js';
 import { registerAccountEmailRoutes } from './modules/auth/account-email.routes.js';
+import { openRtcProviders } from './platform/rtc/index.js';
+import { CallsService } from './modules/calls/calls.service.js';
+import { registerCallsRoutes } from './modules/calls/calls.routes.js';
+import { registerCallWebhooks } from './modules/calls/calls.webhooks.js';
 
 export interface Platform {
   sql: SqlDatabase;
@@ -72,9 +91,15 @@ export interface Services {
   messages: MessagesService;
   presence: PresenceService;
   sync: SyncService;
+  search: SearchService;
+  blocks: BlocksService;
+  pins: PinsService;
+  moderation: ModerationService;
+  threads: ThreadsService;
   notifications: NotificationsService;
   mentions: MentionsService;
   accountEmail: AccountEmailService;
+  calls: CallsService;
 }
 
 export interface Parley {
@@ -163,7 +188,10 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const realtime = new Realtime(platform.bus, logger);
     // Account emails need the auth service and auth announces signups to them: the one cycle
     // of the graph, closed by a callback that runs only after both exist.
-    const late: { accountEmail?: AccountEmailService } = {};
+    // The cycles of the graph (account emails ↔ auth, threads ↔ conversations and views,
+    // calls ↔ presence) are closed by callbacks given at construction that reach the later
+    // service through this holder; they run only once everything exists.
+    const late: { accountEmail?: AccountEmailService; threads?: ThreadsService; calls?: CallsService } = {};
     const auth = new AuthService(platform.sql, platform.kv, tokens, users, config, {
       // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
       onSessionRevoked: (sessionId, userId) => {
@@ -175,7 +203,11 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     });
     const accountEmail = (late.accountEmail = new AccountEmailService({ db: platform.sql, kv: platform.kv, auth, mailer, config, publicBaseUrl, logger: logger.child({ component: 'account-email' }) }));
     const devices = new DevicesService(new DevicesRepository(platform.sql));
-    const views = new MessageViews((ids) => media.service.expand(ids));
+    const views = new MessageViews(
+      (ids) => media.service.expand(ids),
+      async (stored, out) => late.threads?.decorate(stored, out),
+    );
+    const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
     const mentions = new MentionsService(new MentionsRepository(platform.sql), platform.messages, views, platform.kv, config.MENTIONS_CACHE_TTL);
     const invalidateMentions = (userIds: readonly string[]) => {
       mentions.invalidate(userIds).catch((err: unknown) => logger.warn({ err }, 'could not drop cached mentions'));
@@ -184,8 +216,10 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       validateAvatar,
       onRead: (userId) => invalidateMentions([userId]),
       onMemberRemoved: (userId) => invalidateMentions([userId]),
+      unreadExcluded: async (userId, positions) => (late.threads ? late.threads.unfollowedReplies(userId, positions) : new Map()),
+      assertNotBlocked: (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId),
     });
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000, (userId) => late.calls?.participantOffline(userId));
     const sync = new SyncService(platform.messages, conversations, views);
     const activity = new ActivityService(platform.kv, config.NOTIFY_IDLE_AFTER);
     const links = new SignedLinks(jwtSecret);
@@ -225,7 +259,29 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       metrics,
       mentionsChanged: invalidateMentions,
     });
-    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail };
+    const calls = (late.calls = new CallsService({
+      db: platform.sql,
+      kv: platform.kv,
+      jobs: platform.jobs,
+      realtime,
+      conversations,
+      rtc: await openRtcProviders(config),
+      config,
+      logger: logger.child({ component: 'calls' }),
+      isOnline: async (userId) => (await platform.presence.get([userId]))[userId]?.status === 'online',
+    }));
+    closers.push(() => calls.stop());
+    // Conversation features: search, edit history, pins, blocking, reports and administration.
+    const search = new SearchService(platform.messages, conversations, views);
+    messages.assertNotBlocked = (conversationId, userId) => blocks.assertMaySend(conversationId, userId);
+    messages.edits = new MessageEditsRepository(platform.sql);
+    const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
+    const threads = (late.threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime));
+    messages.threads = threads;
+    messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
+    const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
+    const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });
     closers.push(() => http.close());
@@ -249,11 +305,19 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       registerConversationsRoutes(http, { conversations, requireAuth, limiter, config });
       registerMessagesRoutes(http, { messages, requireAuth, limiter, config });
       registerSyncRoutes(http, { sync, presence, requireAuth });
+      registerSearchRoutes(http, { search, requireAuth });
+      registerBlocksRoutes(http, { blocks, requireAuth });
+      registerPinsRoutes(http, { pins, requireAuth });
+      registerModerationRoutes(http, { moderation, requireAuth });
+      registerThreadsRoutes(http, { threads, requireAuth });
       media.registerRoutes(http, { requireAuth });
+      registerCallsRoutes(http, { calls, requireAuth });
+      registerCallWebhooks(http, { calls, config });
+      calls.startSweeper();
       registerWebClient(http);
     }
     if (roles.includes('ws')) {
-      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity });
+      const ws = new WsGateway({ config, logger, metrics, bus: platform.bus, auth, users, conversations, messages, presence, sync, limiter, activity, calls });
       http.server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
       ws.start();
       // Registered after http.close, so it runs first: sockets close (1012) before the server.

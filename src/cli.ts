@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The one entry point: `parley serve [--roles api,ws,worker]` and `parley migrate`.
+ * The one entry point: `parley serve [--roles api,ws,worker]`, `parley migrate` and `parley admin grant|revoke <username>`.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, parseRoles, type Config } from './config.js';
@@ -8,12 +8,15 @@ import { createLogger } from './logger.js';
 import { startParley } from './app.js';
 import { openSqlDatabase } from './platform/sql/index.js';
 import { migrate } from './platform/sql/migrator.js';
+import { UsersRepository } from './modules/users/users.repository.js';
 
 const USAGE = `usage: parley <command> [options]
 
 commands:
   serve [--roles api,ws,worker]   run the server (roles default to $ROLES, or all three)
   migrate                         apply pending database migrations and exit
+  admin grant <username>          make a user a deployment administrator (reports, deleting any message, deactivating accounts)
+  admin revoke <username>         take the administrator flag away
 
 configuration is read from the environment and ./.env; see the README.`;
 
@@ -46,6 +49,26 @@ async function main(argv: string[]): Promise<number> {
     try {
       const applied = await migrate(db, logger);
       logger.info({ applied }, applied.length ? 'migrations applied' : 'database is up to date');
+    } finally {
+      await db.close();
+    }
+    return 0;
+  }
+
+  if (command === 'admin') {
+    const [, action, username] = positionals;
+    if ((action !== 'grant' && action !== 'revoke') || !username) {
+      console.error(USAGE);
+      return 2;
+    }
+    const db = await openSqlDatabase(config, logger);
+    try {
+      await migrate(db, logger);
+      if (!(await new UsersRepository(db).setAdmin(username, action === 'grant'))) {
+        console.error(`no user named "${username}"`);
+        return 1;
+      }
+      console.error(`${username} is ${action === 'grant' ? 'now' : 'no longer'} an administrator`);
     } finally {
       await db.close();
     }

@@ -106,7 +106,8 @@ function base64UrlBytes(n: number, what: string): Parser<string> {
   };
 }
 
-function list(raw: string): string[] {
+/** Splits a comma list, trimming and dropping empty entries. */
+export function list(raw: string): string[] {
   return raw
     .split(',')
     .map((s) => s.trim())
@@ -251,6 +252,29 @@ export const CONFIG_SPEC = {
   PASSWORD_RESET_TTL: field('Mail', '1h', duration, 'Lifetime of a password reset link.'),
   EMAIL_VERIFY_TTL: field('Mail', '7d', duration, 'Lifetime of an email verification link.'),
   RATE_LIMIT_PASSWORD_FORGOT: field('Mail', '5/1h', rate, 'Password reset requests per email address and per client address (extra requests are answered 202 but send nothing, or 429 per address).'),
+
+  // Calls
+  CALLS_AUDIO_PROVIDER: field('Calls', 'auto', oneOf('auto', 'p2p', 'getstream', 'aliyun'), 'Who carries audio calls: `p2p` (built-in WebRTC signalling over Parley\'s WebSocket), `getstream`, `aliyun`, or `auto` (GetStream when `GETSTREAM_API_KEY` is set, else p2p).'),
+  CALLS_VIDEO_PROVIDER: field('Calls', 'auto', oneOf('auto', 'p2p', 'getstream', 'aliyun'), 'Who carries video calls: `p2p`, `getstream`, `aliyun`, or `auto` (Aliyun ARTC when `ALIYUN_RTC_APP_ID` is set, else p2p).'),
+  CALLS_RING_TIMEOUT: field('Calls', '45s', duration, 'A call that nobody else joins within this time ends as `missed` (a system message says so).'),
+  CALLS_STATE_TTL: field('Calls', '6h', duration, 'Lifetime of a call\'s cached state in Redis (or in process); PostgreSQL stays the record.'),
+  CALLS_MAX_DURATION: field('Calls', '12h', duration, 'A call still open after this long is ended by the sweeper (a client that vanished without hanging up).'),
+  CALLS_OFFLINE_GRACE: field('Calls', '30s', duration, 'A participant with no live connection for this long leaves their calls (a closed tab or a dead phone does not hold a call open); a reconnect within it keeps the call.'),
+  CALLS_SIGNAL_MAX_BYTES: field('Calls', '32768', int(256, 60000), 'Largest `data` of a `call.signal` frame (WebRTC offer/answer/ICE), as JSON bytes.'),
+  CALLS_STUN_URLS: field('Calls', '', str, 'Comma list of STUN URLs handed to p2p calls (e.g. `stun:stun.example.com:3478`). Unset: none (host candidates only; fine on one network).'),
+  CALLS_TURN_URLS: field('Calls', '', str, 'Comma list of TURN URLs for p2p calls (e.g. `turn:turn.example.com:3478?transport=udp`); needs `CALLS_TURN_SECRET`.'),
+  CALLS_TURN_SECRET: field('Calls', '', str, 'coturn `static-auth-secret` (`use-auth-secret`): each call gets username `expiry:userId` and password `base64(HMAC-SHA1(secret, username))`.', true),
+  CALLS_TURN_TTL: field('Calls', '6h', duration, 'Lifetime of the TURN credentials handed out with a call.'),
+  GETSTREAM_API_KEY: field('Calls', '', str, 'GetStream Video API key (audio calls through GetStream).'),
+  GETSTREAM_API_SECRET: field('Calls', '', str, 'GetStream API secret: signs the server and user JWTs and verifies webhook `X-Signature`.', true),
+  GETSTREAM_BASE_URL: field('Calls', 'https://video.stream-io-api.com', url('http', 'https'), 'GetStream Video API base URL.'),
+  GETSTREAM_CALL_TYPE: field('Calls', 'default', str, 'GetStream call type used for Parley calls (`default`, `audio_room`, or one of your own).'),
+  GETSTREAM_TOKEN_TTL: field('Calls', '1h', duration, 'Lifetime of the GetStream user tokens handed to clients.'),
+  ALIYUN_RTC_APP_ID: field('Calls', '', str, 'Aliyun ApsaraVideo RTC (ARTC) application id (video calls through Aliyun).'),
+  ALIYUN_RTC_APP_KEY: field('Calls', '', str, 'ARTC AppKey: signs join tokens `hex(sha256(appId + appKey + channelId + userId + nonce + timestamp))`.', true),
+  ALIYUN_RTC_GSLB: field('Calls', 'https://rgslb.rtc.aliyuncs.com', str, 'Comma list of ARTC GSLB addresses handed to clients.'),
+  ALIYUN_RTC_TOKEN_TTL: field('Calls', '24h', duration, 'Lifetime of an ARTC join token (its timestamp is the expiry; Aliyun allows at most 24 h).'),
+  ALIYUN_RTC_CALLBACK_SECRET: field('Calls', '', str, 'Secret that protects `POST /v1/webhooks/aliyun-rtc`: put it in the CreateEventSubscribe `CallbackUrl` as `?token=<secret>` (or send `Authorization: Bearer <secret>`). Unset: that webhook answers 401.', true),
 } as const;
 
 type Spec = typeof CONFIG_SPEC;
@@ -306,6 +330,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: { dotenvP
   if (out.APNS_KEY_FILE !== '' && (out.APNS_KEY_ID === '' || out.APNS_TEAM_ID === '' || out.APNS_TOPIC === '')) {
     problems.push('APNS_KEY_ID, APNS_TEAM_ID, APNS_TOPIC: required when APNS_KEY_FILE is set');
   }
+  for (const kind of ['AUDIO', 'VIDEO'] as const) {
+    const p = out[`CALLS_${kind}_PROVIDER`];
+    if (p === 'getstream' && (out.GETSTREAM_API_KEY === '' || out.GETSTREAM_API_SECRET === '')) problems.push(`CALLS_${kind}_PROVIDER: getstream needs GETSTREAM_API_KEY and GETSTREAM_API_SECRET`);
+    if (p === 'aliyun' && (out.ALIYUN_RTC_APP_ID === '' || out.ALIYUN_RTC_APP_KEY === '')) problems.push(`CALLS_${kind}_PROVIDER: aliyun needs ALIYUN_RTC_APP_ID and ALIYUN_RTC_APP_KEY`);
+  }
+  if (out.CALLS_TURN_URLS !== '' && out.CALLS_TURN_SECRET === '') problems.push('CALLS_TURN_SECRET: required when CALLS_TURN_URLS is set');
+  if (typeof out.ALIYUN_RTC_TOKEN_TTL === 'number' && out.ALIYUN_RTC_TOKEN_TTL > 86400) problems.push('ALIYUN_RTC_TOKEN_TTL: at most 24h (Aliyun refuses longer tokens)');
+  if (typeof out.ALIYUN_RTC_APP_ID === 'string' && out.ALIYUN_RTC_APP_ID !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(out.ALIYUN_RTC_APP_ID)) problems.push('ALIYUN_RTC_APP_ID: expected up to 64 of [A-Za-z0-9_-]');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -10,6 +10,8 @@ export const ERROR_CATALOG = {
   unauthorized: { status: 401, message: 'Authentication is required or has failed.' },
   forbidden: { status: 403, message: 'You are not allowed to do this.' },
   not_found: { status: 404, message: 'Not found.' },
+  blocked: { status: 403, message: 'The recipient does not accept messages from you.' },
+  account_deactivated: { status: 403, message: 'This account has been deactivated.' },
   conflict: { status: 409, message: 'The request conflicts with the current state.' },
   payload_too_large: { status: 413, message: 'The payload is too large.' },
   unsupported_media_type: { status: 415, message: 'The content type is not supported.' },

@@ -24,6 +24,7 @@ import { openBus } from '../src/platform/bus/index.js';
 import { loadConfig } from '../src/config.js';
 import type { RedisConfig } from '../src/platform/redis/redis.connection.js';
 import { startRedisCluster, type RedisClusterTest } from './support/redis-cluster.js';
+import { handles } from './support/handles.js';
 
 const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 const PREFIX = `parley-test:${randomBytes(6).toString('hex')}:`;
@@ -63,17 +64,6 @@ async function shardChannelsByMaster(): Promise<Map<number, string[]>> {
   return out;
 }
 
-/** Opens `first`, and more handles on demand; dispose closes them all. */
-async function handles<T extends { close(): Promise<void> }>(open: () => Promise<T>) {
-  const opened: T[] = [];
-  const more = async () => {
-    const h = await open();
-    opened.push(h);
-    return h;
-  };
-  const first = await more();
-  return { first, more, dispose: async () => void (await Promise.all(opened.map((h) => h.close()))) };
-}
 
 describe('kv contract: redis cluster', () => {
   keyValueContract({

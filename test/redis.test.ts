@@ -30,6 +30,7 @@ import { openBus } from '../src/platform/bus/index.js';
 import { openPresenceStore } from '../src/platform/presence/index.js';
 import type { RedisConfig } from '../src/platform/redis/redis.connection.js';
 import { startRedisServer } from './support/redis-server.js';
+import { handles } from './support/handles.js';
 
 const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `parley-test:${randomBytes(6).toString('hex')}:`;
@@ -101,17 +102,6 @@ describe('presence contract: memory', () => {
 
 // ---------------------------------------------------------------- contracts: Redis
 
-/** Opens `first`, and more handles on demand; dispose closes them all. */
-async function handles<T extends { close(): Promise<void> }>(open: () => Promise<T>) {
-  const opened: T[] = [];
-  const more = async () => {
-    const h = await open();
-    opened.push(h);
-    return h;
-  };
-  const first = await more();
-  return { first, more, dispose: async () => void (await Promise.all(opened.map((h) => h.close()))) };
-}
 
 describe('kv contract: redis', () => {
   keyValueContract({

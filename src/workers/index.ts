@@ -44,6 +44,7 @@ export async function startWorkers(opts: StartWorkersOptions): Promise<{ stop():
   const logger = opts.logger.child({ component: 'workers' });
   const deps: WorkerDeps = {
     processed: new ProcessedJobsRepository(opts.sql),
+    sql: opts.sql,
     logger,
     notifications: opts.notifications,
     mentions: opts.mentions,

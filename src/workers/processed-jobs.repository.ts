@@ -10,6 +10,8 @@ export type IdempotencyDeps = Pick<WorkerDeps, 'processed' | 'logger' | 'metrics
 /** What every worker gets. */
 export interface WorkerDeps {
   processed: ProcessedJobsRepository;
+  /** For workers that write their results to SQL. */
+  sql: SqlExecutor;
   logger: Logger;
   notifications: NotificationsService;
   mentions: MentionsService;

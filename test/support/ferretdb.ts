@@ -19,7 +19,18 @@ import { canConnect, freeLoopbackPort, sleep, tailFile as tail, waitExit } from 
 
 export interface MongoTestServer {
   url: string;
+  /** FerretDB's process id (absent for an external MONGODB_URL). */
+  pid?: number;
   stop(): Promise<void>;
+}
+
+/** FerretDB's storage: SQLite files in a temp dir (the default), or a PostgreSQL database. */
+export type FerretHandler = 'sqlite' | 'postgresql';
+
+export interface FerretOptions {
+  handler?: FerretHandler;
+  /** Required for the postgresql handler: a database FerretDB may own. */
+  postgresqlUrl?: string;
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -82,11 +93,6 @@ function ensureBinary(): Promise<{ path: string } | { error: string }> {
   return binaryPromise;
 }
 
-
-
-
-
-
 async function kill(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
@@ -97,16 +103,19 @@ async function kill(child: ChildProcess): Promise<void> {
 }
 
 /** One attempt: start FerretDB on `port`; resolves when it accepts TCP connections. */
-async function startOnce(bin: string, port: number): Promise<MongoTestServer> {
+async function startOnce(bin: string, port: number, opts: FerretOptions): Promise<MongoTestServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-ferretdb-'));
   const dataDir = path.join(dir, 'data');
   mkdirSync(dataDir);
   const logFile = path.join(dir, 'ferretdb.log');
   const logFd = openSync(logFile, 'a');
 
+  const storage =
+    opts.handler === 'postgresql'
+      ? ['--handler=postgresql', `--postgresql-url=${opts.postgresqlUrl ?? ''}`]
+      : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/`];
   const args = [
-    '--handler=sqlite',
-    `--sqlite-url=file:${dataDir}/`,
+    ...storage,
     `--listen-addr=127.0.0.1:${port}`,
     '--debug-addr=-', // no debug/metrics HTTP listener
     '--telemetry=disable',
@@ -156,10 +165,12 @@ async function startOnce(bin: string, port: number): Promise<MongoTestServer> {
     }
     await sleep(100);
   }
-  return { url: `mongodb://127.0.0.1:${port}/`, stop };
+  return { url: `mongodb://127.0.0.1:${port}/`, ...(child.pid ? { pid: child.pid } : {}), stop };
 }
 
-export async function startFerretDB(): Promise<MongoTestServer | null> {
+/** FerretDB on a free loopback port (or MONGODB_URL as is); null when the binary cannot be built. */
+export async function startFerretDB(opts: FerretOptions = {}): Promise<MongoTestServer | null> {
+  if (opts.handler === 'postgresql' && !opts.postgresqlUrl) throw new Error('startFerretDB: the postgresql handler needs postgresqlUrl');
   const external = process.env.MONGODB_URL;
   if (external) return { url: external, stop: async () => {} };
 
@@ -173,7 +184,7 @@ export async function startFerretDB(): Promise<MongoTestServer | null> {
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const port = await freeLoopbackPort();
     try {
-      return await startOnce(bin.path, port);
+      return await startOnce(bin.path, port, opts);
     } catch (e) {
       lastError = e;
       // Retry only if someone grabbed the port between the probe and FerretDB's bind.

@@ -1,10 +1,12 @@
 import { useCallback, useEffect, useState } from 'react';
 import { AuthScreen } from './components/AuthScreen.js';
+import { CallOverlay } from './components/CallOverlay.js';
 import { ConversationView } from './components/ConversationView.js';
 import { MembersDialog } from './components/MembersDialog.js';
 import { NewGroupDialog } from './components/NewGroupDialog.js';
 import { ProfileDialog } from './components/ProfileDialog.js';
 import { Sidebar } from './components/Sidebar.js';
+import { SearchDialog } from './components/SearchDialog.js';
 import { ModelContext, useChat, useModel } from './lib/hooks.js';
 import { ChatModel } from './lib/model.js';
 import { disableWebPush, enableWebPush, notificationPermission, notifyIncoming, requestNotifications } from './lib/notify.js';
@@ -68,7 +70,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   const model = useModel();
   const s = useChat();
   const [activeId, setActiveId] = useState<string | undefined>(() => conversationFromPath());
-  const [dialog, setDialog] = useState<'profile' | 'group' | 'members' | null>(null);
+  const [dialog, setDialog] = useState<'profile' | 'group' | 'members' | 'search' | null>(null);
   const [permission, setPermission] = useState(() => notificationPermission());
 
   const open = useCallback((id: string | undefined) => {
@@ -84,6 +86,18 @@ function Chat(props: { onLogout: () => Promise<void> }) {
   }, []);
 
   useEffect(() => model.setActive(activeId), [model, activeId]);
+
+  // Ctrl/Cmd+K opens message search from anywhere.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setDialog('search');
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 
   // The network comes and goes; reading happens when the tab is visible.
   useEffect(() => {
@@ -163,6 +177,7 @@ function Chat(props: { onLogout: () => Promise<void> }) {
         open={open}
         onProfile={() => setDialog('profile')}
         onNewGroup={() => setDialog('group')}
+        onSearch={() => setDialog('search')}
         onLogout={() => void props.onLogout()}
         notifications={{
           state: permission,
@@ -185,7 +200,9 @@ function Chat(props: { onLogout: () => Promise<void> }) {
           </div>
         )}
       </main>
+      <CallOverlay />
       {dialog === 'profile' ? <ProfileDialog onClose={() => setDialog(null)} /> : null}
+      {dialog === 'search' ? <SearchDialog onClose={() => setDialog(null)} open={open} /> : null}
       {dialog === 'group' ? (
         <NewGroupDialog
           onClose={() => setDialog(null)}

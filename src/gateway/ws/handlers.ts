@@ -137,6 +137,7 @@ export class FrameHandlers {
           ...(f.text !== undefined ? { text: f.text } : {}),
           ...(f.attachments ? { attachments: f.attachments } : {}),
           ...(f.replyToId ? { replyToId: f.replyToId } : {}),
+          ...(f.threadRootId ? { threadRootId: f.threadRootId } : {}),
         });
         s.sendEvent({ type: 'ack', ...idPart, message });
         return;

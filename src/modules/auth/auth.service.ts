@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { conflict, unauthorized } from '../../errors.js';
+import { AppError, conflict, unauthorized } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Config } from '../../config.js';
 import type { KeyValueStore } from '../../platform/kv/index.js';
@@ -118,8 +118,21 @@ export class AuthService {
       await this.limiter.failure(accountKey, this.config.RATE_LIMIT_LOGIN_ACCOUNT);
       throw unauthorized('Wrong login or password.');
     }
+    if (row.deactivated_at) throw new AppError('account_deactivated', 'This account has been deactivated.');
     const pair = await this.startSession(row.id, client);
     return { user: this.usersService.toSelf(row), ...pair };
+  }
+
+  /**
+   * Deactivates an account (deployment administrators): login is refused from now on, and
+   * every session is revoked, which closes its sockets on every gateway.
+   */
+  async deactivate(userId: string): Promise<{ deactivatedAt: Date; sessionsRevoked: number } | null> {
+    const row = await this.users.deactivate(userId);
+    if (!row) return null;
+    const ids = await this.sessions.revokeAllOf(userId, 'deactivated');
+    for (const id of ids) await this.markRevoked(id, userId);
+    return { deactivatedAt: row.deactivated_at!, sessionsRevoked: ids.length };
   }
 
   private async startSession(userId: string, client: ClientInfo): Promise<TokenPair> {

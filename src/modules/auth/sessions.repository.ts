@@ -42,6 +42,12 @@ export class SessionsRepository {
     return rows.length > 0;
   }
 
+  /** Revokes every live session of a user; returns their ids. */
+  async revokeAllOf(userId: string, reason: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>('UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [userId, reason]);
+    return rows.map((r) => r.id);
+  }
+
   async revoke(id: string, reason: string): Promise<void> {
     await this.db.query('UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL', [id, reason]);
   }

@@ -131,6 +131,10 @@ export class ConversationsRepository {
     return rows[0]?.role ?? null;
   }
 
+  async setRole(id: string, userId: string, role: Role): Promise<void> {
+    await this.db.query('UPDATE members SET role = $3 WHERE conversation_id = $1 AND user_id = $2', [id, userId, role]);
+  }
+
   /** Adds members that are not members yet; returns the ones added. */
   async addMembers(id: string, members: readonly { userId: string; role: Role }[]): Promise<string[]> {
     if (members.length === 0) return [];

@@ -11,6 +11,7 @@ import {
   ListQuery,
   MemberParams,
   MemberSchema,
+  MemberRoleBody,
   ReadBody,
   UpdateConversationBody,
 } from './conversations.schemas.js';
@@ -101,6 +102,22 @@ export function registerConversationsRoutes(app: HttpApp, deps: { conversations:
       await svc.removeMember(authOf(req).userId, req.params.id, req.params.userId);
       return reply.status(204).send(null);
     },
+  );
+
+  app.patch(
+    '/v1/conversations/:id/members/:userId',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: "Set a member's role (owner only): `admin`/`member` promotes or demotes; `owner` hands ownership over (the caller becomes an admin).",
+        params: MemberParams,
+        body: MemberRoleBody,
+        response: { 200: Type.Object({ members: Type.Array(MemberSchema) }), ...errors },
+      },
+    },
+    async (req) => ({ members: await svc.setRole(authOf(req).userId, req.params.id, req.params.userId, req.body.role) }),
   );
 
   app.post(

@@ -52,4 +52,5 @@ export const ListQuery = Type.Object({
 export const ConversationParams = Type.Object({ id: Id });
 export const MemberParams = Type.Object({ id: Id, userId: Id });
 export const AddMembersBody = Type.Object({ userIds: Type.Array(Id, { minItems: 1, maxItems: 1000 }) });
+export const MemberRoleBody = Type.Object({ role: RoleSchema });
 export const ReadBody = Type.Object({ seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) });

@@ -39,6 +39,10 @@ export interface ConversationHooks {
   onRead(userId: string, conversationId: string): void;
   /** After a member left or was removed. */
   onMemberRemoved(userId: string, conversationId: string): void;
+  /** From the threads module: unread messages that do not count (replies in threads the user does not follow). */
+  unreadExcluded(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
+  /** From the blocks module: refuses opening a direct conversation with someone who blocked you. */
+  assertNotBlocked(peerId: string, userId: string): Promise<void>;
 }
 
 /**
@@ -74,6 +78,7 @@ export class ConversationsService {
   async createDirect(userId: string, otherId: string): Promise<{ conversation: Conversation; created: boolean }> {
     if (otherId === userId) throw invalid('A direct conversation needs another user.');
     if (!(await this.users.findById(otherId))) throw notFound('User not found.');
+    await this.hooks.assertNotBlocked(otherId, userId);
     const key = directKey(userId, otherId);
     const existing = await this.repo.findByDirectKey(key);
     if (existing) return { conversation: await this.get(userId, existing.id), created: false };
@@ -139,10 +144,11 @@ export class ConversationsService {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const positions = rows.map((r) => ({ conversationId: r.id, afterSeq: Number(r.last_read_seq) }));
-    const [heads, unread, mentions] = await Promise.all([
+    const [heads, unread, mentions, excluded] = await Promise.all([
       this.messages.heads(ids),
       this.messages.countUnread(userId, positions),
       this.repo.unreadMentions(userId, positions),
+      this.hooks.unreadExcluded(userId, positions),
     ]);
     const lastMessages = await this.views.many(rows.map((r) => heads.get(r.id)?.lastMessage).filter((m) => m != null));
     const lastById = new Map(lastMessages.map((m) => [m.conversationId, m]));
@@ -152,7 +158,7 @@ export class ConversationsService {
         type: r.type,
         memberCount: r.member_count,
         lastSeq: heads.get(r.id)?.lastSeq ?? 0,
-        unreadCount: unread.get(r.id) ?? 0,
+        unreadCount: Math.max(0, (unread.get(r.id) ?? 0) - (excluded.get(r.id) ?? 0)),
         unreadMentionCount: mentions.get(r.id) ?? 0,
         role: r.role,
         lastReadSeq: Number(r.last_read_seq),
@@ -180,6 +186,42 @@ export class ConversationsService {
     await this.realtime.toConversation(conversationId, { type: 'conversation.updated', conversation: sharedView(updated) });
     await this.systemMessage(conversationId, userId, { action: 'updated', actorId: userId });
     return updated;
+  }
+
+  /**
+   * The owner sets a member's role: promotes to or demotes from admin, or hands ownership
+   * over (`owner`: the caller becomes an admin). Returns the members.
+   */
+  async setRole(userId: string, conversationId: string, targetId: string, role: Role): Promise<Member[]> {
+    const changed = await this.db.transaction(async (tx) => {
+      const repo = new ConversationsRepository(tx);
+      const conv = await repo.lock(conversationId);
+      const mine = conv ? await repo.role(conversationId, userId) : null;
+      if (!conv || !mine) throw notFound('Conversation not found.');
+      if (conv.type !== 'group') throw forbidden('A direct conversation has no roles.');
+      if (mine !== 'owner') throw forbidden('Only the owner can change roles.');
+      const theirs = await repo.role(conversationId, targetId);
+      if (!theirs) throw notFound('That user is not a member.');
+      if (targetId === userId) throw invalid('Hand ownership to another member instead.');
+      if (theirs === role) return [];
+      await repo.setRole(conversationId, targetId, role);
+      if (role !== 'owner') return [{ userId: targetId, role }];
+      await repo.setRole(conversationId, userId, 'admin');
+      return [
+        { userId: targetId, role },
+        { userId, role: 'admin' as Role },
+      ];
+    });
+    for (const c of changed) {
+      const payload = { conversationId, userId: c.userId, role: c.role };
+      await this.repo.appendEvent(conversationId, c.userId, 'member.updated', payload);
+      await this.realtime.toConversation(conversationId, { type: 'member.updated', ...payload });
+    }
+    if (changed.length) {
+      const action = role === 'owner' ? 'owner.transferred' : role === 'admin' ? 'admin.added' : 'admin.removed';
+      await this.systemMessage(conversationId, userId, { action, actorId: userId, userIds: [targetId] });
+    }
+    return this.members(userId, conversationId);
   }
 
   async members(userId: string, conversationId: string): Promise<Member[]> {
@@ -265,8 +307,8 @@ export class ConversationsService {
     }
   }
 
-  /** Records a membership or settings change as a system message in the history. */
-  private async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[] }): Promise<void> {
+  /** Records a membership or settings change (or a call, with its `text`) as a system message in the history. */
+  async systemMessage(conversationId: string, actorId: string, system: { action: string; actorId: string; userIds?: string[]; messageId?: string }, text: string | null = null): Promise<void> {
     const id = newId();
     const { message } = await this.messages.insert({
       id,
@@ -274,7 +316,7 @@ export class ConversationsService {
       senderId: actorId,
       clientMsgId: `system:${id}`,
       kind: 'system',
-      text: null,
+      text,
       attachments: [],
       replyToId: null,
       mentions: [],
@@ -296,8 +338,9 @@ export class ConversationsService {
       await this.repo.appendEvent(conversationId, userId, 'read', { conversationId, userId, seq: r.lastReadSeq });
       await this.realtime.toConversation(conversationId, { type: 'read', conversationId, userId, seq: r.lastReadSeq });
     }
-    const unread = await this.messages.countUnread(userId, [{ conversationId, afterSeq: r.lastReadSeq }]);
-    return { lastReadSeq: r.lastReadSeq, unreadCount: unread.get(conversationId) ?? 0 };
+    const position = [{ conversationId, afterSeq: r.lastReadSeq }];
+    const [unread, excluded] = await Promise.all([this.messages.countUnread(userId, position), this.hooks.unreadExcluded(userId, position)]);
+    return { lastReadSeq: r.lastReadSeq, unreadCount: Math.max(0, (unread.get(conversationId) ?? 0) - (excluded.get(conversationId) ?? 0)) };
   }
 }
 

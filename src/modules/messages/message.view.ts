@@ -6,7 +6,11 @@ export type MediaExpander = (mediaIds: readonly string[]) => Promise<Media[]>;
 
 /** Turns stored messages into the public message shape. */
 export class MessageViews {
-  constructor(private readonly expandMedia: MediaExpander) {}
+  constructor(
+    private readonly expandMedia: MediaExpander,
+    /** Adds fields kept beside the message store (threads). */
+    private readonly decorate: (stored: readonly StoredMessage[], views: Message[]) => Promise<void>,
+  ) {}
 
   async one(m: StoredMessage): Promise<Message> {
     return (await this.many([m]))[0]!;
@@ -16,6 +20,12 @@ export class MessageViews {
     const ids = [...new Set(ms.flatMap((m) => m.attachments))];
     const media = ids.length ? await this.expandMedia(ids) : [];
     const byId = new Map(media.map((x) => [x.id, x]));
+    const out = this.plain(ms, byId);
+    await this.decorate(ms, out);
+    return out;
+  }
+
+  private plain(ms: readonly StoredMessage[], byId: Map<string, Media>): Message[] {
     return ms.map((m) => {
       const out: Message = {
         id: m.id,

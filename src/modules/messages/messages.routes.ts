@@ -41,6 +41,7 @@ export function registerMessagesRoutes(app: HttpApp, deps: { messages: MessagesS
         ...(b.text !== undefined ? { text: b.text } : {}),
         ...(b.attachments ? { attachments: b.attachments } : {}),
         ...(b.replyToId ? { replyToId: b.replyToId } : {}),
+        ...(b.threadRootId ? { threadRootId: b.threadRootId } : {}),
       });
       return reply.status(created ? 201 : 200).send(message);
     },
@@ -82,6 +83,21 @@ export function registerMessagesRoutes(app: HttpApp, deps: { messages: MessagesS
       await svc.remove(authOf(req).userId, req.params.id, req.params.messageId);
       return reply.status(204).send(null);
     },
+  );
+
+  app.get(
+    '/v1/conversations/:id/messages/:messageId/edits',
+    {
+      ...base,
+      schema: {
+        tags,
+        security,
+        summary: 'Edit history: the text before each edit, oldest first (empty once deleted).',
+        params: MessageParams,
+        response: { 200: Type.Object({ edits: Type.Array(Type.Object({ text: Type.Union([Type.String(), Type.Null()]), editedAt: Type.String({ format: 'date-time' }), editorId: Type.String() })) }), ...errors },
+      },
+    },
+    async (req) => svc.editHistory(authOf(req).userId, req.params.id, req.params.messageId),
   );
 
   for (const [method, add] of [

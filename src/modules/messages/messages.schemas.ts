@@ -37,6 +37,10 @@ export const MessageSchema = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     editedAt: Type.Optional(Type.String({ format: 'date-time' })),
     deletedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    threadRootId: Type.Optional(Type.String({ description: 'On a thread reply: the root message.' })),
+    threadReplyCount: Type.Optional(Type.Integer({ description: 'On a thread root: live replies.' })),
+    threadLastReplyAt: Type.Optional(Type.String({ format: 'date-time' })),
+    threadParticipants: Type.Optional(Type.Array(Type.String(), { description: 'On a thread root: who replied.' })),
   },
   { title: 'Message' },
 );
@@ -54,6 +58,7 @@ export const SendMessageBody = Type.Object({
   text: Type.Optional(Type.Union([MessageText, Type.Null()])),
   attachments: Type.Optional(MediaIds),
   replyToId: Type.Optional(Type.Union([EntityId, Type.Null()])),
+  threadRootId: Type.Optional(Type.Union([EntityId, Type.Null()], { description: 'Starts or continues the thread of this message.' })),
 });
 
 export const HistoryQuery = Type.Object({

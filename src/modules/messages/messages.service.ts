@@ -11,6 +11,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import type { Metrics } from '../../gateway/metrics.js';
 import type { MessageViews } from './message.view.js';
 import { parseMentions } from './mentions.js';
+import type { MessageEditsRepository } from './message-edits.repository.js';
 
 export const MAX_TEXT_LENGTH = 4000;
 export const MAX_ATTACHMENTS = 10;
@@ -21,6 +22,14 @@ export interface SendInput {
   text?: string | null;
   attachments?: string[];
   replyToId?: string | null;
+  /** Starts or continues the thread of this message. */
+  threadRootId?: string | null;
+}
+
+/** Thread hooks provided by the threads module. */
+export interface ThreadHooks {
+  resolveRoot(conversationId: string, threadRootId: string): Promise<StoredMessage>;
+  recordReply(reply: StoredMessage, root: StoredMessage): Promise<void>;
 }
 
 /** Media hooks provided by the media module. */
@@ -70,6 +79,13 @@ export class MessagesService {
   private readonly outbox: OutboxWaker;
   private readonly metrics: Metrics;
   private readonly mentionsChanged: (userIds: string[]) => void;
+  /** Edit history (set by the app; every edit keeps the text it replaced). */
+  edits: MessageEditsRepository | null = null;
+  /** Refuses a send to a direct conversation whose other member blocked the sender (set by the blocks module). */
+  assertNotBlocked: (conversationId: string, senderId: string) => Promise<void> = async () => {};
+  /** Called after a message became a tombstone (pins and threads drop it). */
+  onDeleted: ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[] = [];
+  threads: ThreadHooks | null = null;
 
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
@@ -106,13 +122,17 @@ export class MessagesService {
     if ((input.attachments ?? []).length > MAX_ATTACHMENTS) throw invalid(`At most ${MAX_ATTACHMENTS} attachments.`);
 
     const replyToId = input.replyToId ?? null;
+    const threadRootId = input.threadRootId ?? null;
     // The send statement checks membership itself; anything read before it (a reply
-    // target, media, or the MongoDB insert) must not answer a non-member first.
-    if (!this.store.inSqlDatabase || replyToId || attachments.length) await this.conversations.requireMember(userId, input.conversationId);
+    // target, a thread root, media, or the MongoDB insert) must not answer a non-member first.
+    if (!this.store.inSqlDatabase || replyToId || threadRootId || attachments.length) await this.conversations.requireMember(userId, input.conversationId);
+    // Blocking: only ever true for a direct conversation the sender is in (see BlocksRepository).
+    await this.assertNotBlocked(input.conversationId, userId);
     if (replyToId) {
       const target = await this.store.findById(input.conversationId, replyToId);
       if (!target) throw invalid('replyToId must be a message of the same conversation.');
     }
+    const threadRoot = threadRootId && this.threads ? await this.threads.resolveRoot(input.conversationId, threadRootId) : null;
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
     const row = { id: newId(), conversationId: input.conversationId, senderId: userId, clientMsgId: input.clientMsgId, text, attachments, replyToId, mentions };
@@ -141,6 +161,8 @@ export class MessagesService {
       stored = r.message;
       created = r.created;
     }
+    // Recorded before the view is made, so the new message's events name its thread.
+    if (threadRoot) await this.threads!.recordReply(stored, threadRoot);
     this.outbox.wake();
     this.metrics.messagesSent.inc();
     const message = await this.views.one(stored);
@@ -201,6 +223,7 @@ export class MessagesService {
     if (!r) throw notFound('Message not found.');
     const message = await this.views.one(r.message);
     if (r.changed) {
+      await this.edits?.record(conversationId, messageId, userId, m.text, r.message.editedAt ?? new Date());
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, mentions);
       this.mentionsChanged([...new Set([...m.mentions, ...mentions])]);
       await this.realtime.toConversation(conversationId, { type: 'message.updated', message });
@@ -213,14 +236,35 @@ export class MessagesService {
     const m = await this.requireMessage(conversationId, messageId);
     const moderator = membership.type === 'group' && (membership.role === 'owner' || membership.role === 'admin');
     if (m.senderId !== userId && !moderator) throw forbidden('Only the sender or a group owner/admin can delete a message.');
+    await this.tombstone(userId, m);
+  }
+
+  /** Deletes a message as a deployment administrator (the caller checked the admin flag). */
+  async removeAsAdmin(adminId: string, conversationId: string, messageId: string): Promise<void> {
+    await this.tombstone(adminId, await this.requireMessage(conversationId, messageId));
+  }
+
+  private async tombstone(actorId: string, m: StoredMessage): Promise<void> {
+    const { conversationId, id: messageId } = m;
     const r = await this.store.apply(conversationId, messageId, { kind: 'delete' });
     if (!r) throw notFound('Message not found.');
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, []);
       this.mentionsChanged(m.mentions);
+      await this.edits?.purge(conversationId, messageId);
+      for (const hook of this.onDeleted) await hook(conversationId, messageId, r.message.seq, actorId);
       const message = await this.views.one(r.message);
       await this.realtime.toConversation(conversationId, { type: 'message.deleted', conversationId, messageId, seq: r.message.seq, message });
     }
+  }
+
+  /** The texts a message had before each edit, oldest first (members only; none once deleted). */
+  async editHistory(userId: string, conversationId: string, messageId: string): Promise<{ edits: { text: string | null; editedAt: string; editorId: string }[] }> {
+    await this.conversations.requireMember(userId, conversationId);
+    const m = await this.requireMessage(conversationId, messageId);
+    if (m.deletedAt || !this.edits) return { edits: [] };
+    const rows = await this.edits.list(conversationId, messageId);
+    return { edits: rows.map((r) => ({ text: r.previous_text, editedAt: r.edited_at.toISOString(), editorId: r.editor_id })) };
   }
 
   async react(userId: string, conversationId: string, messageId: string, emoji: string, add: boolean): Promise<Message> {

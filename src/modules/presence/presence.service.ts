@@ -38,6 +38,8 @@ export class PresenceService {
     private readonly ttlSeconds: number,
     private readonly logger: Logger,
     private readonly coalesceMs = 50,
+    /** Called when a user has no live connection left (the calls module leaves their calls after a grace). */
+    private readonly onOffline?: (userId: string) => void,
   ) {}
 
   async connected(userId: string, connectionId: string): Promise<void> {
@@ -53,7 +55,10 @@ export class PresenceService {
 
   async disconnected(userId: string, connectionId: string): Promise<void> {
     const { becameOffline, lastSeenAt } = await this.store.remove(userId, connectionId);
-    if (becameOffline) this.changed(userId, { status: 'offline', lastSeenAt });
+    if (becameOffline) {
+      this.onOffline?.(userId);
+      this.changed(userId, { status: 'offline', lastSeenAt });
+    }
   }
 
   /** Presence of the given users, limited to those who share a conversation with the viewer. */
@@ -99,7 +104,10 @@ export class PresenceService {
       this.store
         .reapExpired()
         .then((gone) => {
-          for (const g of gone) this.changed(g.userId, { status: 'offline', lastSeenAt: g.lastSeenAt });
+          for (const g of gone) {
+            this.onOffline?.(g.userId);
+            this.changed(g.userId, { status: 'offline', lastSeenAt: g.lastSeenAt });
+          }
         })
         .catch((err: unknown) => this.logger.warn({ err }, 'presence reaper failed'));
     }, every);

@@ -1,6 +1,6 @@
 import { invalid } from '../../errors.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
-import type { SyncEvent } from '../../../sdk/types.js';
+import type { Role, SyncEvent } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { EventRow } from '../conversations/conversations.repository.js';
 import type { MessageViews } from '../messages/message.view.js';
@@ -120,7 +120,7 @@ export class SyncService {
   }
 
   private async eventFrame(userId: string, e: EventRow): Promise<SyncEvent | null> {
-    const p = (typeof e.payload === 'string' ? JSON.parse(e.payload) : e.payload) as { conversationId: string; userId?: string; seq?: number };
+    const p = (typeof e.payload === 'string' ? JSON.parse(e.payload) : e.payload) as { conversationId: string; userId?: string; seq?: number; role?: Role; messageId?: string };
     switch (e.type) {
       case 'member.added':
         return { type: 'member.added', conversationId: p.conversationId, userId: p.userId! };
@@ -128,6 +128,15 @@ export class SyncService {
         return { type: 'member.removed', conversationId: p.conversationId, userId: p.userId! };
       case 'read':
         return { type: 'read', conversationId: p.conversationId, userId: p.userId!, seq: p.seq! };
+      case 'member.updated':
+        return { type: 'member.updated', conversationId: p.conversationId, userId: p.userId!, role: p.role! };
+      case 'message.pinned':
+      case 'message.unpinned':
+        return { type: e.type, conversationId: p.conversationId, messageId: p.messageId!, seq: p.seq!, userId: p.userId! };
+      case 'thread.updated': {
+        const t = p as unknown as Extract<SyncEvent, { type: 'thread.updated' }>;
+        return { type: 'thread.updated', conversationId: t.conversationId, rootId: t.rootId, replyCount: t.replyCount, participants: t.participants, ...(t.lastReplyAt ? { lastReplyAt: t.lastReplyAt } : {}) };
+      }
       case 'conversation.updated': {
         if (!(await this.conversations.isMember(userId, p.conversationId))) return null;
         return { type: 'conversation.updated', conversation: await this.conversations.get(userId, p.conversationId) };

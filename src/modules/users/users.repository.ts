@@ -9,13 +9,15 @@ export interface UserRow {
   avatar_media_id: string | null;
   status_text: string | null;
   created_at: Date;
+  is_admin: boolean;
+  deactivated_at: Date | null;
 }
 
-const COLS = 'id, email, username, display_name, password_hash, avatar_media_id, status_text, created_at';
+const COLS = 'id, email, username, display_name, password_hash, avatar_media_id, status_text, created_at, is_admin, deactivated_at';
 
 /** Escapes LIKE wildcards so a search for "a_b" means the literal text. */
-function likePrefix(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => `\\${c}`) + '%';
+function likeEscape(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** SQL access to users. */
@@ -73,16 +75,38 @@ export class UsersRepository {
     return rows[0] ?? null;
   }
 
-  /** Prefix search on username or display name, exact username matches first. */
-  async searchPrefix(query: string, limit: number): Promise<UserRow[]> {
+  /**
+   * People search: any part of the username or display name ("builder" finds "Bob
+   * Builder"); exact usernames first, then names starting with the query. Leaves out
+   * deactivated accounts and the people `viewerId` blocked.
+   */
+  async search(query: string, limit: number, viewerId: string): Promise<UserRow[]> {
     const q = query.toLowerCase();
+    const e = likeEscape(q);
     const { rows } = await this.db.query<UserRow>(
-      `SELECT ${COLS} FROM users
-       WHERE username LIKE $1 OR lower(display_name) LIKE $1
-       ORDER BY (username = $2) DESC, username
-       LIMIT $3`,
-      [likePrefix(q), q, limit],
+      `SELECT ${COLS} FROM users u
+       WHERE (username LIKE $1 OR lower(display_name) LIKE $1)
+         AND deactivated_at IS NULL
+         AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = $5 AND b.blocked_id = u.id)
+       ORDER BY (username = $2) DESC, (username LIKE $3 OR lower(display_name) LIKE $3) DESC, username
+       LIMIT $4`,
+      [`%${e}%`, q, `${e}%`, limit, viewerId],
     );
     return rows;
+  }
+
+  /** Grants or revokes the deployment administrator flag; false when no such user. */
+  async setAdmin(username: string, admin: boolean): Promise<boolean> {
+    const r = await this.db.query('UPDATE users SET is_admin = $2, updated_at = now() WHERE username = $1', [username.toLowerCase(), admin]);
+    return r.rowCount > 0;
+  }
+
+  /** Marks an account deactivated (idempotent); returns the row, or null when no such user. */
+  async deactivate(id: string): Promise<UserRow | null> {
+    const { rows } = await this.db.query<UserRow>(
+      `UPDATE users SET deactivated_at = coalesce(deactivated_at, now()), updated_at = now() WHERE id = $1 RETURNING ${COLS}`,
+      [id],
+    );
+    return rows[0] ?? null;
   }
 }

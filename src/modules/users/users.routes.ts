@@ -33,11 +33,11 @@ export function registerUsersRoutes(app: HttpApp, deps: { users: UsersService; r
       schema: {
         tags: ['users'],
         security,
-        summary: 'Prefix search on username and display name.',
+        summary: 'People search: any part of the username or display name (not people you blocked).',
         querystring: UserSearchQuery,
         response: { 200: Type.Object({ users: Type.Array(PublicUser) }), ...errors },
       },
     },
-    async (req) => ({ users: await users.search(req.query.query, req.query.limit ?? 20) }),
+    async (req) => ({ users: await users.search(req.query.query, req.query.limit ?? 20, authOf(req).userId) }),
   );
 }

@@ -61,7 +61,7 @@ export class UsersService {
     return this.toSelf(row);
   }
 
-  async search(query: string, limit: number): Promise<PublicUser[]> {
-    return (await this.repo.searchPrefix(query.trim(), limit)).map((r) => this.toPublic(r));
+  async search(query: string, limit: number, viewerId: string): Promise<PublicUser[]> {
+    return (await this.repo.search(query.trim(), limit, viewerId)).map((r) => this.toPublic(r));
   }
 }

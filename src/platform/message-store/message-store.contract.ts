@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newId } from '../../ids.js';
-import type { MessageStore, NewMessage } from './message-store.port.js';
+import type { MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import { searchTerms } from './search-terms.js';
 
 export interface StoreFactory {
   /** A store over a fresh, empty database; `second` opens another handle on the same data (another process). */
@@ -14,6 +15,15 @@ export interface StoreFactory {
 
 function msg(conversationId: string, senderId: string, text: string, extra: Partial<NewMessage> = {}): NewMessage {
   return { id: newId(), conversationId, senderId, clientMsgId: newId(), kind: 'user', text, attachments: [], replyToId: null, mentions: [], system: null, ...extra };
+}
+
+/** Ordered by (createdAt to the millisecond, id), descending: the search keyset. */
+function assertNewestFirst(ms: readonly StoredMessage[]): void {
+  for (let i = 1; i < ms.length; i++) {
+    const [p, n] = [ms[i - 1]!, ms[i]!];
+    const t = p.createdAt.getTime() - n.createdAt.getTime();
+    assert.ok(t > 0 || (t === 0 && p.id > n.id), `newest first at ${i}`);
+  }
 }
 
 export function messageStoreContract(factory: StoreFactory): void {
@@ -157,5 +167,63 @@ export function messageStoreContract(factory: StoreFactory): void {
     assert.deepEqual(f?.attachments, ['media1']);
     assert.equal(await s.findByClientMsgId('u2', m.clientMsgId), null);
     assert.equal((await s.findById(c, m.id))?.clientMsgId, m.clientMsgId);
+  });
+
+  withStore('search: prefix terms, any language, only the given conversations, newest first, paged', async (s) => {
+    const a = newId();
+    const b = newId();
+    const hidden = newId();
+    const find = (text: string, extra: Partial<Parameters<MessageStore['search']>[0]> = {}) =>
+      s.search({ conversationIds: [a, b], terms: searchTerms(text), limit: 50, ...extra }).then((r) => r.map((m) => m.text));
+    await s.insert(msg(a, 'u1', 'Deploying the release tonight'));
+    await s.insert(msg(a, 'u2', 'Der Zug fährt um acht Uhr'));
+    await s.insert(msg(b, 'u1', 'Привет, мир: release notes attached', { attachments: ['m1'] }));
+    await s.insert(msg(hidden, 'u1', 'release from a conversation nobody searched'));
+    await s.insert(msg(a, 'u1', 'system text release', { kind: 'system', system: { action: 'updated', actorId: 'u1' } }));
+    const released = await s.search({ conversationIds: [a, b], terms: ['release'], limit: 50 });
+    assert.deepEqual(released.map((m) => m.text).sort(), ['Deploying the release tonight', 'Привет, мир: release notes attached'], 'never other conversations or system messages');
+    assertNewestFirst(released);
+    assert.deepEqual(await find('DEPLOY'), ['Deploying the release tonight'], 'a prefix, case-insensitive');
+    assert.deepEqual(await find('fähr'), ['Der Zug fährt um acht Uhr'], 'non-English words and partial words');
+    assert.deepEqual(await find('прив мир'), ['Привет, мир: release notes attached'], 'every term must match');
+    assert.deepEqual(await find('release zug'), []);
+    assert.deepEqual(await find('ploying'), [], 'a prefix of a word, not any substring');
+    assert.deepEqual(await find('release', { senderId: 'u2' }), []);
+    assert.deepEqual(await find('release', { hasAttachment: true }), ['Привет, мир: release notes attached']);
+    assert.deepEqual(await find("'release' & !x | (y:*)"), [], 'tsquery syntax in the input is just words');
+    // paging: strictly older than the last one seen
+    const c = newId();
+    for (let i = 0; i < 7; i++) await s.insert(msg(c, 'u1', `page word ${i}`));
+    const seen: string[] = [];
+    let older: { at: Date; id: string } | undefined;
+    for (;;) {
+      const page = await s.search({ conversationIds: [c], terms: ['page'], limit: 3, ...(older ? { olderThan: older } : {}) });
+      if (page.length === 0) break;
+      seen.push(...page.map((m) => m.text!));
+      const last = page[page.length - 1]!;
+      older = { at: last.createdAt, id: last.id };
+    }
+    const all = await s.search({ conversationIds: [c], terms: ['page'], limit: 50 });
+    assertNewestFirst(all);
+    assert.equal(all.length, 7);
+    assert.deepEqual(seen, all.map((m) => m.text), 'pages continue exactly where the last one ended');
+    const mid = all[3]!.createdAt;
+    assert.ok((await s.search({ conversationIds: [c], terms: ['page'], limit: 50, before: mid })).every((m) => m.createdAt < mid));
+    assert.ok((await s.search({ conversationIds: [c], terms: ['page'], limit: 50, after: mid })).every((m) => m.createdAt > mid));
+  });
+
+  withStore('search is exact on edit and delete', async (s) => {
+    const c = newId();
+    const { message: m } = await s.insert(msg(c, 'u1', 'the old wording'));
+    const q = (t: string) => s.search({ conversationIds: [c], terms: [t], limit: 10 }).then((r) => r.map((x) => x.id));
+    assert.deepEqual(await q('wording'), [m.id]);
+    await s.apply(c, m.id, { kind: 'edit', text: 'a new phrasing', mentions: [] });
+    assert.deepEqual(await q('wording'), [], 'the replaced text is not found');
+    assert.deepEqual(await q('phras'), [m.id]);
+    await s.apply(c, m.id, { kind: 'reaction', emoji: '👍', userId: 'u2', add: true });
+    assert.deepEqual(await q('phras'), [m.id], 'a reaction keeps it found');
+    await s.apply(c, m.id, { kind: 'delete' });
+    assert.deepEqual(await q('phras'), [], 'deleted text is never found');
+    assert.deepEqual(await s.search({ conversationIds: [], terms: ['x'], limit: 10 }), []);
   });
 }

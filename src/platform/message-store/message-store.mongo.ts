@@ -1,7 +1,8 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { MessageChange, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import type { MessageChange, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import { escapeRegExp, searchTerms } from './search-terms.js';
 import { applyChange } from './message-change.js';
 
 /**
@@ -26,19 +27,36 @@ interface MessageDoc {
   replyToId: string | null;
   mentions: string[];
   reactions: { emoji: string; userIds: string[] }[];
-  system: { action: string; userIds?: string[]; actorId: string } | null;
+  system: { action: string; userIds?: string[]; actorId: string; messageId?: string } | null;
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
   updatedAt: Date;
+  /**
+   * The search terms of a user message's text (`searchTerms`): empty once deleted, replaced
+   * on edit. Absent on messages stored before search existed (they are not found).
+   */
+  searchTerms?: string[];
 }
 
 const COLLECTION = 'messages';
+/**
+ * FerretDB only: lookup documents keyed by `_id`, the one filter FerretDB 1.24's SQLite
+ * handler pushes down to an index (every other query decodes the whole collection in Go).
+ * `s:<conversationId>:<seq>` → the message holding that seq; `c:<senderId>:<clientMsgId>` →
+ * the message sent with that idempotency key. Written after the message; see `FerretIndex`.
+ */
+const INDEX_COLLECTION = 'message_index';
+/** Marker document: the index has been built for the messages stored before it existed. */
+const INDEX_BACKFILLED = 'backfilled:v1';
+/** countUnread walks the seq slots when at most this many messages are newer than the read position. */
+const UNREAD_WALK_MAX = 20;
 
 /** Index names, also used to tell which unique index a duplicate-key error came from. */
 const IDX_SEQ = 'conversation_seq';
 const IDX_CLIENT = 'sender_client_msg';
 const IDX_UPDATED = 'conversation_updated';
+const IDX_SEARCH = 'conversation_search_terms';
 
 /** Tries to insert one message before giving up under contention (then: `unavailable`, retry). */
 const MAX_INSERT_ATTEMPTS = 40;
@@ -87,6 +105,7 @@ function toSystem(s: StoredMessage['system']): StoredMessage['system'] {
   if (!s) return null;
   const out: NonNullable<StoredMessage['system']> = { action: s.action, actorId: s.actorId };
   if (s.userIds) out.userIds = [...s.userIds];
+  if (s.messageId) out.messageId = s.messageId;
   return out;
 }
 
@@ -116,6 +135,16 @@ function duplicateOn(err: MongoServerError): DuplicateOn {
 
 const isDuplicateKey = (err: unknown): err is MongoServerError => err instanceof MongoServerError && err.code === 11000;
 
+/** A document of `message_index` (FerretDB only). */
+interface IndexDoc {
+  _id: string;
+  /** The message's `_id`. */
+  m: string;
+}
+
+const seqKey = (conversationId: string, seq: number): string => `s:${conversationId}:${seq}`;
+const clientKey = (senderId: string, clientMsgId: string): string => `c:${senderId}:${clientMsgId}`;
+
 /**
  * Messages in MongoDB (or a wire-compatible server such as FerretDB), used when
  * `MONGODB_URL` is set. Designed to need neither transactions nor atomic counters,
@@ -137,6 +166,20 @@ const isDuplicateKey = (err: unknown): err is MongoServerError => err instanceof
  * or read is kept as a hint, so the usual insert is one round trip and a stale hint costs
  * one conflict and a re-read.
  *
+ * On FerretDB (detected at `open` from `buildInfo`), every query but a lookup by `_id` is a
+ * scan of the whole collection (the SQLite handler pushes down nothing else; the PostgreSQL
+ * handler pushes equality filters but never a sort), so the hot path is answered from
+ * `message_index` by `_id` instead: the last seq of a conversation by probing its seq slots
+ * upwards from the hint (a gallop, then a binary search: O(log n) lookups when cold, one when
+ * the hint is fresh), the head message through its slot, the sender's unread count after a
+ * send by walking the few slots past the read position, and the idempotency key by its
+ * document. The index is written after the message, so it can lag (a crash between the two
+ * writes, or a concurrent insert not yet indexed): a missing slot makes the last seq look
+ * lower, which the unique index turns into a conflict and a retry (the slot is then
+ * repaired); a missing key document makes `findByClientMsgId` miss, which the unique index
+ * `(senderId, clientMsgId)` turns into the same idempotent answer. On MongoDB none of this
+ * is used: its indexes answer the queries directly.
+ *
  * `updatedAt` (what sync scans by) comes from this process's clock (`new Date()`), since an
  * insert cannot take the server's time without a second round trip: the app hosts must
  * keep their clocks in sync (NTP), as with any multi-writer timestamp. It never moves
@@ -144,6 +187,8 @@ const isDuplicateKey = (err: unknown): err is MongoServerError => err instanceof
  */
 export class MongoMessageStore implements MessageStore {
   private readonly col: Collection<MessageDoc>;
+  /** FerretDB only: lookups by `_id` (see the class comment); null on MongoDB. */
+  private readonly index: Collection<IndexDoc> | null;
   /** conversationId → a seq known to be stored; Map order is recency (LRU). */
   private readonly seqHints = new Map<string, number>();
   /** conversationId → the tail of this process's insert queue for it. */
@@ -152,8 +197,11 @@ export class MongoMessageStore implements MessageStore {
   constructor(
     private readonly client: MongoClient,
     db: Db,
+    /** The server is FerretDB: answer the hot path from `message_index` (see the class comment). */
+    ferret = false,
   ) {
     this.col = db.collection<MessageDoc>(COLLECTION);
+    this.index = ferret ? db.collection<IndexDoc>(INDEX_COLLECTION) : null;
   }
 
   /**
@@ -182,8 +230,16 @@ export class MongoMessageStore implements MessageStore {
       await col.createIndex({ senderId: 1, clientMsgId: 1 }, { name: IDX_CLIENT, unique: true });
       // sync: changedSince
       await col.createIndex({ conversationId: 1, updatedAt: 1, _id: 1 }, { name: IDX_UPDATED });
-      logger.info({ database: dbName }, 'message store: MongoDB');
-      return new MongoMessageStore(client, db);
+      // search: a term index (multikey) scanned by anchored prefix per conversation. Not a
+      // MongoDB $text index: $text has no prefix matching (partial words would not be
+      // found, unlike the SQL store) and FerretDB 1.24 does not implement it.
+      await col.createIndex({ conversationId: 1, searchTerms: 1 }, { name: IDX_SEARCH });
+      const info = await db.admin().command({ buildInfo: 1 });
+      const ferret = typeof info.ferretdbVersion === 'string';
+      const store = new MongoMessageStore(client, db, ferret);
+      if (ferret) await store.backfillIndex();
+      logger.info({ database: dbName, ...(ferret ? { ferretdb: info.ferretdbVersion } : {}) }, 'message store: MongoDB');
+      return store;
     } catch (err) {
       await client.close().catch(() => {});
       throw err;
@@ -191,9 +247,8 @@ export class MongoMessageStore implements MessageStore {
   }
 
   async insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
-    // The common retry path: answered without waiting behind other sends.
-    const existing = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
-    if (existing) return { message: existing, created: false };
+    // The send path has just looked the key up (MessagesService.send), so no second lookup
+    // here: a retry that races past it is caught by the unique index (E11000 on the client key).
     return this.inLane(msg.conversationId, () => this.insertWithNextSeq(msg));
   }
 
@@ -219,20 +274,30 @@ export class MongoMessageStore implements MessageStore {
         editedAt: null,
         deletedAt: null,
         updatedAt: now,
+        searchTerms: msg.kind === 'user' ? searchTerms(msg.text) : [],
       };
       try {
         await this.col.insertOne(doc);
         this.rememberSeq(msg.conversationId, doc.seq);
+        await this.indexMessage(doc);
         return { message: toMessage(doc), created: true };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
         let on = duplicateOn(err);
         let latest: number | undefined;
-        if (on === 'unknown') [on, latest] = await this.classifyByReading(msg);
+        if (on === 'unknown' && this.index) on = await this.classifyByIndex(doc);
+        if (on === 'unknown') {
+          [on, latest] = await this.classifyByReading(msg);
+          // FerretDB: the seq was taken but its slot is missing (the index lags): repair it.
+          if (on === 'seq' && this.index) await this.repairSlot(msg.conversationId, doc.seq);
+        }
         if (on === 'client') {
           // A concurrent retry of this send won; ours took no seq.
-          const winner = await this.findByClientMsgId(msg.senderId, msg.clientMsgId);
-          if (winner) return { message: winner, created: false };
+          const winner = (await this.findByClientMsgId(msg.senderId, msg.clientMsgId)) ?? (await this.scanByClientMsgId(msg.senderId, msg.clientMsgId));
+          if (winner) {
+            await this.indexMessage(winner); // repairs a key document lost to a crash
+            return { message: winner, created: false };
+          }
           throw err;
         }
         if (on === 'id') throw err; // the message id is already used by another message: a caller bug
@@ -264,11 +329,108 @@ export class MongoMessageStore implements MessageStore {
     return [clash.senderId === msg.senderId && clash.clientMsgId === msg.clientMsgId ? 'client' : 'id', last];
   }
 
+  /**
+   * FerretDB: which unique index a duplicate-key error came from, by `_id` lookups only:
+   * our key document (client), our message id (id), or the slot of the seq we tried (seq);
+   * 'unknown' when the index has not caught up with the winner yet (then: `classifyByReading`).
+   */
+  private async classifyByIndex(doc: MessageDoc): Promise<DuplicateOn> {
+    const [key, sameId, slot] = await Promise.all([
+      this.index!.findOne({ _id: clientKey(doc.senderId, doc.clientMsgId) }),
+      this.col.findOne({ _id: doc._id }, { projection: { _id: 1 } }),
+      this.index!.findOne({ _id: seqKey(doc.conversationId, doc.seq) }),
+    ]);
+    if (key) return 'client';
+    if (sameId) return 'id';
+    if (slot) return 'seq';
+    return 'unknown';
+  }
+
   private async readLastSeq(conversationId: string): Promise<number> {
+    if (this.index) {
+      const seq = await this.probeLastSeq(conversationId, this.seqHints.get(conversationId) ?? 0);
+      if (seq > 0) this.rememberSeq(conversationId, seq);
+      return seq;
+    }
     const top = await this.col.find({ conversationId }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).next();
     const seq = top ? Number(top.seq) : 0;
     if (seq > 0) this.rememberSeq(conversationId, seq);
     return seq;
+  }
+
+  /** FerretDB: the slot of `seq` (its message id), or null. */
+  private async slot(conversationId: string, seq: number): Promise<string | null> {
+    const d = await this.index!.findOne({ _id: seqKey(conversationId, seq) });
+    return d ? d.m : null;
+  }
+
+  /**
+   * FerretDB: the highest seq with a slot, searching up from `from` (a seq known to be
+   * stored, or 0): gallop (from+1, +2, +4...) to the first missing slot, then binary search
+   * between the last present and the first missing one. Seqs are gap-free, so the slots are
+   * too, except while the index lags (see the class comment): then this may answer low.
+   */
+  private async probeLastSeq(conversationId: string, from: number): Promise<number> {
+    let lo = from; // present (or 0)
+    let step = 1;
+    let hi = 0; // first known missing
+    for (let i = 0; i < 60; i++) {
+      const at = lo + step;
+      if (await this.slot(conversationId, at)) {
+        lo = at;
+        step *= 2;
+      } else {
+        hi = at;
+        break;
+      }
+    }
+    if (hi === 0) return lo;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await this.slot(conversationId, mid)) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** FerretDB: re-creates the index documents of the message holding `seq` (found by a scan: rare). */
+  private async repairSlot(conversationId: string, seq: number): Promise<void> {
+    const d = await this.col.findOne({ conversationId, seq }, { projection: { _id: 1, conversationId: 1, seq: 1, senderId: 1, clientMsgId: 1 } });
+    if (d) await this.indexMessage(d);
+  }
+
+  /** FerretDB: writes the slot and key documents of a stored message (both, whichever already exist). */
+  private async indexMessage(m: { _id?: string; id?: string; conversationId: string; seq: number; senderId: string; clientMsgId: string }): Promise<void> {
+    if (!this.index) return;
+    const id = (m._id ?? m.id)!;
+    try {
+      await this.index.insertMany(
+        [
+          { _id: seqKey(m.conversationId, m.seq), m: id },
+          { _id: clientKey(m.senderId, m.clientMsgId), m: id },
+        ],
+        { ordered: false },
+      );
+    } catch {
+      // Already there (a repair, or two processes backfilling), or not written: the message
+      // is stored either way, and a missing index document only costs a slower path later
+      // (see the class comment). Failing the send here would lose its fan-out on the retry.
+    }
+  }
+
+  /**
+   * FerretDB: builds the index for messages stored before it existed (once per database; a
+   * few processes doing it at the same time write the same documents).
+   */
+  async backfillIndex(): Promise<void> {
+    if (!this.index || (await this.index.findOne({ _id: INDEX_BACKFILLED }))) return;
+    const cursor = this.col.find({}, { projection: { _id: 1, conversationId: 1, seq: 1, senderId: 1, clientMsgId: 1 } });
+    for await (const d of cursor) await this.indexMessage(d);
+    try {
+      await this.index.insertOne({ _id: INDEX_BACKFILLED, m: '' });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
   }
 
   /** Seqs only grow, so a hint is only ever raised; the least recently used one is evicted. */
@@ -298,11 +460,23 @@ export class MongoMessageStore implements MessageStore {
   }
 
   async findById(conversationId: string, messageId: string): Promise<StoredMessage | null> {
-    const d = await this.col.findOne({ _id: messageId, conversationId });
-    return d ? toMessage(d) : null;
+    // By `_id` alone (the one filter FerretDB's SQLite handler pushes down), then the conversation checked here.
+    const d = await this.col.findOne({ _id: messageId });
+    return d && d.conversationId === conversationId ? toMessage(d) : null;
   }
 
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
+    if (!this.index) return this.scanByClientMsgId(senderId, clientMsgId);
+    // FerretDB: through the key document. A miss may be a key not written yet; the unique
+    // index on (senderId, clientMsgId) still rejects the duplicate insert (see insert).
+    const key = await this.index.findOne({ _id: clientKey(senderId, clientMsgId) });
+    if (!key) return null;
+    const d = await this.col.findOne({ _id: key.m });
+    return d && d.senderId === senderId && d.clientMsgId === clientMsgId ? toMessage(d) : null;
+  }
+
+  /** By the (senderId, clientMsgId) index on MongoDB; a scan of the collection on FerretDB. */
+  private async scanByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
     const d = await this.col.findOne({ senderId, clientMsgId });
     return d ? toMessage(d) : null;
   }
@@ -352,6 +526,7 @@ export class MongoMessageStore implements MessageStore {
             reactions: toReactionList(next.reactions),
             editedAt: next.editedAt,
             deletedAt: next.deletedAt,
+            searchTerms: next.kind === 'user' && !next.deletedAt ? searchTerms(next.text) : [],
           },
         },
       );
@@ -369,6 +544,13 @@ export class MongoMessageStore implements MessageStore {
   async heads(conversationIds: readonly string[]): Promise<Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>> {
     const out = new Map<string, { lastSeq: number; lastMessage: StoredMessage | null }>();
     await fanOut([...new Set(conversationIds)], async (conversationId) => {
+      if (this.index) {
+        const last = await this.readLastSeq(conversationId);
+        const id = last > 0 ? await this.slot(conversationId, last) : null;
+        const d = id ? await this.col.findOne({ _id: id }) : null;
+        if (d) out.set(conversationId, { lastSeq: Number(d.seq), lastMessage: toMessage(d) });
+        return;
+      }
       const d = await this.col.find({ conversationId }).sort({ seq: -1 }).limit(1).next();
       if (d) out.set(conversationId, { lastSeq: Number(d.seq), lastMessage: toMessage(d) });
     });
@@ -378,6 +560,20 @@ export class MongoMessageStore implements MessageStore {
   async countUnread(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     await fanOut(positions, async (p) => {
+      if (this.index) {
+        // FerretDB: walk the few messages past the read position by their slots (none, right after a send).
+        const last = await this.readLastSeq(p.conversationId);
+        if (last - p.afterSeq <= UNREAD_WALK_MAX) {
+          let n = 0;
+          for (let seq = p.afterSeq + 1; seq <= last; seq++) {
+            const id = await this.slot(p.conversationId, seq);
+            const d = id ? await this.col.findOne({ _id: id }, { projection: { kind: 1, deletedAt: 1, senderId: 1 } }) : null;
+            if (d && d.kind === 'user' && d.deletedAt == null && d.senderId !== userId) n += 1;
+          }
+          out.set(p.conversationId, n);
+          return;
+        }
+      }
       const n = await this.col.countDocuments({
         conversationId: p.conversationId,
         seq: { $gt: p.afterSeq },
@@ -399,6 +595,22 @@ export class MongoMessageStore implements MessageStore {
       .sort({ updatedAt: 1, _id: 1 })
       .limit(limit)
       .toArray();
+    return docs.map(toMessage);
+  }
+
+  /** Every term as an anchored prefix on the term index; newest first by (createdAt, _id). */
+  async search(q: MessageSearch): Promise<StoredMessage[]> {
+    if (q.conversationIds.length === 0 || q.terms.length === 0) return [];
+    const and: Filter<MessageDoc>[] = q.terms.map((t) => ({ searchTerms: { $regex: `^${escapeRegExp(t)}` } }));
+    if (q.olderThan) and.push({ $or: [{ createdAt: { $lt: q.olderThan.at } }, { createdAt: q.olderThan.at, _id: { $lt: q.olderThan.id } }] });
+    const created: { $lt?: Date; $gt?: Date } = {};
+    if (q.before) created.$lt = q.before;
+    if (q.after) created.$gt = q.after;
+    if (q.before || q.after) and.push({ createdAt: created });
+    if (q.hasAttachment) and.push({ 'attachments.0': { $exists: true } });
+    const filter: Filter<MessageDoc> = { conversationId: { $in: [...q.conversationIds] }, kind: 'user', deletedAt: null, $and: and };
+    if (q.senderId !== undefined) filter.senderId = q.senderId;
+    const docs = await this.col.find(filter).sort({ createdAt: -1, _id: -1 }).limit(q.limit).toArray();
     return docs.map(toMessage);
   }
 

@@ -21,7 +21,8 @@ export interface StoredMessage {
   replyToId: string | null;
   mentions: string[];
   reactions: Record<string, string[]>;
-  system: { action: string; userIds?: string[]; actorId: string } | null;
+  /** For system messages; `messageId` names the message a pin/unpin is about. */
+  system: { action: string; userIds?: string[]; actorId: string; messageId?: string } | null;
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
@@ -35,6 +36,25 @@ export type MessageChange =
   | { kind: 'edit'; text: string; mentions: string[] }
   | { kind: 'delete' }
   | { kind: 'reaction'; emoji: string; userId: string; add: boolean };
+
+/**
+ * A message search: user messages (never system, never deleted) of these conversations
+ * in which every term is the prefix of a word (terms from `searchTerms`), newest first.
+ */
+export interface MessageSearch {
+  conversationIds: readonly string[];
+  /** Lowercased terms (1 or more); each must start a word of the text. */
+  terms: readonly string[];
+  senderId?: string;
+  /** Created strictly before / after. */
+  before?: Date;
+  after?: Date;
+  /** Only messages with at least one attachment. */
+  hasAttachment?: boolean;
+  /** Keyset: only messages strictly older than (createdAt to the millisecond, id). */
+  olderThan?: { at: Date; id: string };
+  limit: number;
+}
 
 export interface MessageStore {
   /**
@@ -72,6 +92,11 @@ export interface MessageStore {
    * one millisecond.
    */
   changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]>;
+  /**
+   * Full-text search (`MessageSearch`): ordered by (createdAt to the millisecond, id)
+   * descending, so `olderThan` pages without skips. Kept exact on edit and delete.
+   */
+  search(q: MessageSearch): Promise<StoredMessage[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import type { SqlDatabase, SqlExecutor } from '../sql/index.js';
 import { isUniqueViolation } from '../sql/index.js';
-import type { MessageChange, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import type { MessageChange, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { applyChange } from './message-change.js';
 
 /** A `messages` row as the driver returns it. */
@@ -199,6 +199,36 @@ export class SqlMessageStore implements MessageStore {
       `SELECT ${MESSAGE_COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND ${keyset} ORDER BY ${ms}, id LIMIT $3`,
       afterId === undefined ? [conversationIds, since, limit] : [conversationIds, since, limit, afterId],
     );
+    return rows.map(toMessage);
+  }
+
+  /**
+   * `search_tsv` (generated from text with the 'simple' configuration, GIN-indexed) against
+   * a prefix query: every term as `'term':*`, all required. The terms are letters and
+   * digits only, and quoted besides, so user input never reaches tsquery syntax.
+   */
+  async search(q: MessageSearch): Promise<StoredMessage[]> {
+    if (q.conversationIds.length === 0 || q.terms.length === 0) return [];
+    const tsquery = q.terms.map((t) => `'${t.replace(/'/g, "''").replace(/\\/g, '')}':*`).join(' & ');
+    const ms = `date_trunc('milliseconds', created_at)`;
+    const params: unknown[] = [q.conversationIds, tsquery, q.limit];
+    const where = [`conversation_id = ANY($1::text[])`, `search_tsv @@ to_tsquery('simple', $2)`, `kind = 'user'`, `deleted_at IS NULL`];
+    const add = (cond: (n: string) => string, ...values: unknown[]) => {
+      const names = values.map((v) => {
+        params.push(v);
+        return `$${params.length}`;
+      });
+      where.push(cond(names.join(',')));
+    };
+    if (q.senderId !== undefined) add((n) => `sender_id = ${n}`, q.senderId);
+    if (q.before) add((n) => `${ms} < ${n}`, q.before);
+    if (q.after) add((n) => `${ms} > ${n}`, q.after);
+    if (q.hasAttachment) where.push(`attachments <> '[]'::jsonb`);
+    if (q.olderThan) {
+      params.push(q.olderThan.at, q.olderThan.id);
+      where.push(`(${ms}, id) < ($${params.length - 1}::timestamptz, $${params.length}::text)`);
+    }
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE ${where.join(' AND ')} ORDER BY ${ms} DESC, id DESC LIMIT $3`, params);
     return rows.map(toMessage);
   }
 

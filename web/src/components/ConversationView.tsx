@@ -2,8 +2,10 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import type { Conversation, Message } from '../../../sdk/index.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
+import { CallButtons } from './CallButtons.js';
 import { Composer, type ComposerHandle } from './Composer.js';
 import { MessageItem, RichText } from './MessageItem.js';
+import { ConversationTools, useFocusedMessage } from './ConversationTools.js';
 
 const CONTINUE_MS = 5 * 60 * 1000;
 
@@ -70,6 +72,8 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
     if (el && history?.loaded && history.hasMore && !history.loading && el.scrollHeight <= el.clientHeight + 10) void model.loadOlder(c.id);
   }, [history, model, c.id, messages.length]);
 
+  useFocusedMessage(c.id, messages, !!history?.hasMore, !!history?.loading, scroller);
+
   const byId = useMemo(() => new Map(messages.map((m) => [m.id, m])), [messages]);
   const canModerate = c.type === 'group' && (c.role === 'owner' || c.role === 'admin');
 
@@ -104,6 +108,8 @@ export function ConversationView(props: { conversation: Conversation; onBack: ()
             {c.topic ? ` · ${c.topic}` : ''}
           </span>
         </div>
+        <CallButtons conversation={c} />
+        <ConversationTools conversation={c} />
         {c.type === 'group' ? (
           <button type="button" className="secondary" onClick={props.onMembers}>
             Members

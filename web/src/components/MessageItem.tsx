@@ -3,6 +3,8 @@ import type { Media, Message, User } from '../../../sdk/index.js';
 import { fullTimeOf, sizeOf, systemText, timeOf } from '../lib/format.js';
 import { useChat, useModel } from '../lib/hooks.js';
 import { Avatar } from './Avatar.js';
+import { CollapsedMessage, EditedMark, MessageMenuExtras } from './MessageExtras.js';
+import { useFeatures } from '../lib/features.js';
 
 export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'];
 
@@ -97,8 +99,11 @@ export function MessageItem(props: MessageItemProps) {
   const s = useChat();
   const { m } = props;
   const [picker, setPicker] = useState(false);
+  const [revealed, setRevealed] = useState(false);
+  const features = useFeatures(model);
   const mine = m.senderId === s.me.id;
   const sender = model.displayName(m.senderId);
+  if (m.kind === 'user' && !mine && features.blocked.has(m.senderId) && !revealed) return <CollapsedMessage m={m} reveal={() => setRevealed(true)} />;
 
   if (m.kind === 'system') {
     return (
@@ -145,7 +150,7 @@ export function MessageItem(props: MessageItemProps) {
             {m.text ? (
               <p className="message-text">
                 <RichText text={m.text} users={s.users} mentions={m.mentions} />
-                {m.editedAt ? <span className="muted edited"> (edited)</span> : null}
+                {m.editedAt ? <EditedMark m={m} /> : null}
               </p>
             ) : null}
             {m.attachments.length ? (
@@ -210,6 +215,7 @@ export function MessageItem(props: MessageItemProps) {
               🗑
             </button>
           ) : null}
+          <MessageMenuExtras m={m} mine={mine} conversation={s.conversations.find((c) => c.id === m.conversationId)} />
           {picker ? <ReactionPicker close={() => setPicker(false)} pick={(e) => void model.toggleReaction(m, e)} /> : null}
         </div>
       )}

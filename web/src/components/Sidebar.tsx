@@ -9,6 +9,8 @@ export interface SidebarProps {
   open: (id: string) => void;
   onProfile: () => void;
   onNewGroup: () => void;
+  /** Opens message search (also Ctrl/Cmd+K). */
+  onSearch?: () => void;
   onLogout: () => void;
   notifications: { state: string; enable: () => void };
 }
@@ -27,6 +29,11 @@ export function Sidebar(props: SidebarProps) {
           <strong>{s.me.displayName || s.me.username}</strong>
           <span className="muted">@{s.me.username}</span>
         </div>
+        {props.onSearch ? (
+          <button type="button" className="icon-button" onClick={props.onSearch} aria-label="Search messages" title="Search messages (Ctrl+K)">
+            🔍
+          </button>
+        ) : null}
         <button type="button" className="icon-button" onClick={props.onProfile} aria-label="Edit profile" title="Profile">
           ⚙
         </button>

@@ -49,6 +49,20 @@ export function systemText(m: Message, name: (id: string | undefined) => string,
       return `${actor} left`;
     case 'updated':
       return m.text ? m.text : `${actor} updated the conversation`;
+    case 'call.missed':
+    case 'call.ended':
+      // "missed audio call", "video call, 12 min" (written by the server).
+      return m.text ? `${m.text.charAt(0).toUpperCase()}${m.text.slice(1)}` : 'Call';
+    case 'pinned':
+      return `${actor} pinned a message`;
+    case 'unpinned':
+      return `${actor} unpinned a message`;
+    case 'admin.added':
+      return `${actor} made ${list} an admin`;
+    case 'admin.removed':
+      return `${actor} made ${list} a member`;
+    case 'owner.transferred':
+      return `${actor} made ${list} the owner`;
     default:
       return m.text ?? '';
   }
