@@ -16,6 +16,7 @@ import { WsGateway } from './gateway/ws/index.js';
 import { Realtime } from './modules/realtime/realtime.js';
 import { RateLimiter } from './modules/auth/rate-limiter.js';
 import { ConversationsService } from './modules/conversations/conversations.service.js';
+import { ConversationsRepository } from './modules/conversations/conversations.repository.js';
 import { registerConversationsRoutes } from './modules/conversations/conversations.routes.js';
 import { MessageViews } from './modules/messages/message.view.js';
 import { MessagesService } from './modules/messages/messages.service.js';
@@ -29,7 +30,8 @@ import { SyncService } from './modules/sync/sync.service.js';
 import { registerSyncRoutes } from './modules/sync/sync.routes.js';
 import { openJobQueue, type JobQueue } from './platform/jobs/index.js';
 import { startWorkers } from './workers/index.js';
-import { createMediaModule, registerMediaJobHandlers } from './modules/media/media.module.js';
+import { createMediaModule } from './modules/media/media.module.js';
+import { registerMediaJobHandlers } from './workers/media-thumbnail.worker.js';
 import { createHttpApp, makeRequireAuth, registerHealthRoutes, type HttpApp } from './gateway/http.js';
 import { Metrics } from './gateway/metrics.js';
 import { AccessTokens, resolveJwtSecret } from './modules/auth/tokens.js';
@@ -165,27 +167,14 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     const platform = await openPlatform(config, logger, metrics, closers, opts.wrapSql);
 
     const usersRepo = new UsersRepository(platform.sql);
-    const users = new UsersService(usersRepo);
-    const jwtSecret = resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR);
-    const tokens = new AccessTokens(jwtSecret, config.ACCESS_TOKEN_TTL);
-    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config);
-    const devices = new DevicesService(new DevicesRepository(platform.sql));
-    const realtime = new Realtime(platform.bus, logger);
-    // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
-    auth.onSessionRevoked = (sessionId, userId) => {
-      realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
-    };
-    const views = new MessageViews();
-    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config);
-    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000);
-    const sync = new SyncService(platform.messages, conversations, views);
-
+    const membership = new ConversationsRepository(platform.sql);
+    // Media first: the services below get what they need of it through their constructors.
     const media = await createMediaModule({
       config,
       logger,
       sql: platform.sql,
       jobs: platform.jobs,
-      isMember: (userId, conversationId) => conversations.isMember(userId, conversationId),
+      isMember: (userId, conversationId) => membership.isMember(conversationId, userId),
     });
     closers.push(() => media.stop());
     // Opened before the job queue's closer is registered, so they close after jobs drain.
@@ -196,6 +185,48 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     // PUBLIC_URL, else this server's own address (known once it listens).
     let listenUrl = `http://localhost:${config.PORT}`;
     const publicBaseUrl = () => config.PUBLIC_URL.replace(/\/$/, '') || listenUrl;
+
+    const validateAvatar = (userId: string, id: string) => media.service.validateAvatar(userId, id);
+    const users = new UsersService(usersRepo, { avatarUrl: (id) => media.service.avatarUrl(id), validateAvatar });
+    const jwtSecret = resolveJwtSecret(config.JWT_SECRET, config.DATA_DIR);
+    const tokens = new AccessTokens(jwtSecret, config.ACCESS_TOKEN_TTL);
+    const realtime = new Realtime(platform.bus, logger);
+    // Account emails need the auth service and auth announces signups to them: the one cycle
+    // of the graph, closed by a callback that runs only after both exist.
+    // The cycles of the graph (account emails ↔ auth, threads ↔ conversations and views,
+    // calls ↔ presence) are closed by callbacks given at construction that reach the later
+    // service through this holder; they run only once everything exists.
+    const late: { accountEmail?: AccountEmailService; threads?: ThreadsService; calls?: CallsService } = {};
+    const auth = new AuthService(platform.sql, platform.kv, tokens, users, config, {
+      // Every gateway (in any process) closes the revoked session's sockets when this reaches the user's topic.
+      onSessionRevoked: (sessionId, userId) => {
+        realtime.toUsers([userId], { type: '$session.revoked', sessionId }).catch((err: unknown) => logger.warn({ err }, 'could not publish a session revocation'));
+      },
+      onSignedUp: (user) => {
+        late.accountEmail?.sendVerification(user.id).catch((err: unknown) => logger.warn({ err, userId: user.id }, 'could not send the verification email'));
+      },
+    });
+    const accountEmail = (late.accountEmail = new AccountEmailService({ db: platform.sql, kv: platform.kv, auth, mailer, config, publicBaseUrl, logger: logger.child({ component: 'account-email' }) }));
+    const devices = new DevicesService(new DevicesRepository(platform.sql));
+    const views = new MessageViews(
+      (ids) => media.service.expand(ids),
+      async (stored, out) => late.threads?.decorate(stored, out),
+    );
+    const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
+    const mentions = new MentionsService(new MentionsRepository(platform.sql), platform.messages, views, platform.kv, config.MENTIONS_CACHE_TTL);
+    const invalidateMentions = (userIds: readonly string[]) => {
+      mentions.invalidate(userIds).catch((err: unknown) => logger.warn({ err }, 'could not drop cached mentions'));
+    };
+    const conversations = new ConversationsService(platform.sql, usersRepo, platform.messages, views, realtime, config, {
+      validateAvatar,
+      onRead: (userId) => invalidateMentions([userId]),
+      onMemberRemoved: (userId) => invalidateMentions([userId]),
+      unreadExcluded: async (userId, positions) => (late.threads ? late.threads.unfollowedReplies(userId, positions) : new Map()),
+      assertNotBlocked: (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId),
+      leaveCalls: async (conversationId, userId) => late.calls?.memberRemoved(conversationId, userId),
+    });
+    const presence = new PresenceService(platform.presence, conversations.repo, realtime, config.PRESENCE_TTL, logger, config.PRESENCE_COALESCE * 1000, (userId) => late.calls?.participantOffline(userId));
+    const sync = new SyncService(platform.messages, conversations, views);
     const activity = new ActivityService(platform.kv, config.NOTIFY_IDLE_AFTER);
     const links = new SignedLinks(jwtSecret);
     const notifications = new NotificationsService({
@@ -213,16 +244,6 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       logger: logger.child({ component: 'notifications' }),
       publicBaseUrl,
     });
-    const mentions = new MentionsService(new MentionsRepository(platform.sql), platform.messages, views, platform.kv, config.MENTIONS_CACHE_TTL);
-    const invalidateMentions = (userIds: readonly string[]) => {
-      mentions.invalidate(userIds).catch((err: unknown) => logger.warn({ err }, 'could not drop cached mentions'));
-    };
-    conversations.onRead = (userId) => invalidateMentions([userId]);
-    conversations.onMemberRemoved = (userId) => invalidateMentions([userId]);
-    const accountEmail = new AccountEmailService({ db: platform.sql, kv: platform.kv, auth, mailer, config, publicBaseUrl, logger: logger.child({ component: 'account-email' }) });
-    auth.onSignedUp = (user) => {
-      accountEmail.sendVerification(user.id).catch((err: unknown) => logger.warn({ err, userId: user.id }, 'could not send the verification email'));
-    };
     closers.push(() => platform.jobs.close());
     // Every role runs the relay: api and ws commit sends (and wake it at once), the worker
     // picks up what a process that died left behind. It stops before the queue closes.
@@ -246,11 +267,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       metrics,
       mentionsChanged: invalidateMentions,
     });
-    users.avatarUrl = (id) => media.service.avatarUrl(id);
-    users.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
-    conversations.validateAvatar = (userId, id) => media.service.validateAvatar(userId, id);
-    views.expandMedia = (ids) => media.service.expand(ids);
-    const calls = new CallsService({
+    const calls = (late.calls = new CallsService({
       db: platform.sql,
       kv: platform.kv,
       jobs: platform.jobs,
@@ -263,22 +280,16 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
         const states = await platform.presence.get(userIds);
         return new Set(userIds.filter((u) => states[u]?.status === 'online'));
       },
-    });
-    presence.onOffline = (userId) => calls.participantOffline(userId);
-    conversations.leaveCalls = (conversationId, userId) => calls.memberRemoved(conversationId, userId);
+    }));
     closers.push(() => calls.stop());
     // Conversation features: search, edit history, pins, blocking, reports and administration.
     const search = new SearchService(platform.messages, conversations, views);
-    const blocks = new BlocksService(new BlocksRepository(platform.sql), users);
-    conversations.assertNotBlocked = (peerId, userId) => blocks.assertNotBlockedBy(peerId, userId);
     messages.assertNotBlocked = (conversationId, userId) => blocks.assertMaySend(conversationId, userId);
     messages.edits = new MessageEditsRepository(platform.sql);
     const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
     messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
-    const threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    const threads = (late.threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime));
     messages.threads = threads;
-    views.decorate = (stored, out) => threads.decorate(stored, out);
-    conversations.unreadExcluded = (userId, positions) => threads.unfollowedReplies(userId, positions);
     messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
     const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
     const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });

@@ -1,7 +1,8 @@
 /**
  * The worker role: one consumer per job kind, each in its own file, plus the periodic
  * work of the role (missed-messages digests that are due, pruning `processed_jobs`).
- * `media.thumbnail` is not here; the media module registers it.
+ * `media.thumbnail` (media-thumbnail.worker.ts) needs the media service, so the
+ * composition root registers it.
  */
 import type { Logger } from '../logger.js';
 import type { JobHandler, JobKind, JobOutcomeCounter, JobQueue } from '../platform/jobs/jobs.port.js';

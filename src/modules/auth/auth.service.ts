@@ -45,6 +45,17 @@ const LOGIN_FAILURE_MEMORY_SECONDS = 24 * 3600;
 const SESSION_LIVE = 'live';
 const SESSION_REVOKED = 'revoked';
 
+/** What the app does when auth state changes (given at construction). */
+export interface AuthEvents {
+  /**
+   * After a session is revoked: the app publishes it to the user's topic so every
+   * WebSocket gateway closes that session's sockets, wherever they are.
+   */
+  onSessionRevoked(sessionId: string, userId: string): void;
+  /** After a signup is stored (the app sends the email verification link). */
+  onSignedUp(user: { id: string; email: string }): void;
+}
+
 /** Signup, login, refresh with rotation and reuse detection, logout, and token checks. */
 export class AuthService {
   private readonly users: UsersRepository;
@@ -52,20 +63,13 @@ export class AuthService {
   private readonly limiter: RateLimiter;
   /** A real hash to verify against when the login names no user, so timing does not tell. */
   private dummyHash: Promise<string>;
-  /**
-   * Called after a session is revoked: the app publishes it to the user's topic so every
-   * WebSocket gateway closes that session's sockets, wherever they are.
-   */
-  onSessionRevoked: (sessionId: string, userId: string) => void = () => {};
-  /** Called after a signup is stored (the app sends the email verification link). */
-  onSignedUp: (user: { id: string; email: string }) => void = () => {};
-
   constructor(
     private readonly db: SqlDatabase,
     private readonly kv: KeyValueStore,
     private readonly tokens: AccessTokens,
     private readonly usersService: UsersService,
     private readonly config: Config,
+    private readonly events: AuthEvents,
   ) {
     this.users = new UsersRepository(db);
     this.sessions = new SessionsRepository(db);
@@ -85,7 +89,7 @@ export class AuthService {
       throw err;
     }
     const pair = await this.startSession(row.id, client);
-    this.onSignedUp({ id: row.id, email: row.email });
+    this.events.onSignedUp({ id: row.id, email: row.email });
     return { user: this.usersService.toSelf(row), ...pair };
   }
 
@@ -218,7 +222,7 @@ export class AuthService {
   private async markRevoked(sessionId: string, userId: string): Promise<void> {
     // Kept as long as an access token of the session can live, so no cache says "live".
     await this.kv.set(this.sessionKey(sessionId), SESSION_REVOKED, Math.max(this.tokens.ttlSeconds, this.config.SESSION_CACHE_TTL) + 60);
-    this.onSessionRevoked(sessionId, userId);
+    this.events.onSessionRevoked(sessionId, userId);
   }
 
   /**

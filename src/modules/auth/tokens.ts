@@ -13,8 +13,17 @@ export interface AccessClaims {
 }
 
 /** Signs and verifies short-lived access tokens (JWT, HS256). */
+/** Verified tokens remembered (by their exact text) so a reused token is not verified again. */
+const VERIFIED_CACHE_MAX = 10_000;
+
 export class AccessTokens {
   private readonly key: Uint8Array;
+  /**
+   * Token text → its claims and expiry. A client sends the same access token with every
+   * request and every reconnect for its whole lifetime; checking the signature once is
+   * enough (expiry is still checked on every use; revocation is the session check's job).
+   */
+  private readonly verified = new Map<string, { claims: AccessClaims; expMs: number }>();
 
   constructor(secret: string, readonly ttlSeconds: number) {
     this.key = new TextEncoder().encode(secret);
@@ -33,10 +42,21 @@ export class AccessTokens {
 
   /** Verifies signature, algorithm, issuer, audience and expiry; throws `unauthorized`. */
   async verify(token: string): Promise<AccessClaims> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      if (Date.now() < hit.expMs) return { ...hit.claims };
+      this.verified.delete(token);
+      throw unauthorized('Access token expired.');
+    }
     try {
       const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
       if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') throw unauthorized('Malformed access token.');
-      return { userId: payload.sub, sessionId: payload.sid };
+      const claims = { userId: payload.sub, sessionId: payload.sid };
+      if (typeof payload.exp === 'number') {
+        if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+        this.verified.set(token, { claims, expMs: payload.exp * 1000 });
+      }
+      return { ...claims };
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw unauthorized('Access token expired.');
       if (err instanceof joseErrors.JOSEError || err instanceof TypeError) throw unauthorized('Invalid access token.');

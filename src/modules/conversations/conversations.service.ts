@@ -38,16 +38,28 @@ function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
+/** What conversations need of other modules, given at construction. */
+export interface ConversationHooks {
+  /** From the media module: checks that a media id may be used as an avatar. */
+  validateAvatar(userId: string, mediaId: string): Promise<void>;
+  /** After a member's read position moved (notifications drop cached mention counts). */
+  onRead(userId: string, conversationId: string): void;
+  /** After a member left or was removed. */
+  onMemberRemoved(userId: string, conversationId: string): void;
+  /** From the threads module: unread messages that do not count (replies in threads the user does not follow). */
+  unreadExcluded(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
+  /** From the blocks module: refuses opening a direct conversation with someone who blocked you. */
+  assertNotBlocked(peerId: string, userId: string): Promise<void>;
+  /** From the calls module: someone who leaves or is removed also leaves the conversation's call. */
+  leaveCalls(conversationId: string, userId: string): Promise<void>;
+}
+
 /**
  * Conversations and membership: who may see and manage what. Every read and write
  * checks membership first; a non-member gets `not_found`, so existence never leaks.
  */
 export class ConversationsService {
   readonly repo: ConversationsRepository;
-  /** Called after a member's read position moved (notifications drop cached mention counts). */
-  onRead: (userId: string, conversationId: string) => void = () => {};
-  /** Called after a member left or was removed. */
-  onMemberRemoved: (userId: string, conversationId: string) => void = () => {};
 
   constructor(
     private readonly db: SqlDatabase,
@@ -56,6 +68,7 @@ export class ConversationsService {
     private readonly views: MessageViews,
     private readonly realtime: Realtime,
     private readonly config: Config,
+    private readonly hooks: ConversationHooks,
   ) {
     this.repo = new ConversationsRepository(db);
   }
@@ -74,7 +87,7 @@ export class ConversationsService {
   async createDirect(userId: string, otherId: string): Promise<{ conversation: Conversation; created: boolean }> {
     if (otherId === userId) throw invalid('A direct conversation needs another user.');
     if (!(await this.users.findById(otherId))) throw notFound('User not found.');
-    await this.assertNotBlocked(otherId, userId);
+    await this.hooks.assertNotBlocked(otherId, userId);
     const key = directKey(userId, otherId);
     const existing = await this.repo.findByDirectKey(key);
     if (existing) return { conversation: await this.get(userId, existing.id), created: false };
@@ -144,7 +157,7 @@ export class ConversationsService {
       this.messages.heads(ids),
       this.messages.countUnread(userId, positions),
       this.repo.unreadMentions(userId, positions),
-      this.unreadExcluded(userId, positions),
+      this.hooks.unreadExcluded(userId, positions),
     ]);
     const lastMessages = await this.views.many(rows.map((r) => heads.get(r.id)?.lastMessage).filter((m) => m != null));
     const lastById = new Map(lastMessages.map((m) => [m.conversationId, m]));
@@ -175,7 +188,7 @@ export class ConversationsService {
     const row = await this.requireMember(userId, conversationId);
     if (row.type !== 'group') throw forbidden('A direct conversation has no title or topic.');
     if (!MANAGERS.includes(row.role)) throw forbidden('Only the owner or an admin can edit the group.');
-    if (patch.avatarMediaId) await this.validateAvatar(userId, patch.avatarMediaId);
+    if (patch.avatarMediaId) await this.hooks.validateAvatar(userId, patch.avatarMediaId);
     await this.repo.update(conversationId, patch);
     const updated = await this.get(userId, conversationId);
     await this.repo.appendEvent(conversationId, null, 'conversation.updated', { conversationId });
@@ -183,12 +196,6 @@ export class ConversationsService {
     await this.systemMessage(conversationId, userId, { action: 'updated', actorId: userId });
     return updated;
   }
-
-  /** Set by the threads module: unread messages that do not count (replies in threads the user does not follow). */
-  unreadExcluded: (userId: string, positions: readonly { conversationId: string; afterSeq: number }[]) => Promise<Map<string, number>> = async () => new Map();
-
-  /** Set by the blocks module: refuses opening a direct conversation with someone who blocked you. */
-  assertNotBlocked: (peerId: string, userId: string) => Promise<void> = async () => {};
 
   /**
    * The owner sets a member's role: promotes to or demotes from admin, or hands ownership
@@ -225,12 +232,6 @@ export class ConversationsService {
     }
     return this.members(userId, conversationId);
   }
-
-  /** Set by the calls module: someone who leaves or is removed also leaves the conversation's call. */
-  leaveCalls: ((conversationId: string, userId: string) => Promise<void>) | undefined;
-
-  /** Set by the media module: checks that a media id may be used as an avatar. */
-  validateAvatar: (userId: string, mediaId: string) => Promise<void> = async () => {};
 
   async members(userId: string, conversationId: string): Promise<Member[]> {
     await this.requireMember(userId, conversationId);
@@ -282,13 +283,13 @@ export class ConversationsService {
       await repo.removeMember(conversationId, targetId);
       if (targetRole === 'owner') await this.handOverOwnership(tx, conversationId);
     });
-    this.onMemberRemoved(targetId, conversationId);
+    this.hooks.onMemberRemoved(targetId, conversationId);
     await this.repo.appendEvent(conversationId, targetId, 'member.removed', { conversationId, userId: targetId });
     // The removed user still gets this one (they are subscribed until `$leave`)...
     await this.realtime.toConversation(conversationId, { type: 'member.removed', conversationId, userId: targetId });
     // ...and then every gateway drops them from the conversation before anything else is sent to it.
     await this.realtime.toUsers([targetId], { type: '$leave', conversationId });
-    await this.leaveCalls?.(conversationId, targetId).catch(() => {});
+    await this.hooks.leaveCalls(conversationId, targetId).catch(() => {});
     await this.systemMessage(conversationId, userId, { action: leaving ? 'member.left' : 'member.removed', actorId: userId, userIds: [targetId] });
   }
 
@@ -343,12 +344,12 @@ export class ConversationsService {
     const r = await this.repo.advanceRead(conversationId, userId, target);
     if (!r) throw notFound('Conversation not found.');
     if (r.moved) {
-      this.onRead(userId, conversationId);
+      this.hooks.onRead(userId, conversationId);
       await this.repo.appendEvent(conversationId, userId, 'read', { conversationId, userId, seq: r.lastReadSeq });
       await this.realtime.toConversation(conversationId, { type: 'read', conversationId, userId, seq: r.lastReadSeq });
     }
     const position = [{ conversationId, afterSeq: r.lastReadSeq }];
-    const [unread, excluded] = await Promise.all([this.messages.countUnread(userId, position), this.unreadExcluded(userId, position)]);
+    const [unread, excluded] = await Promise.all([this.messages.countUnread(userId, position), this.hooks.unreadExcluded(userId, position)]);
     return { lastReadSeq: r.lastReadSeq, unreadCount: Math.max(0, (unread.get(conversationId) ?? 0) - (excluded.get(conversationId) ?? 0)) };
   }
 }

@@ -11,9 +11,10 @@ import type { JobQueue } from '../../platform/jobs/jobs.port.js';
 import type { SqlExecutor } from '../../platform/sql/index.js';
 import { MediaRepository } from './media.repository.js';
 import { registerMediaRoutes } from './media.routes.js';
+import { registerBlobRoutes } from './blob.routes.js';
 import { MediaService, type IsMember } from './media.service.js';
 
-export { registerMediaJobHandlers, MediaService, type IsMember } from './media.service.js';
+export { MediaService, type IsMember } from './media.service.js';
 export type { Media } from './media.schemas.js';
 
 export interface MediaModuleDeps {
@@ -86,7 +87,7 @@ export async function createMediaModule(deps: MediaModuleDeps): Promise<MediaMod
         if (addr && typeof addr === 'object') port = (addr as AddressInfo).port;
       });
       registerMediaRoutes(app, { media: service, requireAuth });
-      blobs.registerRoutes?.(app);
+      if (blobs.signedUrls) registerBlobRoutes(app, blobs.signedUrls);
     },
     startCleanup() {
       if (timer) return;

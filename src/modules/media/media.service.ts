@@ -313,13 +313,3 @@ export class MediaService {
     return { url, maxAgeSeconds: Math.max(0, Math.floor(ttl / 2)) };
   }
 }
-
-/** Registers the media job consumers (worker role). */
-export async function registerMediaJobHandlers(jobs: JobQueue, service: MediaService): Promise<void> {
-  await jobs.consume<ThumbnailJob>('media.thumbnail', async (job) => {
-    const id = (job.payload as Partial<ThumbnailJob> | null)?.mediaId;
-    // A malformed payload can never succeed: drop it rather than retry it to the DLQ.
-    if (typeof id !== 'string') return;
-    await service.makeThumbnail(id);
-  });
-}

@@ -6,9 +6,11 @@ export type MediaExpander = (mediaIds: readonly string[]) => Promise<Media[]>;
 
 /** Turns stored messages into the public message shape. */
 export class MessageViews {
-  expandMedia: MediaExpander = async () => [];
-  /** Adds fields kept beside the message store (threads); set by the app. */
-  decorate: (stored: readonly StoredMessage[], views: Message[]) => Promise<void> = async () => {};
+  constructor(
+    private readonly expandMedia: MediaExpander,
+    /** Adds fields kept beside the message store (threads). */
+    private readonly decorate: (stored: readonly StoredMessage[], views: Message[]) => Promise<void>,
+  ) {}
 
   async one(m: StoredMessage): Promise<Message> {
     return (await this.many([m]))[0]!;

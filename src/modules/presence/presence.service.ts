@@ -30,8 +30,6 @@ export class PresenceService {
   private readonly pending = new Map<string, PendingChange>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  /** Called when a user has no live connection left (the calls module leaves their calls after a grace). */
-  onOffline: ((userId: string) => void) | undefined;
 
   constructor(
     private readonly store: PresenceStore,
@@ -40,6 +38,8 @@ export class PresenceService {
     private readonly ttlSeconds: number,
     private readonly logger: Logger,
     private readonly coalesceMs = 50,
+    /** Called when a user has no live connection left (the calls module leaves their calls after a grace). */
+    private readonly onOffline?: (userId: string) => void,
   ) {}
 
   async connected(userId: string, connectionId: string): Promise<void> {

@@ -7,18 +7,24 @@ export type AvatarUrlResolver = (mediaId: string) => string | undefined;
 /** Checks that the caller may use a media id as an avatar (owns a completed image). */
 export type AvatarValidator = (userId: string, mediaId: string) => Promise<void>;
 
+/** What users need of the media module. */
+export interface UserAvatars {
+  avatarUrl: AvatarUrlResolver;
+  validateAvatar: AvatarValidator;
+}
+
 /** Users: profiles, lookup and search. */
 export class UsersService {
-  avatarUrl: AvatarUrlResolver = () => undefined;
-  validateAvatar: AvatarValidator = async () => {};
-
-  constructor(private readonly repo: UsersRepository) {}
+  constructor(
+    private readonly repo: UsersRepository,
+    private readonly avatars: UserAvatars,
+  ) {}
 
   toPublic(row: UserRow): PublicUser {
     const u: PublicUser = { id: row.id, username: row.username, displayName: row.display_name, createdAt: row.created_at.toISOString() };
     if (row.avatar_media_id) {
       u.avatarMediaId = row.avatar_media_id;
-      const url = this.avatarUrl(row.avatar_media_id);
+      const url = this.avatars.avatarUrl(row.avatar_media_id);
       if (url) u.avatarUrl = url;
     }
     if (row.status_text) u.statusText = row.status_text;
@@ -46,7 +52,7 @@ export class UsersService {
   }
 
   async updateMe(userId: string, patch: UpdateMeBody): Promise<SelfUser> {
-    if (patch.avatarMediaId) await this.validateAvatar(userId, patch.avatarMediaId);
+    if (patch.avatarMediaId) await this.avatars.validateAvatar(userId, patch.avatarMediaId);
     const next = { ...patch };
     if (next.displayName !== undefined) next.displayName = next.displayName.trim() || undefined;
     if (typeof next.statusText === 'string' && next.statusText.trim() === '') next.statusText = null;

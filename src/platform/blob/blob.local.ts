@@ -9,13 +9,22 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError, forbidden, invalid, notFound } from '../../errors.js';
-import type { HttpApp } from '../../gateway/http.js';
-import { BLOB_KEY_PATTERN, assertBlobKey, type BlobHead, type BlobStore, type DownloadRequest, type PresignedUpload, type UploadRequest } from './blob.port.js';
+import {
+  BLOB_KEY_PATTERN,
+  assertBlobKey,
+  type BlobHead,
+  type BlobStore,
+  type DownloadRequest,
+  type PresignedUpload,
+  type SignedDownload,
+  type SignedQuery,
+  type SignedUrlServer,
+  type UploadRequest,
+} from './blob.port.js';
 
 export interface LocalBlobOptions {
   /** Directory holding the objects (created if missing). */
@@ -28,8 +37,6 @@ export interface LocalBlobOptions {
 
 /** Where temporary upload files live: a dot-segment, which no key can start with. */
 const TMP_DIR = '.uploads';
-
-type Query = Record<string, string | undefined>;
 
 /** Unix time in milliseconds after which a URL stops working (S3's whole seconds would cut a 1 s URL short). */
 function expiryFor(ttlSeconds: number): string {
@@ -189,7 +196,7 @@ export class LocalBlobStore implements BlobStore {
    * Streams a signed upload to a temporary file and renames it into place only when all
    * of it arrived, so a cut-off upload never shows up as an object.
    */
-  private async receive(key: string, body: IncomingMessage, expected: number): Promise<void> {
+  private async receive(key: string, body: Readable, expected: number): Promise<void> {
     const tmp = await this.tmpPath();
     let seen = 0;
     const counter = new Transform({
@@ -213,94 +220,54 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
-  /**
-   * `PUT`/`GET /v1/blobs/<key>`: the signed URLs of this adapter (no bearer token).
-   *
-   * CORS, like an S3 bucket configured for browser uploads: a page opened at any address
-   * (127.0.0.1, a LAN IP, another hostname than PUBLIC_URL) PUTs and fetches these URLs
-   * cross-origin. Any origin is allowed because the signature is the only credential:
-   * no cookie or bearer token is accepted here, so a foreign page gains nothing.
-   */
-  registerRoutes(app: HttpApp): void {
-    void app.register(async (scope) => {
-      // The body is the object itself, of any type: stream it, never parse or buffer it.
-      scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  /** The serving side of this adapter's signed URLs (`/v1/blobs/<key>`, routed by the media module). */
+  readonly signedUrls: SignedUrlServer = {
+    acceptUpload: (key, q, headers, body) => this.acceptUpload(key, q, headers, body),
+    openDownload: (key, q, range) => this.openDownload(key, q, range),
+  };
 
-      scope.addHook('onRequest', async (req, reply) => {
-        if (!req.url.startsWith('/v1/blobs/')) return;
-        void reply
-          .header('access-control-allow-origin', '*')
-          .header('access-control-expose-headers', 'content-length, content-range, content-type, content-disposition, etag')
-          .header('vary', 'origin');
-      });
+  private async acceptUpload(key: string, q: SignedQuery, headers: { contentType?: string; contentLength?: string }, body: Readable): Promise<void> {
+    if (!BLOB_KEY_PATTERN.test(key)) throw notFound();
+    const ct = q.ct ?? '';
+    const len = q.len ?? '';
+    this.verify(['PUT', key, q.exp ?? '', ct, len], q.exp, q.sig);
+    // Like a presigned PUT whose content-type and content-length are signed headers.
+    if ((headers.contentType ?? '') !== ct) throw forbidden('Content-Type differs from the signed one.');
+    if (headers.contentLength === undefined) throw invalid('Content-Length is required.');
+    if (headers.contentLength !== len) throw forbidden('Content-Length differs from the signed one.');
+    await this.receive(key, body, Number(len));
+  }
 
-      // The preflight a browser sends before a cross-origin PUT with a Content-Type.
-      scope.options('/v1/blobs/*', { schema: { hide: true } }, async (req, reply) => {
-        const key = (req.params as Record<string, string | undefined>)['*'] ?? '';
-        if (!BLOB_KEY_PATTERN.test(key)) throw notFound();
-        const asked = req.headers['access-control-request-headers'];
-        return reply
-          .status(204)
-          .header('access-control-allow-methods', 'GET, HEAD, PUT')
-          .header('access-control-allow-headers', typeof asked === 'string' && /^[\w\s,-]*$/.test(asked) ? asked : 'content-type, range')
-          .header('access-control-max-age', '600')
-          .send();
-      });
-
-      scope.put('/v1/blobs/*', { schema: { hide: true } }, async (req, reply) => {
-        const key = (req.params as Record<string, string | undefined>)['*'] ?? '';
-        if (!BLOB_KEY_PATTERN.test(key)) throw notFound();
-        const q = req.query as Query;
-        const ct = q.ct ?? '';
-        const len = q.len ?? '';
-        this.verify(['PUT', key, q.exp ?? '', ct, len], q.exp, q.sig);
-        // Like a presigned PUT whose content-type and content-length are signed headers.
-        if ((req.headers['content-type'] ?? '') !== ct) throw forbidden('Content-Type differs from the signed one.');
-        const declared = req.headers['content-length'];
-        if (declared === undefined) throw invalid('Content-Length is required.');
-        if (declared !== len) throw forbidden('Content-Length differs from the signed one.');
-        await this.receive(key, req.raw, Number(len));
-        return reply.status(200).send();
-      });
-
-      scope.get('/v1/blobs/*', { schema: { hide: true } }, async (req, reply) => {
-        const key = (req.params as Record<string, string | undefined>)['*'] ?? '';
-        if (!BLOB_KEY_PATTERN.test(key)) throw notFound();
-        const q = req.query as Query;
-        const rct = q.rct ?? '';
-        const rcd = q.rcd ?? '';
-        this.verify(['GET', key, q.exp ?? '', rct, rcd], q.exp, q.sig);
-        const path = this.pathOf(key);
-        let size: number;
-        try {
-          size = (await stat(path)).size;
-        } catch (err) {
-          if (isNotFound(err)) throw notFound('No such object.');
-          throw err;
-        }
-        // Served from Parley's own origin: never let an upload be sniffed or run as a page.
-        void reply
-          .header('content-type', rct)
-          .header('content-disposition', rcd)
-          .header('x-content-type-options', 'nosniff')
-          .header('content-security-policy', "default-src 'none'; sandbox")
-          .header('cache-control', `private, max-age=${Math.max(0, Math.floor((Number(q.exp) - Date.now()) / 1000))}`)
-          .header('accept-ranges', 'bytes');
-        const range = parseRange(req.headers.range, size);
-        if (range === 'unsatisfiable') {
-          return reply.status(416).header('content-range', `bytes */${size}`).send();
-        }
-        if (range) {
-          void reply
-            .status(206)
-            .header('content-range', `bytes ${range.start}-${range.end}/${size}`)
-            .header('content-length', String(range.end - range.start + 1));
-          return reply.send(createReadStream(path, { start: range.start, end: range.end }));
-        }
-        void reply.header('content-length', String(size));
-        return reply.send(createReadStream(path));
-      });
-    });
+  private async openDownload(key: string, q: SignedQuery, rangeHeader: string | undefined): Promise<SignedDownload> {
+    if (!BLOB_KEY_PATTERN.test(key)) throw notFound();
+    const rct = q.rct ?? '';
+    const rcd = q.rcd ?? '';
+    this.verify(['GET', key, q.exp ?? '', rct, rcd], q.exp, q.sig);
+    const path = this.pathOf(key);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      if (isNotFound(err)) throw notFound('No such object.');
+      throw err;
+    }
+    // Served from Parley's own origin: never let an upload be sniffed or run as a page.
+    const headers: Record<string, string> = {
+      'content-type': rct,
+      'content-disposition': rcd,
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; sandbox",
+      'cache-control': `private, max-age=${Math.max(0, Math.floor((Number(q.exp) - Date.now()) / 1000))}`,
+      'accept-ranges': 'bytes',
+    };
+    const range = parseRange(rangeHeader, size);
+    if (range === 'unsatisfiable') return { status: 416, headers: { ...headers, 'content-range': `bytes */${size}` }, body: null };
+    if (range) {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+      headers['content-length'] = String(range.end - range.start + 1);
+      return { status: 206, headers, body: createReadStream(path, { start: range.start, end: range.end }) };
+    }
+    headers['content-length'] = String(size);
+    return { status: 200, headers, body: createReadStream(path) };
   }
 }

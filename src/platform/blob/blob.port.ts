@@ -15,7 +15,7 @@
  *   object is not an error.
  * - Failures of the store itself surface as `AppError('unavailable')`.
  */
-import type { HttpApp } from '../../gateway/http.js';
+import type { Readable } from 'node:stream';
 
 /** Where and how a client uploads one object. */
 export interface PresignedUpload {
@@ -61,8 +61,31 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
-  /** Routes the adapter serves itself (the local adapter's signed URLs); none for S3. */
-  registerRoutes?(app: HttpApp): void;
+  /** Present when the adapter serves its own signed URLs (the local adapter); none for S3. */
+  readonly signedUrls?: SignedUrlServer;
+}
+
+/** The query parameters of a signed URL, as received. */
+export type SignedQuery = Record<string, string | undefined>;
+
+/** What a signed download answers: the HTTP layer (the media module's blob routes) sends it as is. */
+export interface SignedDownload {
+  status: 200 | 206 | 416;
+  headers: Record<string, string>;
+  /** Null for 416. */
+  body: Readable | null;
+}
+
+/**
+ * The serving side of an adapter's own signed URLs, free of any HTTP framework: the media
+ * module maps `PUT`/`GET /v1/blobs/<key>` onto it. Errors are `AppError`s (403 for a bad or
+ * expired signature, 404 for a missing object or a malformed key).
+ */
+export interface SignedUrlServer {
+  /** Verifies a signed upload and its signed headers, then stores the body (all or nothing). */
+  acceptUpload(key: string, query: SignedQuery, headers: { contentType?: string; contentLength?: string }, body: Readable): Promise<void>;
+  /** Verifies a signed download; the status, headers and body to send (a single `Range` honoured). */
+  openDownload(key: string, query: SignedQuery, range: string | undefined): Promise<SignedDownload>;
 }
 
 /** Object keys are made by the server: a strict shape keeps them safe as paths and URLs. */

@@ -60,5 +60,5 @@ export async function openBlobStore(config: Config, logger: Logger, opts: BlobSt
   return store;
 }
 
-export type { BlobHead, BlobStore, DownloadRequest, PresignedUpload, UploadRequest } from './blob.port.js';
+export type { BlobHead, BlobStore, DownloadRequest, PresignedUpload, SignedDownload, SignedQuery, SignedUrlServer, UploadRequest } from './blob.port.js';
 export { contentDisposition } from './blob.port.js';
