@@ -252,6 +252,9 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       outbox.start();
       closers.push(() => outbox.stop());
     }
+    const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
+    const threads = (late.threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime));
+    const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
     const messages = new MessagesService({
       store: platform.messages,
       sends: new SendRepository(platform.sql),
@@ -266,6 +269,11 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       outbox,
       metrics,
       mentionsChanged: invalidateMentions,
+      edits: new MessageEditsRepository(platform.sql),
+      assertNotBlocked: (conversationId, userId) => blocks.assertMaySend(conversationId, userId),
+      onDeleted: [(cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId), (cid, mid) => threads.onMessageDeleted(cid, mid)],
+      threads,
+      afterSend: [(m) => linkPreviews.onMessageSent(m)],
     });
     const calls = (late.calls = new CallsService({
       db: platform.sql,
@@ -284,16 +292,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     closers.push(() => calls.stop());
     // Conversation features: search, edit history, pins, blocking, reports and administration.
     const search = new SearchService(platform.messages, conversations, views);
-    messages.assertNotBlocked = (conversationId, userId) => blocks.assertMaySend(conversationId, userId);
-    messages.edits = new MessageEditsRepository(platform.sql);
-    const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
-    messages.onDeleted.push((cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId));
-    const threads = (late.threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime));
-    messages.threads = threads;
-    messages.onDeleted.push((cid, mid) => threads.onMessageDeleted(cid, mid));
     const moderation = new ModerationService(new ReportsRepository(platform.sql), usersRepo, conversations, platform.messages, messages, auth);
-    const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
-    messages.afterSend.push((m) => linkPreviews.onMessageSent(m));
     const services: Services = { auth, users, devices, conversations, messages, presence, sync, notifications, mentions, accountEmail, calls, search, blocks, pins, moderation, threads };
 
     const http = await createHttpApp({ config, logger, metrics });

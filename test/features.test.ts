@@ -142,7 +142,7 @@ for (const run of RUNS) {
       assert.ok(h.body.edits.every((e: any) => e.editorId === bob.id && e.editedAt));
       for (const u of [mallory, dave]) assert.equal((await get(s, u, `/v1/conversations/${group}/messages/${m.id}/edits`)).status, 404);
       assert.equal((await get(s, alice, `/v1/conversations/${group}/messages/${'0'.repeat(32)}/edits`)).status, 404);
-      assert.equal((await get(s, alice, `/v1/conversations/${group}/messages/bad%20id/edits`)).status, 400);
+      assert.equal((await get(s, alice, `/v1/conversations/${group}/messages/bad%20id/edits`)).status, 404, 'a malformed path id is not_found (docs/errors.md)');
       await call(s.url, 'DELETE', `/v1/conversations/${group}/messages/${m.id}`, { token: bob.accessToken });
       assert.deepEqual((await get(s, carol, `/v1/conversations/${group}/messages/${m.id}/edits`)).body.edits, []);
     });
@@ -172,7 +172,7 @@ for (const run of RUNS) {
         await wsBob.waitFor((f) => f.type === 'message.new' && f.message.system?.action === 'pinned' && f.message.system.messageId === m.id);
         assert.deepEqual((await get(s, bob, `/v1/conversations/${group}/pins`)).body.pins.map((p: any) => p.message.id), [m.id]);
         assert.equal((await call(s.url, 'PUT', `/v1/conversations/${group}/pins/${'0'.repeat(32)}`, { token: alice.accessToken })).status, 404);
-        assert.equal((await call(s.url, 'PUT', `/v1/conversations/${group}/pins/not%20an%20id`, { token: alice.accessToken })).status, 400);
+        assert.equal((await call(s.url, 'PUT', `/v1/conversations/${group}/pins/not%20an%20id`, { token: alice.accessToken })).status, 404, 'a malformed path id is not_found');
 
         // sync replays it
         const sync = await get(s, bob, `/v1/sync?since=${cursor}`);
@@ -273,7 +273,7 @@ for (const run of RUNS) {
       assert.equal((await call(s.url, 'DELETE', `/v1/me/blocks/${alice.id}`, { token: bob.accessToken })).status, 404);
       assert.equal((await call(s.url, 'PUT', `/v1/me/blocks/${bob.id}`, { token: bob.accessToken })).status, 400);
       assert.equal((await call(s.url, 'PUT', `/v1/me/blocks/${'0'.repeat(32)}`, { token: bob.accessToken })).status, 404);
-      assert.equal((await call(s.url, 'PUT', `/v1/me/blocks/x%20y`, { token: bob.accessToken })).status, 400);
+      assert.equal((await call(s.url, 'PUT', `/v1/me/blocks/x%20y`, { token: bob.accessToken })).status, 404, 'a malformed path id is not_found');
     });
 
     test('reports and deployment administrators: list, delete any message, deactivate an account', async () => {

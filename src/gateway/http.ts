@@ -26,7 +26,8 @@ declare module 'fastify' {
 /** Fastify's request log lines, with the credentials of signed URLs and tokens redacted from the URL. */
 class RedactingLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
-    request.log.info({ req: { method: request.method, url: redactSecrets(request.url), host: request.host, remoteAddress: request.ip } }, 'incoming request');
+    // Shaped for Fastify's `req` serializer, which reads `ip` and `socket` (it writes remoteAddress/remotePort).
+    request.log.info({ req: { method: request.method, url: redactSecrets(request.url), host: request.host, ip: request.ip, socket: request.socket, headers: {} } }, 'incoming request');
   }
 }
 

@@ -64,6 +64,19 @@ export interface MessagesServiceDeps {
   metrics: Metrics;
   /** Told the users whose mentions an edit or delete changed (notifications drop their cached mentions). */
   mentionsChanged?: (userIds: string[]) => void;
+  /** Edit history: every edit keeps the text it replaced. */
+  edits: MessageEditsRepository;
+  /** From the blocks module: refuses a send to a direct conversation whose other member blocked the sender. */
+  assertNotBlocked: (conversationId: string, senderId: string) => Promise<void>;
+  /** Called after a message became a tombstone (pins and threads drop it). */
+  onDeleted: readonly ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[];
+  /** From the threads module. */
+  threads: ThreadHooks;
+  /**
+   * Steps started after a new message is stored and published (link previews). Not
+   * awaited: they never delay or fail the send, and each handles its own errors.
+   */
+  afterSend: readonly ((m: StoredMessage) => Promise<void>)[];
 }
 
 /**
@@ -83,18 +96,11 @@ export class MessagesService {
   private readonly outbox: OutboxWaker;
   private readonly metrics: Metrics;
   private readonly mentionsChanged: (userIds: string[]) => void;
-  /** Edit history (set by the app; every edit keeps the text it replaced). */
-  edits: MessageEditsRepository | null = null;
-  /** Refuses a send to a direct conversation whose other member blocked the sender (set by the blocks module). */
-  assertNotBlocked: (conversationId: string, senderId: string) => Promise<void> = async () => {};
-  /** Called after a message became a tombstone (pins and threads drop it). */
-  onDeleted: ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[] = [];
-  threads: ThreadHooks | null = null;
-  /**
-   * Steps started after a new message is stored and published (link previews). Not
-   * awaited: they never delay or fail the send, and each handles its own errors.
-   */
-  readonly afterSend: ((m: StoredMessage) => Promise<void>)[] = [];
+  private readonly edits: MessageEditsRepository;
+  private readonly assertNotBlocked: (conversationId: string, senderId: string) => Promise<void>;
+  private readonly onDeleted: readonly ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[];
+  private readonly threads: ThreadHooks;
+  private readonly afterSend: readonly ((m: StoredMessage) => Promise<void>)[];
 
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
@@ -106,6 +112,11 @@ export class MessagesService {
     this.views = deps.views;
     this.realtime = deps.realtime;
     this.mentionsChanged = deps.mentionsChanged ?? (() => {});
+    this.edits = deps.edits;
+    this.assertNotBlocked = deps.assertNotBlocked;
+    this.onDeleted = deps.onDeleted;
+    this.threads = deps.threads;
+    this.afterSend = deps.afterSend;
     this.attachments = deps.attachments;
     this.outbox = deps.outbox;
     this.metrics = deps.metrics;
@@ -145,7 +156,7 @@ export class MessagesService {
       const target = await this.store.findById(input.conversationId, replyToId);
       if (!target) throw invalid('replyToId must be a message of the same conversation.');
     }
-    const threadRoot = threadRootId && this.threads ? await this.threads.resolveRoot(input.conversationId, threadRootId) : null;
+    const threadRoot = threadRootId ? await this.threads.resolveRoot(input.conversationId, threadRootId) : null;
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
     const row = { id: newId(), conversationId: input.conversationId, senderId: userId, clientMsgId: input.clientMsgId, text, attachments, replyToId, mentions };
@@ -167,7 +178,12 @@ export class MessagesService {
         }
         // A non-member gets not_found, never a message (even one they sent before removal).
         await this.conversations.requireMember(userId, input.conversationId);
-        return { message: await this.sameConversation(existing, input.conversationId), created: false };
+        const again = await this.sameConversation(existing, input.conversationId);
+        // The thread bookkeeping lives beside the send statement: if the first attempt died
+        // after its commit and before recording the reply, this retry records it
+        // (idempotent: the reply row, follows and read mark are upserts, the summary is recomputed).
+        if (threadRoot) await this.threads.recordReply(existing, threadRoot);
+        return { message: again, created: false };
       }
       stored = r.message;
       created = true;
@@ -183,7 +199,7 @@ export class MessagesService {
       created = r.created;
     }
     // Recorded before the view is made, so the new message's events name its thread.
-    if (threadRoot) await this.threads!.recordReply(stored, threadRoot);
+    if (threadRoot) await this.threads.recordReply(stored, threadRoot);
     this.outbox.wake();
     this.metrics.messagesSent.inc();
     // A new message has no thread of its own yet; its root (if a reply) is known here.
@@ -246,7 +262,7 @@ export class MessagesService {
     if (!r) throw notFound('Message not found.');
     const message = await this.views.one(r.message);
     if (r.changed) {
-      await this.edits?.record(conversationId, messageId, userId, m.text, r.message.editedAt ?? new Date());
+      await this.edits.record(conversationId, messageId, userId, m.text, r.message.editedAt ?? new Date());
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, mentions);
       this.mentionsChanged([...new Set([...m.mentions, ...mentions])]);
       await this.realtime.toConversation(conversationId, { type: 'message.updated', message });
@@ -274,7 +290,7 @@ export class MessagesService {
     if (r.changed) {
       await this.conversations.repo.replaceMentions(conversationId, messageId, r.message.seq, []);
       this.mentionsChanged(m.mentions);
-      await this.edits?.purge(conversationId, messageId);
+      await this.edits.purge(conversationId, messageId);
       for (const hook of this.onDeleted) await hook(conversationId, messageId, r.message.seq, actorId);
       const message = await this.views.one(r.message);
       await this.realtime.toConversation(conversationId, { type: 'message.deleted', conversationId, messageId, seq: r.message.seq, message });
@@ -285,7 +301,7 @@ export class MessagesService {
   async editHistory(userId: string, conversationId: string, messageId: string): Promise<{ edits: { text: string | null; editedAt: string; editorId: string }[] }> {
     await this.conversations.requireMember(userId, conversationId);
     const m = await this.requireMessage(conversationId, messageId);
-    if (m.deletedAt || !this.edits) return { edits: [] };
+    if (m.deletedAt) return { edits: [] };
     const rows = await this.edits.list(conversationId, messageId);
     return { edits: rows.map((r) => ({ text: r.previous_text, editedAt: r.edited_at.toISOString(), editorId: r.editor_id })) };
   }
