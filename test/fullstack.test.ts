@@ -190,6 +190,9 @@ async function startStack(opts: { cluster?: RedisClusterTest } = {}): Promise<St
       REDIS_CLUSTER: opts.cluster ? 'true' : 'false',
       REDIS_KEY_PREFIX: keyPrefix,
       AMQP_URL: amqp.url,
+      // Classic queues: only the job contract suite exercises quorum queues (each one is a Raft
+      // group, and hundreds of them at once overload a single loaded test broker).
+      AMQP_QUEUE_TYPE: 'classic',
       AMQP_QUEUE_PREFIX: `fullstack_${randomBytes(4).toString('hex')}`,
       TRUST_PROXY: '127.0.0.1',
       SHUTDOWN_GRACE: '2s',
@@ -692,6 +695,9 @@ describe('npm run start:fullstack survives a dead process, as the systemd units 
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_KEY_PREFIX: `fullstack-script-${randomBytes(4).toString('hex')}:`,
       AMQP_URL: amqp.url,
+      // Classic queues: only the job contract suite exercises quorum queues (each one is a Raft
+      // group, and hundreds of them at once overload a single loaded test broker).
+      AMQP_QUEUE_TYPE: 'classic',
       AMQP_QUEUE_PREFIX: `fullstack_script_${randomBytes(4).toString('hex')}`,
       ...(mongo ? { MONGODB_URL: mongo.url, MONGODB_DATABASE: `parley_script_${randomBytes(4).toString('hex')}` } : {}),
       SHUTDOWN_GRACE: '2s',

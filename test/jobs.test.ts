@@ -167,10 +167,10 @@ describe('jobs contract: RabbitMQ, quorum queues', () => {
 });
 
 describe('jobs on RabbitMQ: setup and faults', () => {
-  const { vhost, url, opened, openRabbit } = rabbitVhost();
+  const { vhost, url, opened, openRabbit } = rabbitVhost({ queueType: 'classic' });
 
   test('openJobQueue picks RabbitMQ when AMQP_URL is set, and the in-process queue otherwise', async () => {
-    const rabbit = await openJobQueue(loadConfig({ AMQP_URL: url, AMQP_QUEUE_PREFIX: `t${randomBytes(4).toString('hex')}` }, { dotenvPath: null }), silent);
+    const rabbit = await openJobQueue(loadConfig({ AMQP_URL: url, AMQP_QUEUE_TYPE: 'classic', AMQP_QUEUE_PREFIX: `t${randomBytes(4).toString('hex')}` }, { dotenvPath: null }), silent);
     opened.push(rabbit);
     assert.ok(rabbit instanceof RabbitJobQueue);
     await rabbit.ping();

@@ -51,6 +51,7 @@ if (SQL_BACKENDS.includes('postgres')) {
       const env = {
         DATABASE_URL: t.url,
         AMQP_URL: amqpUrl,
+        AMQP_QUEUE_TYPE: 'classic',
         JWT_SECRET: TEST_JWT_SECRET,
         DATA_DIR: join(dir, 'data'),
         RATE_LIMIT_SIGNUP_IP: '1000/1m',

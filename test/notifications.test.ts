@@ -57,7 +57,7 @@ for (const { name: profile, sql, full } of PROFILES) {
       const stack: Record<string, string> = {};
       if (full) {
         vhost = await freshVhost();
-        Object.assign(stack, { AMQP_URL: vhost.url, REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: `notify-test:${randomBytes(4).toString('hex')}:` });
+        Object.assign(stack, { AMQP_URL: vhost.url, AMQP_QUEUE_TYPE: 'classic', REDIS_URL: REDIS_TEST_URL, REDIS_KEY_PREFIX: `notify-test:${randomBytes(4).toString('hex')}:` });
       }
       ca = createTestCa();
       [fcm, apns, webpush, smtp] = await Promise.all([FcmStandIn.start(), ApnsStandIn.start(ca), WebPushStandIn.start(ca), TestSmtpServer.start()]);

@@ -119,7 +119,7 @@ if (SQL_BACKENDS.includes('postgres')) {
 
     test('messages committed by a process killed before relaying get every job in the queue exactly once after a restart', async () => {
       const t = await createTestDatabase();
-      const env = { DATABASE_URL: t.url, AMQP_URL: amqpUrl, JWT_SECRET: TEST_JWT_SECRET, RATE_LIMIT_SIGNUP_IP: '1000/1m', DATA_DIR: `/tmp/parley-outbox-${process.pid}`, OUTBOX_POLL_INTERVAL: '200ms' };
+      const env = { DATABASE_URL: t.url, AMQP_URL: amqpUrl, AMQP_QUEUE_TYPE: 'classic', JWT_SECRET: TEST_JWT_SECRET, RATE_LIMIT_SIGNUP_IP: '1000/1m', DATA_DIR: `/tmp/parley-outbox-${process.pid}`, OUTBOX_POLL_INTERVAL: '200ms' };
       const sql = new PostgresDatabase(t.url, { max: 2 });
       let consumer: RabbitJobQueue | undefined;
       const children: { child: ChildProcess }[] = [];
@@ -143,7 +143,7 @@ if (SQL_BACKENDS.includes('postgres')) {
         assert.ok(await waitExit(first.child, 10_000));
 
         // 2. The queue, watched from the test: every delivery of each send job counted.
-        consumer = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url: amqpUrl, prefix: 'parley', logger: silent, idempotency: new MemoryIdempotencyStore() });
+        consumer = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url: amqpUrl, prefix: 'parley', queueType: 'classic', logger: silent, idempotency: new MemoryIdempotencyStore() });
         const seen = await countDeliveries(consumer, SEND_JOBS);
 
         // 3. Another process (the relay on, as by default) moves them.

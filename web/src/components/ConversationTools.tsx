@@ -5,6 +5,7 @@ import { featuresOf, useFeatures } from '../lib/features.js';
 import { GroupSettingsDialog } from './GroupSettingsDialog.js';
 import { PinsDialog } from './PinsDialog.js';
 import { UserCard } from './UserCard.js';
+import { Pin, Settings } from './Icons.js';
 
 /** Header buttons of a conversation for pins, group settings and the peer's profile card, with their dialogs. */
 export function ConversationTools(props: { conversation: Conversation }) {
@@ -14,16 +15,20 @@ export function ConversationTools(props: { conversation: Conversation }) {
   const close = () => setOpen(null);
   return (
     <>
-      <button type="button" className="secondary" onClick={() => setOpen('pins')} title="Pinned messages">
-        Pins
+      {/* Icon and label; under 480 px only the icon (aria-label keeps the name), so the header fits a phone. */}
+      <button type="button" className="secondary with-icon" onClick={() => setOpen('pins')} title="Pinned messages" aria-label="Pins">
+        <Pin size={16} aria-hidden={true} />
+        <span className="head-label">Pins</span>
       </button>
       {c.type === 'group' ? (
-        <button type="button" className="secondary" onClick={() => setOpen('settings')} title="Group settings">
-          Settings
+        <button type="button" className="secondary with-icon" onClick={() => setOpen('settings')} title="Group settings" aria-label="Settings">
+          <Settings size={16} aria-hidden={true} />
+          <span className="head-label">Settings</span>
         </button>
       ) : c.peerId ? (
-        <button type="button" className="secondary" onClick={() => setOpen('profile')} title="Profile">
-          Profile
+        // On a phone the peer's avatar in the header opens the same card.
+        <button type="button" className="secondary with-icon head-wide-only" onClick={() => setOpen('profile')} title="Profile" aria-label="Profile">
+          <span className="head-label">Profile</span>
         </button>
       ) : null}
       {open === 'pins' ? <PinsDialog conversation={c} onClose={close} /> : null}

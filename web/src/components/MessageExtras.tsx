@@ -5,7 +5,7 @@ import { useModel } from '../lib/hooks.js';
 import { EditHistoryDialog } from './EditHistoryDialog.js';
 import { ReportDialog } from './ReportDialog.js';
 import { featuresOf } from '../lib/features.js';
-import { Flag, ICON, Pin } from './Icons.js';
+import { Flag, ICON, MessageSquare, Pin } from './Icons.js';
 
 /** "(edited)": opens the message's edit history. */
 export function EditedMark(props: { m: Message }) {
@@ -30,7 +30,7 @@ export function MessageMenuExtras(props: { m: Message; mine: boolean; conversati
   return (
     <>
       <button type="button" className="icon-button" aria-label="Open thread" title="Reply in thread" onClick={() => featuresOf(model).openThread({ conversationId: props.m.conversationId, rootId: props.m.id })}>
-        💬
+        <MessageSquare size={ICON} aria-hidden={true} />
       </button>
       {canPin ? (
         <button type="button" className="icon-button" aria-label="Pin" title="Pin" onClick={() => void model.attempt('Pinning', () => model.client.rest.pinMessage(props.m.conversationId, props.m.id))}>

@@ -5,6 +5,7 @@ import { useChat, useModel } from '../lib/hooks.js';
 import { featuresOf } from '../lib/features.js';
 import { timeOf } from '../lib/format.js';
 import { RichText } from './MessageItem.js';
+import { ICON, X } from './Icons.js';
 
 /** "N replies" under a thread root; opens the thread panel. Unread threads you follow are marked. */
 export function ThreadLink(props: { m: Message; replyCount: number; unread: number }) {
@@ -108,7 +109,7 @@ export function ThreadPanel(props: { conversationId: string; rootId: string }) {
           {following ? 'Following' : 'Follow'}
         </button>
         <button type="button" className="icon-button" aria-label="Close the thread" onClick={() => featuresOf(model).openThread(undefined)}>
-          ✕
+          <X size={ICON} aria-hidden={true} />
         </button>
       </header>
       <ol className="message-list thread-messages" ref={list} aria-label="Thread messages">
