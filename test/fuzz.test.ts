@@ -135,6 +135,8 @@ interface Route {
   params: string[];
   query: [string, Schema][];
   body: Schema | null;
+  /** Statuses the route documents as an HTML page (a page behind an emailed link). */
+  htmlStatuses: Set<string>;
 }
 
 function routesOf(openapi: any): Route[] {
@@ -148,6 +150,7 @@ function routesOf(openapi: any): Route[] {
         params: parameters.filter((p) => p.in === 'path').map((p) => p.name),
         query: parameters.filter((p) => p.in === 'query').map((p) => [p.name, p.schema]),
         body: op.requestBody?.content?.['application/json']?.schema ?? null,
+        htmlStatuses: new Set(Object.entries<any>(op.responses ?? {}).filter(([, r]) => r?.content?.['text/html']).map(([status]) => status)),
       });
     }
   }
@@ -217,6 +220,11 @@ for (const backend of SQL_BACKENDS) {
               ...(raw !== undefined ? { rawBody: raw } : body !== undefined ? { rawBody: JSON.stringify(body) ?? 'null' } : {}),
             });
             assert.ok(r.status < 500, `${route.method} ${path}?${qs} ${raw ?? JSON.stringify(body)?.slice(0, 500)} -> ${r.status} ${JSON.stringify(r.body)}`);
+            // An HTML error page only where the route documents one; everything else is a JSON error.
+            if (r.status >= 400 && r.headers.get('content-type')?.startsWith('text/html')) {
+              assert.ok(route.htmlStatuses.has(String(r.status)), `${route.method} ${route.path}: an undocumented HTML ${r.status}`);
+              return;
+            }
             if (r.status >= 400) assert.equal(typeof r.body?.error?.code, 'string', `${route.method} ${route.path}: error body ${JSON.stringify(r.body)}`);
           }),
           fcOptions(),

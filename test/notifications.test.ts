@@ -372,8 +372,14 @@ for (const { name: profile, sql, full } of PROFILES) {
       const verifyMail = () => smtp.mails.find((x) => x.to.includes(u.email) && /Confirm your email/.test(x.parsed.subject ?? ''));
       await waitFor('verification mail', () => !!verifyMail(), 20_000);
       const link = /(http\S+\/v1\/auth\/email\/verify\?token=[A-Za-z0-9_-]+)/.exec(verifyMail()!.parsed.text!)![1]!;
-      assert.equal((await fetch(link)).status, 200);
-      assert.equal((await fetch(link)).status, 400, 'single use');
+      const page = async () => {
+        const r = await fetch(link);
+        assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+        assert.match(await r.text(), /^<!doctype html>/, 'the page itself, not a JSON-quoted string');
+        return r.status;
+      };
+      assert.equal(await page(), 200);
+      assert.equal(await page(), 400, 'single use');
       assert.equal((await call(server.url, 'GET', '/v1/me/email-verification', { token: u.accessToken })).body.verified, true);
       assert.equal((await call(server.url, 'GET', '/v1/me', { token: u.accessToken })).body.emailVerified, true);
 

@@ -5,6 +5,10 @@ import type { AccountEmailService } from './account-email.service.js';
 const Token = Type.String({ minLength: 20, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' });
 const Password = Type.String({ minLength: 8, maxLength: 1024 });
 
+/** An HTML page in the OpenAPI document; the 400 of the link page is HTML for a bad token, JSON (schema errors) for a malformed one. */
+const htmlPage = { description: 'An HTML page for the browser that opened the link.', content: { 'text/html': { schema: Type.String() } } };
+const htmlOrError = { description: 'An HTML page, or a JSON error when the query is malformed.', content: { 'text/html': { schema: Type.String() }, 'application/json': { schema: ErrorResponse } } };
+
 function page(title: string, body: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title></head><body style="font-family:sans-serif;max-width:32em;margin:3em auto">${body}</body></html>`;
 }
@@ -47,7 +51,7 @@ export function registerAccountEmailRoutes(app: HttpApp, deps: { accountEmail: A
   // The page the reset link opens: a form that posts to the route above.
   app.get(
     '/v1/auth/password/reset',
-    { schema: { tags, summary: 'The page behind the password reset link.', querystring: Type.Object({ token: Token }), produces: ['text/html'] } },
+    { schema: { tags, summary: 'The page behind the password reset link.', querystring: Type.Object({ token: Token }), produces: ['text/html'], response: { 200: htmlPage } } },
     async (req, reply) => {
       const token = JSON.stringify(req.query.token);
       return reply.type('text/html; charset=utf-8').send(
@@ -61,7 +65,7 @@ export function registerAccountEmailRoutes(app: HttpApp, deps: { accountEmail: A
   );
   app.get(
     '/v1/auth/email/verify',
-    { schema: { tags, summary: 'The email verification link: marks the address verified.', querystring: Type.Object({ token: Token }), produces: ['text/html'] } },
+    { schema: { tags, summary: 'The email verification link: marks the address verified.', querystring: Type.Object({ token: Token }), produces: ['text/html'], response: { 200: htmlPage, 400: htmlOrError } } },
     async (req, reply) => {
       try {
         await svc.verifyEmail(req.query.token);
