@@ -28,12 +28,32 @@ export interface CallsState {
   current?: CurrentCall;
 }
 
-type Signal = { kind: 'offer' | 'answer'; sdp: string } | { kind: 'ice'; candidate: RTCIceCandidateInit };
+/**
+ * What peers send each other in `call.signal` frames. `ready` is the answering side saying
+ * "my media is up and I hold no offer from you": the offering side (re)sends its offer, so a
+ * first offer that came too early, or a peer that reloaded, never leaves the call silent.
+ */
+type Signal = { kind: 'offer' | 'answer'; sdp: string } | { kind: 'ice'; candidate: RTCIceCandidateInit } | { kind: 'ready' };
+
+/** Signals come from another browser: anything not shaped like one is dropped. */
+function asSignal(data: unknown): Signal | undefined {
+  if (!data || typeof data !== 'object') return undefined;
+  const d = data as Record<string, unknown>;
+  if ((d.kind === 'offer' || d.kind === 'answer') && typeof d.sdp === 'string') return { kind: d.kind, sdp: d.sdp };
+  if (d.kind === 'ice' && d.candidate && typeof d.candidate === 'object') return { kind: 'ice', candidate: d.candidate as RTCIceCandidateInit };
+  if (d.kind === 'ready') return { kind: 'ready' };
+  return undefined;
+}
+
+/** Signals kept while this tab is not yet in the call (joining, or waiting for the camera). */
+const EARLY_SIGNALS_MAX = 500;
 
 interface Peer {
   pc: RTCPeerConnection;
   /** Candidates that came before the remote description. */
   pending: RTCIceCandidateInit[];
+  /** Signals from this peer are handled one after another, in the order they came. */
+  queue: Promise<void>;
 }
 
 /**
@@ -62,6 +82,11 @@ export class CallController {
   private readonly listeners = new Set<() => void>();
   private readonly peers = new Map<string, Peer>();
   private readonly offs: (() => void)[] = [];
+  /**
+   * Signals that came before this tab could use them: the peer's offer and candidates can
+   * beat our own join response, and always beat our getUserMedia. Replayed once media is up.
+   */
+  private early: { callId: string; from: string; data: Signal }[] = [];
 
   constructor(private readonly model: ChatModel) {
     const client = model.client;
@@ -69,7 +94,7 @@ export class CallController {
       client.on('call.ringing', ({ call }) => this.onRinging(call)),
       client.on('call.updated', ({ call }) => this.onUpdated(call)),
       client.on('call.ended', ({ call }) => this.onUpdated(call)),
-      client.on('call.signal', ({ callId, from, data }) => void this.onSignal(callId, from, data as Signal)),
+      client.on('call.signal', ({ callId, from, data }) => this.onSignal(callId, from, data)),
     );
     // Closing the tab hangs up (the server would otherwise wait CALLS_OFFLINE_GRACE).
     const onHide = () => {
@@ -195,13 +220,21 @@ export class CallController {
         return;
       }
       this.patchCurrent({ local });
+      const early = this.early.filter((e) => e.callId === call.id);
+      this.early = [];
       this.connectPeers(this.state.current.call);
+      for (const e of early) this.onSignal(e.callId, e.from, e.data);
+      // The answering side asks for an offer if none came (see Signal).
+      for (const [userId, peer] of this.peers) {
+        if (this.me > userId) this.chain(peer, async () => (peer.pc.remoteDescription ? undefined : this.send(call.id, userId, { kind: 'ready' })));
+      }
     } catch (err) {
       this.patchCurrent({ error: `No microphone or camera: ${err instanceof Error ? err.message : String(err)}` });
     }
   }
 
   private teardown(): void {
+    this.early = [];
     for (const p of this.peers.values()) p.pc.close();
     this.peers.clear();
     for (const t of this.state.current?.local?.getTracks() ?? []) t.stop();
@@ -221,7 +254,7 @@ export class CallController {
     for (const p of call.participants) {
       if (p.userId === this.me || p.state !== 'joined' || this.peers.has(p.userId)) continue;
       const peer = this.peer(call.id, p.userId);
-      if (this.me < p.userId) void this.offer(call.id, p.userId, peer);
+      if (this.me < p.userId) this.chain(peer, () => this.offer(call.id, p.userId, peer));
     }
     for (const [userId, peer] of this.peers) {
       if (!call.participants.some((p) => p.userId === userId && p.state === 'joined')) {
@@ -238,7 +271,7 @@ export class CallController {
     const existing = this.peers.get(userId);
     if (existing) return existing;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers(), iceTransportPolicy: transportPolicy() });
-    const peer: Peer = { pc, pending: [] };
+    const peer: Peer = { pc, pending: [], queue: Promise.resolve() };
     this.peers.set(userId, peer);
     for (const t of this.state.current?.local?.getTracks() ?? []) pc.addTrack(t, this.state.current!.local!);
     pc.onicecandidate = (e) => {
@@ -265,30 +298,62 @@ export class CallController {
     this.send(callId, userId, { kind: 'offer', sdp: offer.sdp ?? '' });
   }
 
-  private async onSignal(callId: string, from: string, data: Signal): Promise<void> {
+  /** Runs `step` after everything already queued for this peer; a failure is logged, never thrown. */
+  private chain(peer: Peer, step: () => Promise<void> | void): void {
+    peer.queue = peer.queue.then(step).catch((err: unknown) => console.warn('parley: call signal failed', err));
+  }
+
+  private onSignal(callId: string, from: string, raw: unknown): void {
+    const data = asSignal(raw);
+    if (!data) return;
     const cur = this.state.current;
-    if (!cur || cur.call.id !== callId || cur.credentials.provider !== 'p2p' || !cur.local) return;
+    if (cur && cur.call.id !== callId) return;
+    if (cur && cur.credentials.provider !== 'p2p') return;
+    if (!cur || !cur.local) {
+      // Not in this call yet (the join response or the camera is still on its way): keep it.
+      if (this.early.length < EARLY_SIGNALS_MAX) this.early.push({ callId, from, data });
+      return;
+    }
     const peer = this.peer(callId, from);
-    try {
-      if (data.kind === 'offer') {
-        await peer.pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
-        const answer = await peer.pc.createAnswer();
-        await peer.pc.setLocalDescription(answer);
-        this.send(callId, from, { kind: 'answer', sdp: answer.sdp ?? '' });
-      } else if (data.kind === 'answer') {
-        await peer.pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
-      } else if (data.kind === 'ice') {
-        if (!peer.pc.remoteDescription) {
-          peer.pending.push(data.candidate);
-          return;
-        }
-        await peer.pc.addIceCandidate(data.candidate);
+    this.chain(peer, () => this.handleSignal(callId, from, peer, data));
+  }
+
+  private async handleSignal(callId: string, from: string, peer: Peer, data: Signal): Promise<void> {
+    const { pc } = peer;
+    if (data.kind === 'ready') {
+      if (this.me > from) return; // only the smaller id offers
+      if (pc.signalingState === 'have-local-offer' && pc.localDescription) {
+        this.send(callId, from, { kind: 'offer', sdp: pc.localDescription.sdp });
+      } else if (pc.remoteDescription) {
+        // They started over (a reload) while we still hold the old session: start a new one.
+        pc.close();
+        this.peers.delete(from);
+        const fresh = this.peer(callId, from);
+        this.chain(fresh, () => this.offer(callId, from, fresh));
+      } else {
+        await this.offer(callId, from, peer);
+      }
+      return;
+    }
+    if (data.kind === 'ice') {
+      if (!pc.remoteDescription) {
+        peer.pending.push(data.candidate);
         return;
       }
-      for (const c of peer.pending.splice(0)) await peer.pc.addIceCandidate(c);
-    } catch (err) {
-      console.warn('parley: call signal failed', err);
+      await pc.addIceCandidate(data.candidate);
+      return;
     }
+    if (data.kind === 'offer') {
+      if (pc.remoteDescription?.sdp === data.sdp) return; // the same offer sent again
+      await pc.setRemoteDescription({ type: 'offer', sdp: data.sdp });
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      this.send(callId, from, { kind: 'answer', sdp: answer.sdp ?? '' });
+    } else {
+      if (pc.signalingState !== 'have-local-offer') return; // an answer to an offer already answered
+      await pc.setRemoteDescription({ type: 'answer', sdp: data.sdp });
+    }
+    for (const c of peer.pending.splice(0)) await pc.addIceCandidate(c);
   }
 
   /** Bytes received per media kind over every peer connection, and the candidate types in use. */
