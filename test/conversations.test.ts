@@ -233,6 +233,19 @@ for (const backend of SQL_BACKENDS) {
         await wsBob.waitFor((f) => f.type === 'message.new' && f.message.text === 'before');
         assert.equal((await call(s.url, 'DELETE', `/v1/conversations/${cid}/members/${bob.id}`, { token: alice.accessToken })).status, 204);
         await wsBob.waitFor((f) => f.type === 'member.removed' && f.userId === bob.id);
+        // Once told, Bob is refused at once: typing (answered from his subscriptions) and read.
+        const wsAlice = await WsTestClient.connect(s.wsUrl, alice.accessToken);
+        for (const frame of [
+          { type: 'typing', conversationId: cid },
+          { type: 'read', conversationId: cid, seq: 1 },
+        ]) {
+          const id = `removed-${frame.type}`;
+          wsBob.send({ ...frame, id });
+          assert.equal((await wsBob.waitFor((f) => f.id === id && f.type === 'error')).code, 'not_found', frame.type);
+        }
+        wsAlice.close();
+        assert.equal(wsAlice.frames.some((f) => f.type === 'typing' && f.userId === bob.id), false);
+        assert.equal(wsBob.frames.filter((f) => f.type === 'member.removed' && f.userId === bob.id).length, 1, 'told once');
         await call(s.url, 'POST', `/v1/conversations/${cid}/members`, { token: alice.accessToken, body: { userIds: [carol.id] } });
         await wsCarol.waitFor((f) => f.type === 'conversation.updated' && f.conversation.id === cid);
         await send(s, alice, cid, 'after');

@@ -48,6 +48,23 @@ for (const backend of SQL_BACKENDS) {
       assert.ok(Math.max(...counts) <= 3, `statements per send: ${counts.join(', ')}`);
     });
 
+    test('a read receipt costs at most 4 statements: head, watermark with its event, unread count and mention-excluded count', async () => {
+      const convs = s.parley.services.conversations;
+      const { message } = await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'read-count', text: 'read me' });
+      await convs.markRead(bob.id, cid, message.seq - 1); // warm up
+      counter!.reset();
+      const r = await convs.markRead(bob.id, cid, message.seq);
+      assert.equal(r.lastReadSeq, message.seq);
+      const texts = counter!.statements.map((x) => x.text.replace(/\s+/g, ' ').slice(0, 90));
+      console.log(`statements per read (${backend}): ${texts.length}`, texts);
+      assert.ok(texts.length <= 4, `statements per read: ${texts.length}`);
+      const events = await s.parley.platform.sql.query<{ payload: any }>("SELECT payload FROM conversation_events WHERE conversation_id = $1 AND user_id = $2 AND type = 'read' ORDER BY id DESC LIMIT 1", [cid, bob.id]);
+      assert.deepEqual(events.rows[0]?.payload, { conversationId: cid, userId: bob.id, seq: message.seq }, 'the event is written by the same statement');
+      // A non-member learns nothing and nothing is written.
+      const carol = await signup(s.url, 'carol');
+      await assert.rejects(convs.markRead(carol.id, cid, message.seq), (err: any) => err.code === 'not_found');
+    });
+
     test('a send commits its message, mentions, activity, read position and outbox rows together', async () => {
       const sql = s.parley.platform.sql;
       const before = (await sql.query<{ at: Date }>('SELECT last_activity_at AS at FROM conversations WHERE id = $1', [cid])).rows[0]!.at;

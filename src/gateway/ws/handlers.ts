@@ -14,6 +14,7 @@ import type { ConversationsService } from '../../modules/conversations/conversat
 import type { MessagesService } from '../../modules/messages/messages.service.js';
 import type { SyncService } from '../../modules/sync/sync.service.js';
 import { freshCursor } from '../../modules/sync/sync.service.js';
+import { convTopic } from '../../platform/bus/index.js';
 import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from './frames.schemas.js';
 import type { ClientSession } from './session.js';
 
@@ -148,7 +149,8 @@ export class FrameHandlers {
         return;
       }
       case 'typing':
-        await this.deps.messages.typing(userId, f.conversationId);
+        // Membership carried by the subscription: a session hears a conversation only as a member.
+        await this.deps.messages.typing(userId, f.conversationId, s.topics.has(convTopic(f.conversationId)));
         return;
       case 'call.signal':
         if (!this.deps.calls) throw notFound('Call not found.');

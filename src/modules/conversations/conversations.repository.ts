@@ -184,14 +184,25 @@ export class ConversationsRepository {
   }
 
   /** Moves a read position forward only; returns the position after the call, or null for a non-member. */
+  /**
+   * Moves the member's read watermark forward and, when it moved, records the `read` event,
+   * in one statement: the watermark and its event commit together, and a non-member (no
+   * row) gets null, so the caller needs no membership check of its own.
+   */
   async advanceRead(id: string, userId: string, seq: number): Promise<{ lastReadSeq: number; moved: boolean } | null> {
-    const moved = await this.db.query<{ last_read_seq: number }>(
-      'UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 RETURNING last_read_seq',
+    const { rows } = await this.db.query<{ before: number | null; moved: number | null }>(
+      `WITH before AS (SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2),
+       moved AS (UPDATE members SET last_read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND last_read_seq < $3 RETURNING last_read_seq),
+       event AS (
+         INSERT INTO conversation_events (conversation_id, user_id, type, payload)
+         SELECT $1, $2, 'read', jsonb_build_object('conversationId', $1::text, 'userId', $2::text, 'seq', last_read_seq) FROM moved
+       )
+       SELECT (SELECT last_read_seq FROM before) AS before, (SELECT last_read_seq FROM moved) AS moved`,
       [id, userId, seq],
     );
-    if (moved.rows[0]) return { lastReadSeq: Number(moved.rows[0].last_read_seq), moved: true };
-    const { rows } = await this.db.query<{ last_read_seq: number }>('SELECT last_read_seq FROM members WHERE conversation_id = $1 AND user_id = $2', [id, userId]);
-    return rows[0] ? { lastReadSeq: Number(rows[0].last_read_seq), moved: false } : null;
+    const r = rows[0];
+    if (r?.moved != null) return { lastReadSeq: Number(r.moved), moved: true };
+    return r?.before != null ? { lastReadSeq: Number(r.before), moved: false } : null;
   }
 
   async insertMentions(conversationId: string, messageId: string, seq: number, userIds: readonly string[]): Promise<void> {

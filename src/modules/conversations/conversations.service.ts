@@ -214,18 +214,13 @@ export class ConversationsService {
       if (targetId === userId) throw invalid('Hand ownership to another member instead.');
       if (theirs === role) return [];
       await repo.setRole(conversationId, targetId, role);
-      if (role !== 'owner') return [{ userId: targetId, role }];
-      await repo.setRole(conversationId, userId, 'admin');
-      return [
-        { userId: targetId, role },
-        { userId, role: 'admin' as Role },
-      ];
+      const changes: { userId: string; role: Role }[] = role === 'owner' ? [{ userId: targetId, role }, { userId, role: 'admin' }] : [{ userId: targetId, role }];
+      if (role === 'owner') await repo.setRole(conversationId, userId, 'admin');
+      // The role changes and their sync events commit together.
+      for (const c of changes) await repo.appendEvent(conversationId, c.userId, 'member.updated', { conversationId, userId: c.userId, role: c.role });
+      return changes;
     });
-    for (const c of changed) {
-      const payload = { conversationId, userId: c.userId, role: c.role };
-      await this.repo.appendEvent(conversationId, c.userId, 'member.updated', payload);
-      await this.realtime.toConversation(conversationId, { type: 'member.updated', ...payload });
-    }
+    for (const c of changed) await this.realtime.toConversation(conversationId, { type: 'member.updated', conversationId, userId: c.userId, role: c.role });
     if (changed.length) {
       const action = role === 'owner' ? 'owner.transferred' : role === 'admin' ? 'admin.added' : 'admin.removed';
       await this.systemMessage(conversationId, userId, { action, actorId: userId, userIds: [targetId] });
@@ -282,13 +277,17 @@ export class ConversationsService {
       }
       await repo.removeMember(conversationId, targetId);
       if (targetRole === 'owner') await this.handOverOwnership(tx, conversationId);
+      // In the same transaction: a removal is never committed without its sync event.
+      await repo.appendEvent(conversationId, targetId, 'member.removed', { conversationId, userId: targetId });
     });
     this.hooks.onMemberRemoved(targetId, conversationId);
-    await this.repo.appendEvent(conversationId, targetId, 'member.removed', { conversationId, userId: targetId });
-    // The removed user still gets this one (they are subscribed until `$leave`)...
-    await this.realtime.toConversation(conversationId, { type: 'member.removed', conversationId, userId: targetId });
-    // ...and then every gateway drops them from the conversation before anything else is sent to it.
+    // First every gateway drops them from the conversation (nothing sent to it after this
+    // reaches them, and their sessions stop counting as members for typing)...
     await this.realtime.toUsers([targetId], { type: '$leave', conversationId });
+    await this.realtime.toConversation(conversationId, { type: 'member.removed', conversationId, userId: targetId });
+    // ...then they hear of it on their own topic, behind the `$leave`: once a client has seen
+    // its removal, its gateway has already stopped treating it as a member.
+    await this.realtime.toUsers([targetId], { type: 'member.removed', conversationId, userId: targetId });
     await this.hooks.leaveCalls(conversationId, targetId).catch(() => {});
     await this.systemMessage(conversationId, userId, { action: leaving ? 'member.left' : 'member.removed', actorId: userId, userIds: [targetId] });
   }
@@ -337,15 +336,18 @@ export class ConversationsService {
   }
 
   /** Moves the caller's read position forward (never back, never past the last message). */
+  /**
+   * Advances the reader's watermark (never past the last message). The watermark update
+   * checks membership and records the event in the same statement: a non-member learns
+   * nothing (the head read before it is only used to clamp, never returned).
+   */
   async markRead(userId: string, conversationId: string, seq: number): Promise<{ lastReadSeq: number; unreadCount: number }> {
-    await this.requireMember(userId, conversationId);
     const head = (await this.messages.heads([conversationId])).get(conversationId);
     const target = Math.min(seq, head?.lastSeq ?? 0);
     const r = await this.repo.advanceRead(conversationId, userId, target);
     if (!r) throw notFound('Conversation not found.');
     if (r.moved) {
       this.hooks.onRead(userId, conversationId);
-      await this.repo.appendEvent(conversationId, userId, 'read', { conversationId, userId, seq: r.lastReadSeq });
       await this.realtime.toConversation(conversationId, { type: 'read', conversationId, userId, seq: r.lastReadSeq });
     }
     const position = [{ conversationId, afterSeq: r.lastReadSeq }];

@@ -319,8 +319,14 @@ export class MessagesService {
   }
 
   /** Typing indicators are published, never stored. */
-  async typing(userId: string, conversationId: string): Promise<void> {
-    await this.conversations.requireMember(userId, conversationId);
+  /**
+   * Tells the conversation the user is typing. `subscribed`: the caller's gateway session
+   * hears the conversation's topic, which it does only as a member (it joins on `$join` and
+   * leaves on `$leave`, published when membership changes), so no query is needed; otherwise
+   * membership is read from the database.
+   */
+  async typing(userId: string, conversationId: string, subscribed = false): Promise<void> {
+    if (!subscribed) await this.conversations.requireMember(userId, conversationId);
     await this.realtime.toConversation(conversationId, { type: 'typing', conversationId, userId });
   }
 }
