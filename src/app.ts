@@ -254,7 +254,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
     }
     const pins = new PinsService(new PinsRepository(platform.sql), conversations, platform.messages, views, realtime);
     const threads = (late.threads = new ThreadsService(new ThreadsRepository(platform.sql), conversations, platform.messages, views, realtime));
-    const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, jobs: platform.jobs });
+    const linkPreviews = new LinksService({ repo: new LinksRepository(platform.sql), config, logger: logger.child({ component: 'links' }), conversations, realtime, messages: platform.messages });
     const messages = new MessagesService({
       store: platform.messages,
       sends: new SendRepository(platform.sql),
@@ -273,7 +273,7 @@ export async function startParley(config: Config, opts: StartOptions = {}): Prom
       assertNotBlocked: (conversationId, userId) => blocks.assertMaySend(conversationId, userId),
       onDeleted: [(cid, mid, seq, actorId) => pins.onMessageDeleted(cid, mid, seq, actorId), (cid, mid) => threads.onMessageDeleted(cid, mid)],
       threads,
-      afterSend: [(m) => linkPreviews.onMessageSent(m)],
+      jobsFor: (text) => linkPreviews.jobsFor(text),
     });
     const calls = (late.calls = new CallsService({
       db: platform.sql,

@@ -79,6 +79,12 @@ for (const backend of SQL_BACKENDS) {
       assert.equal(Number(read.rows[0]!.s), message.seq);
       const after = (await sql.query<{ at: Date }>('SELECT last_activity_at AS at FROM conversations WHERE id = $1', [cid])).rows[0]!.at;
       assert.ok(after.getTime() >= before.getTime() && after.getTime() === new Date(message.createdAt).getTime());
+
+      // A message with a link also gets its preview job in the same statement.
+      const linked = (await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'with-link', text: 'see https://example.test/page' })).message;
+      const linkedJobs = await sql.query<{ id: string; payload: any }>('SELECT id, payload FROM outbox WHERE id LIKE $1 ORDER BY id', [`%:${linked.id}`]);
+      assert.deepEqual(linkedJobs.rows.map((r) => r.id), ['links.preview', 'mentions.detect', 'notify.background', 'notify.email', 'notify.push'].map((k) => `${k}:${linked.id}`));
+      assert.equal(linkedJobs.rows[0]!.payload.messageId, linked.id);
     });
 
     test('a step failing mid-send (after the message insert) leaves nothing written; the retry stores it with the next seq', async () => {

@@ -1,6 +1,7 @@
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
-import type { JobQueue } from '../../platform/jobs/jobs.port.js';
+import type { JobKind } from '../../platform/jobs/jobs.port.js';
+import type { MessageStore } from '../../platform/message-store/index.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { Realtime } from '../realtime/realtime.js';
 import { GuardError, guardedFetch, type GuardOptions } from './link.guard.js';
@@ -16,11 +17,14 @@ export interface LinkPreview {
   siteName: string | null;
 }
 
-/** The `links.preview` job: the links of one new message. */
+/**
+ * The `links.preview` job. It is an outbox row written by the send statement itself (so a
+ * message with links never commits without it), with the payload every send job has: the
+ * worker reads the message's links from the stored text.
+ */
 export interface LinkPreviewJob {
   messageId: string;
   conversationId: string;
-  urls: string[];
 }
 
 export const MAX_MESSAGE_IDS = 100;
@@ -42,7 +46,8 @@ export class LinksService {
       logger: Logger;
       conversations: ConversationsService;
       realtime: Realtime;
-      jobs: JobQueue | null;
+      /** Where the worker reads a message's text. */
+      messages: Pick<MessageStore, 'findById'>;
       /** For tests: DNS resolution used by the guard. */
       resolve?: GuardOptions['resolve'];
     },
@@ -52,18 +57,9 @@ export class LinksService {
     return this.deps.config.LINK_PREVIEWS;
   }
 
-  /** Called after a message is stored: queues a preview job when it has links. */
-  async onMessageSent(m: { id: string; conversationId: string; text: string | null; kind?: string }): Promise<void> {
-    if (!this.enabled || !this.deps.jobs || (m.kind && m.kind !== 'user')) return;
-    const urls = extractUrls(m.text);
-    if (urls.length === 0) return;
-    const payload: LinkPreviewJob = { messageId: m.id, conversationId: m.conversationId, urls };
-    try {
-      await this.deps.jobs.enqueue('links.preview', payload, { id: `links.preview:${m.id}` });
-    } catch (err) {
-      // The message is stored and delivered; only its preview is lost.
-      this.deps.logger.warn({ err, messageId: m.id }, 'could not queue a link preview');
-    }
+  /** The jobs a new message's text needs from this module: a preview when it has links. */
+  jobsFor(text: string | null): readonly JobKind[] {
+    return this.enabled && extractUrls(text).length > 0 ? ['links.preview'] : [];
   }
 
   private guardOptions(): GuardOptions {
@@ -102,8 +98,11 @@ export class LinksService {
   /** The job: fetch each link, attach the ones with a preview, tell the conversation. */
   async handleJob(job: LinkPreviewJob): Promise<void> {
     if (!this.enabled) return;
+    // Deleted (or never a user message) by the time the job runs: nothing to preview.
+    const m = await this.deps.messages.findById(job.conversationId, job.messageId);
+    if (!m || m.deletedAt || m.kind !== 'user') return;
     const previews: LinkPreview[] = [];
-    for (const url of job.urls.slice(0, 3)) {
+    for (const url of extractUrls(m.text).slice(0, 3)) {
       const p = await this.preview(url);
       if (p) previews.push(p);
     }

@@ -73,10 +73,10 @@ export interface MessagesServiceDeps {
   /** From the threads module. */
   threads: ThreadHooks;
   /**
-   * Steps started after a new message is stored and published (link previews). Not
-   * awaited: they never delay or fail the send, and each handles its own errors.
+   * Jobs a new message needs besides SEND_JOBS, from its text (link previews). They are
+   * outbox rows of the send's own statement, committed with the message.
    */
-  afterSend: readonly ((m: StoredMessage) => Promise<void>)[];
+  jobsFor: (text: string | null) => readonly JobKind[];
 }
 
 /**
@@ -100,7 +100,7 @@ export class MessagesService {
   private readonly assertNotBlocked: (conversationId: string, senderId: string) => Promise<void>;
   private readonly onDeleted: readonly ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[];
   private readonly threads: ThreadHooks;
-  private readonly afterSend: readonly ((m: StoredMessage) => Promise<void>)[];
+  private readonly jobsFor: (text: string | null) => readonly JobKind[];
 
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
@@ -116,7 +116,7 @@ export class MessagesService {
     this.assertNotBlocked = deps.assertNotBlocked;
     this.onDeleted = deps.onDeleted;
     this.threads = deps.threads;
-    this.afterSend = deps.afterSend;
+    this.jobsFor = deps.jobsFor;
     this.attachments = deps.attachments;
     this.outbox = deps.outbox;
     this.metrics = deps.metrics;
@@ -160,11 +160,13 @@ export class MessagesService {
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
     const row = { id: newId(), conversationId: input.conversationId, senderId: userId, clientMsgId: input.clientMsgId, text, attachments, replyToId, mentions };
+    const extra = this.jobsFor(text);
+    const jobs = extra.length ? [...SEND_JOBS, ...extra] : SEND_JOBS;
 
     let stored: StoredMessage;
     let created: boolean;
     if (this.store.inSqlDatabase) {
-      const r = await this.batcher.submit(row, SEND_JOBS);
+      const r = await this.batcher.submit(row, jobs);
       if (r.kind !== 'stored') {
         // Nothing written: a retry (everything of the first attempt committed with it, so
         // there is nothing to repair), a concurrent copy that won, or a non-member.
@@ -190,7 +192,7 @@ export class MessagesService {
     } else {
       const r = await this.store.insert({ ...row, kind: 'user', system: null });
       if (r.message.conversationId !== input.conversationId) throw conflict('This clientMsgId was already used for a message in another conversation.');
-      const side = await this.sends.storeSideEffects(r.message, SEND_JOBS);
+      const side = await this.sends.storeSideEffects(r.message, jobs);
       // Removed between the check and the SQL half: the message stays in the history (as a
       // message sent just before the removal would), but gets no jobs and no activity.
       if (!side) throw notFound('Conversation not found.');
@@ -206,7 +208,6 @@ export class MessagesService {
     const message = created ? await this.views.fresh(stored, threadRoot ? { threadRootId: threadRoot.id } : {}) : await this.views.one(stored);
     // The sender's read position travels in the event (one frame per message for everyone).
     await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
-    if (created) for (const step of this.afterSend) void step(stored).catch(() => {});
     return { message, created };
   }
 
