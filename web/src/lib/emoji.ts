@@ -37,57 +37,85 @@ const GROUPS: readonly (readonly [number, string, string])[] = [
 ];
 
 /**
- * A check whether this browser draws an emoji as one glyph: the list is newer than most
+ * Which of these emoji this browser draws as one glyph: the list is newer than most
  * installed emoji fonts, and an emoji the font lacks shows as a blank, a box or several
  * pieces. Null when no colour emoji font is there at all (then everything is offered).
+ *
+ * All of them are drawn on one canvas, each clipped to its own cell, and read back with a
+ * single getImageData: one readback per emoji took seconds on a slow machine (and left
+ * `:shortcodes:` and the picker waiting for it).
  */
-function glyphCheck(): ((e: string) => boolean) | null {
+function drawable(emojis: readonly string[]): boolean[] | null {
   if (typeof document === 'undefined') return null;
+  const CELL = 24;
+  const COLS = 48;
+  // Two reference cells first: nothing drawn (blank) and a code point no font has (tofu).
+  const items = ['', '\u{10FFFD}', '😀', ...emojis];
   const c = document.createElement('canvas');
-  c.width = c.height = 24;
+  c.width = COLS * CELL;
+  c.height = Math.ceil(items.length / COLS) * CELL;
   const g = c.getContext('2d', { willReadFrequently: true });
   if (!g) return null;
   g.font = "18px 'Noto Color Emoji', 'Apple Color Emoji', 'Segoe UI Emoji', sans-serif";
   g.textBaseline = 'top';
-  const pixels = (e: string): string => {
-    g.clearRect(0, 0, 24, 24);
-    g.fillText(e, 0, 0);
-    const d = g.getImageData(0, 0, 24, 24).data;
-    let key = '';
-    for (let i = 3; i < d.length; i += 16) key += d[i]! > 0 ? '1' : '0';
-    return key;
+  items.forEach((e, i) => {
+    if (!e) return;
+    const x = (i % COLS) * CELL;
+    const y = Math.floor(i / COLS) * CELL;
+    g.save();
+    g.beginPath();
+    g.rect(x, y, CELL, CELL);
+    g.clip();
+    g.fillText(e, x, y);
+    g.restore();
+  });
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  // Every fourth pixel's alpha of a cell: enough to tell a glyph from a blank or a box.
+  const key = (i: number): string => {
+    const x0 = (i % COLS) * CELL;
+    const y0 = Math.floor(i / COLS) * CELL;
+    let k = '';
+    for (let y = 0; y < CELL; y++) for (let x = 0; x < CELL; x += 4) k += d[((y0 + y) * c.width + x0 + x) * 4 + 3]! > 0 ? '1' : '0';
+    return k;
   };
-  const blank = pixels('');
-  const tofu = pixels('\u{10FFFD}');
+  const blank = key(0);
+  const tofu = key(1);
+  const smile = key(2);
+  if (smile === blank || smile === tofu) return null;
   const base = g.measureText('😀').width;
-  if (pixels('😀') === blank || pixels('😀') === tofu) return null;
-  return (e) => {
-    const p = pixels(e);
-    return p !== blank && p !== tofu && g.measureText(e).width <= base * 1.4;
-  };
+  return emojis.map((e, i) => {
+    const k = key(i + 3);
+    return k !== blank && k !== tofu && g.measureText(e).width <= base * 1.4;
+  });
 }
 
 let loading: Promise<EmojiData> | undefined;
 let loaded: EmojiData | undefined;
 
-/** Loads (once) the emoji list and shortcodes. */
+/** Loads (once) the emoji list and shortcodes; a failed load (a chunk that did not arrive) is tried again on the next call. */
 export function loadEmoji(): Promise<EmojiData> {
-  loading ??= Promise.all([import('emojibase-data/en/compact.json'), import('emojibase-data/en/shortcodes/github.json')]).then(([compact, github]) => {
-    const codes = github.default as Record<string, string | string[]>;
-    const list = compact.default as { hexcode: string; label: string; unicode: string; group?: number; order?: number; tags?: string[] }[];
-    const byShortcode = new Map<string, string>();
-    const groups: EmojiGroup[] = GROUPS.map(([, key, label]) => ({ key, label, emojis: [] }));
-    const drawable = glyphCheck();
-    for (const e of [...list].sort((a, b) => (a.order ?? 0) - (b.order ?? 0))) {
-      const sc = codes[e.hexcode];
-      const shortcodes = sc === undefined ? [] : Array.isArray(sc) ? sc : [sc];
-      for (const s of shortcodes) byShortcode.set(s, e.unicode);
-      const gi = GROUPS.findIndex(([g]) => g === e.group);
-      if (gi >= 0 && (!drawable || drawable(e.unicode))) groups[gi]!.emojis.push({ unicode: e.unicode, label: e.label, shortcodes, tags: e.tags ?? [] });
-    }
-    loaded = { groups, byShortcode };
-    return loaded;
-  });
+  loading ??= Promise.all([import('emojibase-data/en/compact.json'), import('emojibase-data/en/shortcodes/github.json')]).then(
+    ([compact, github]) => {
+      const codes = github.default as Record<string, string | string[]>;
+      const list = [...(compact.default as { hexcode: string; label: string; unicode: string; group?: number; order?: number; tags?: string[] }[])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+      const byShortcode = new Map<string, string>();
+      const groups: EmojiGroup[] = GROUPS.map(([, key, label]) => ({ key, label, emojis: [] }));
+      const shown = drawable(list.map((e) => e.unicode));
+      list.forEach((e, i) => {
+        const sc = codes[e.hexcode];
+        const shortcodes = sc === undefined ? [] : Array.isArray(sc) ? sc : [sc];
+        for (const s of shortcodes) byShortcode.set(s, e.unicode);
+        const gi = GROUPS.findIndex(([g]) => g === e.group);
+        if (gi >= 0 && (!shown || shown[i])) groups[gi]!.emojis.push({ unicode: e.unicode, label: e.label, shortcodes, tags: e.tags ?? [] });
+      });
+      loaded = { groups, byShortcode };
+      return loaded;
+    },
+    (err: unknown) => {
+      loading = undefined;
+      throw err;
+    },
+  );
   return loading;
 }
 
@@ -97,9 +125,19 @@ export function useEmojiData(): EmojiData | null {
   useEffect(() => {
     if (data) return;
     let live = true;
-    void loadEmoji().then((d) => live && setData(d));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A chunk that failed to load (a network blip) is fetched again, a few seconds apart.
+    const attempt = (left: number) =>
+      loadEmoji().then(
+        (d) => live && setData(d),
+        () => {
+          if (live && left > 0) timer = setTimeout(() => void attempt(left - 1), 3000);
+        },
+      );
+    void attempt(5);
     return () => {
       live = false;
+      clearTimeout(timer);
     };
   }, [data]);
   return data;
