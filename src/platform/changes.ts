@@ -23,7 +23,7 @@ export interface ChangeSnapshot {
  * Where a scan starts: changes not visible in `snapshot`, and (when set) changes stamped
  * at or after `since`. `since` is the time-based lower bound of a cursor issued before
  * change numbers existed (served once, see sync.cursor.ts) or of a cursor handed out on a
- * live connection (see `LIVE_SLACK_MS` there). At least one of the two is set.
+ * live connection (see `LIVE_SLACK_MS` in sync.service.ts). At least one of the two is set.
  */
 export interface ChangeFrom {
   readonly snapshot?: ChangeSnapshot;
@@ -48,15 +48,4 @@ export function visibleIn(n: bigint, s: ChangeSnapshot): boolean {
   if (n < s.xmin) return true;
   if (n >= s.xmax) return false;
   return !s.xip.includes(n);
-}
-
-/** `s` as a `pg_snapshot` literal (`xmin:xmax:xip,...`). */
-export function snapshotText(s: ChangeSnapshot): string {
-  return `${s.xmin}:${s.xmax}:${s.xip.join(',')}`;
-}
-
-/** A `pg_snapshot` as PostgreSQL prints it. */
-export function parseSnapshotText(text: string): ChangeSnapshot {
-  const [xmin, xmax, xip] = text.split(':');
-  return { xmin: BigInt(xmin!), xmax: BigInt(xmax!), xip: xip ? xip.split(',').map((x) => BigInt(x)) : [] };
 }

@@ -1,6 +1,6 @@
 import type { ChangeScan, ChangeSnapshot } from '../../platform/changes.js';
 import type { MessageChangeRow, MessageStore } from '../../platform/message-store/index.js';
-import type { SyncEvent, Role } from '../../../sdk/types.js';
+import type { Role, SyncEvent } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { EventRow } from '../conversations/conversations.repository.js';
 import type { MessageViews } from '../messages/message.view.js';

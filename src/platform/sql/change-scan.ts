@@ -1,5 +1,16 @@
-import { parseSnapshotText, snapshotText, type ChangeScan, type ChangeSnapshot } from '../changes.js';
+import type { ChangeScan, ChangeSnapshot } from '../changes.js';
 import type { SqlExecutor } from './sql.port.js';
+
+/** `s` as a `pg_snapshot` literal (`xmin:xmax:xip,...`). */
+function snapshotText(s: ChangeSnapshot): string {
+  return `${s.xmin}:${s.xmax}:${s.xip.join(',')}`;
+}
+
+/** A `pg_snapshot` as PostgreSQL prints it. */
+function parseSnapshotText(text: string): ChangeSnapshot {
+  const [xmin, xmax, xip] = text.split(':');
+  return { xmin: BigInt(xmin!), xmax: BigInt(xmax!), xip: xip ? xip.split(',').map((x) => BigInt(x)) : [] };
+}
 
 /** The columns of a table a change scan reads: its `xid8` change column, its time stamp and its key. */
 export interface ChangeColumns {
