@@ -4,9 +4,25 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { SQL_BACKENDS, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
+import { decodeCursor, encodeCursor } from '../src/modules/sync/sync.cursor.js';
+import { visibleIn, type ChangeSnapshot } from '../src/platform/changes.js';
+import { newId } from '../src/ids.js';
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const unb64 = (c: string) => JSON.parse(Buffer.from(c, 'base64url').toString()) as { v: number };
+
+test('a snapshot with many transactions in progress is kept short without losing any of them', () => {
+  const xmin = 2n ** 40n;
+  const full: ChangeSnapshot = { xmin, xmax: xmin + 5000n, xip: Array.from({ length: 40 }, (_, i) => xmin + 7n + BigInt(i) * 100n) };
+  const cursor = encodeCursor({ m: { from: { snapshot: full }, until: full, after: { change: xmin + 3n, id: newId() } }, e: { from: { snapshot: full } } });
+  assert.ok(cursor.length < 2000);
+  const back = decodeCursor(cursor);
+  for (const kept of [back.m.from.snapshot!, back.m.until!, back.e.from.snapshot!]) {
+    assert.ok(kept.xip.length <= 16);
+    // Everything unseen in the full snapshot is unseen in the kept one (it may resend, never skip).
+    for (let n = xmin - 2n; n < full.xmax + 2n; n += 1n) if (!visibleIn(n, full)) assert.equal(visibleIn(n, kept), false, String(n));
+  }
+});
 
 for (const backend of SQL_BACKENDS) {
   describe(`sync cursors (${backend})`, () => {

@@ -21,14 +21,14 @@ export interface SyncCursor {
 }
 
 /** How far back a v1 cursor position that had not started paging rescanned (its late-commit window). */
-export const V1_OVERLAP_MS = 10_000;
+const V1_OVERLAP_MS = 10_000;
 
 /**
  * In-progress transactions a cursor snapshot keeps. Past that, the snapshot's xmax is
  * lowered to the first one left out: everything from there on counts as unseen, so the
  * next sync may resend a few changes but never skips one, and the cursor stays short.
  */
-export const MAX_CURSOR_XIP = 16;
+const MAX_CURSOR_XIP = 16;
 
 /** Cursor times must be real dates (year 2000 to 9999): anything else is a forged cursor. */
 const MIN_AT = Date.UTC(2000, 0, 1);

@@ -14,7 +14,7 @@ import { decodeCursor, encodeCursor, type SyncCursor } from './sync.cursor.js';
  * seconds (clients drop what they already have: same message `rev`), then cursors are exact.
  * Commit order needs no window: that is what the change snapshots are for.
  */
-export const LIVE_SLACK_MS = 10_000;
+const LIVE_SLACK_MS = 10_000;
 
 type Item = { at: Date; stream: 'm'; change: bigint; id: string; m: MessageChangeRow } | { at: Date; stream: 'e'; change: bigint; id: string; e: EventRow };
 

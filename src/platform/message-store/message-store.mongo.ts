@@ -55,7 +55,7 @@ const CHANGES_BACKFILLED = 'backfilled:v1';
  * writer can land a number the last scan had already passed. MongoDB only (the SQL store
  * is exact); see the class comment.
  */
-export const MONGO_CHANGE_RESCAN = 256;
+const MONGO_CHANGE_RESCAN = 256;
 /**
  * FerretDB only: lookup documents keyed by `_id`, the one filter FerretDB 1.24's SQLite
  * handler pushes down to an index (every other query decodes the whole collection in Go).
