@@ -260,9 +260,9 @@ export class MongoMessageStore implements MessageStore {
       // key, so sharding by conversationId would need the port's idempotency key to
       // include the conversation.)
       await col.createIndex({ senderId: 1, clientMsgId: 1 }, { name: IDX_CLIENT, unique: true });
-      // sync: changedSince
+      // sync from cursors of the old time-based format: changedSince by updatedAt
       await col.createIndex({ conversationId: 1, updatedAt: 1, _id: 1 }, { name: IDX_UPDATED });
-      // sync by change number: changedSince
+      // sync: changedSince by change number
       await col.createIndex({ conversationId: 1, change: 1, _id: 1 }, { name: IDX_CHANGE });
       // search: a term index (multikey) scanned by anchored prefix per conversation. Not a
       // MongoDB $text index: $text has no prefix matching (partial words would not be
