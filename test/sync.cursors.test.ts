@@ -7,6 +7,7 @@ import { SQL_BACKENDS, call, signup, startTestServer, type TestServer, type Test
 import { decodeCursor, encodeCursor } from '../src/modules/sync/sync.cursor.js';
 import { visibleIn, type ChangeSnapshot } from '../src/platform/changes.js';
 import { newId } from '../src/ids.js';
+import { WsTestClient } from './support/ws-client.js';
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const unb64 = (c: string) => JSON.parse(Buffer.from(c, 'base64url').toString()) as { v: number };
@@ -107,6 +108,34 @@ for (const backend of SQL_BACKENDS) {
       assert.ok(events.some((e) => e.message?.id === sent.body.id), 'changes since its time');
       assert.equal(unb64(cursor).v, 2);
       assert.deepEqual((await sync(cursor)).events, [], 'from then on, exact');
+    });
+
+    test('WebSocket: ready, pong and resumed cursors are v2; resuming from a resumed cursor replays nothing twice', async () => {
+      const resume = async (ws: WsTestClient, cursor: string) => {
+        const from = ws.frames.length;
+        const done = await ws.request({ type: 'resume', cursor });
+        assert.equal(done.type, 'resumed', JSON.stringify(done));
+        return { cursor: done.cursor as string, events: ws.frames.slice(from).filter((f) => f.type !== 'resumed') };
+      };
+      const first = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+      const ready = first.frames.find((f) => f.type === 'ready');
+      first.close();
+      assert.equal(unb64(ready.cursor).v, 2);
+      const sent = await send('while away');
+      const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+      try {
+        const replay = await resume(ws, ready.cursor);
+        assert.ok(replay.events.some((e) => e.type === 'message.new' && e.message.id === sent.body.id));
+        assert.equal(unb64(replay.cursor).v, 2);
+        assert.deepEqual((await resume(ws, replay.cursor)).events, []);
+        ws.send({ type: 'ping', id: 'p1' });
+        const pong = await ws.waitFor((f) => f.type === 'pong' && f.id === 'p1');
+        assert.equal(unb64(pong.cursor).v, 2);
+        const bad = await ws.request({ type: 'resume', cursor: b64({ v: 2, m: { s: '0:0:' }, e: { s: '1:0:' } }) });
+        assert.deepEqual([bad.type, bad.code], ['error', 'invalid_request']);
+      } finally {
+        ws.close();
+      }
     });
 
     test('forged v2 cursors are invalid_request', async () => {
