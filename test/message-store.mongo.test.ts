@@ -50,6 +50,41 @@ describe('message store contract: MongoDB', { skip }, () => {
   });
 });
 
+// Change numbers come from a counter one round trip before the write, so a writer can land
+// a number a scan has already passed: the next scan's rescan band must still deliver it.
+describe('MongoDB store: a late writer within the rescan band', { skip }, () => {
+  test('a change numbered before a scan but written after it comes with the next scan', async () => {
+    const logger = createLogger('silent');
+    const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
+    const admin = new MongoClient(server!.url, { serverSelectionTimeoutMS: 5_000 });
+    await admin.connect();
+    const store = await MongoMessageStore.open(server!.url, dbName, logger);
+    try {
+      const c = newId();
+      const { message: m } = await store.insert({ id: newId(), conversationId: c, senderId: 'u1', clientMsgId: newId(), kind: 'user', text: 'before', attachments: [], replyToId: null, mentions: [], system: null });
+      const start = await store.changeSnapshot();
+      // The late writer takes its number (as `nextChange` does)...
+      const counter = await admin.db(dbName).collection<{ _id: string; n: number }>('message_changes').findOneAndUpdate({ _id: 'counter' }, { $inc: { n: 1 } }, { returnDocument: 'after' });
+      const late = counter!.n;
+      // ...a scan runs past it and another change lands after it...
+      const { message: other } = await store.insert({ id: newId(), conversationId: c, senderId: 'u2', clientMsgId: newId(), kind: 'user', text: 'other', attachments: [], replyToId: null, mentions: [], system: null });
+      const first = await store.changedSince([c], { from: { snapshot: start } }, 100);
+      assert.ok(first.changes.some((x) => x.message.id === other.id));
+      assert.ok(!first.changes.some((x) => x.message.text === 'late'), 'not written yet');
+      // ...and only then does the late write land, with its older number.
+      await admin.db(dbName).collection<{ _id: string }>('messages').updateOne({ _id: m.id }, { $set: { text: 'late', rev: m.rev + 1, change: late } });
+      const next = await store.changedSince([c], { from: { snapshot: first.snapshot } }, 100);
+      const got = next.changes.find((x) => x.message.id === m.id);
+      assert.equal(got?.message.text, 'late', 'delivered by the next scan');
+      assert.equal(got?.isNew, false);
+    } finally {
+      await store.close();
+      await admin.db(dbName).dropDatabase();
+      await admin.close();
+    }
+  });
+});
+
 // FerretDB answers the hot path from `message_index` (lookups by _id); these show the index
 // is rebuilt for messages stored without it, and that a lagging index never breaks
 // idempotency or seq allocation. Only on FerretDB: a real MongoDB does not use the index.

@@ -13,7 +13,7 @@ import { EntityId, SendMessageBody } from '../../modules/messages/messages.schem
 export const FrameId = Type.String({ maxLength: 128 });
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 /** Opaque cursor from `ready`, `pong`, `resumed` or `/v1/sync`: printable ASCII only. */
-const Cursor = Type.String({ minLength: 1, maxLength: 1000, pattern: '^[\\x21-\\x7e]+$' });
+const Cursor = Type.String({ minLength: 1, maxLength: 2000, pattern: '^[\\x21-\\x7e]+$' });
 
 /** Most conversations one `resume` may name. */
 export const MAX_RESUME_CONVERSATIONS = 5000;

@@ -13,7 +13,6 @@ import type { RateLimiter, UserAction } from '../../modules/auth/rate-limiter.js
 import type { ConversationsService } from '../../modules/conversations/conversations.service.js';
 import type { MessagesService } from '../../modules/messages/messages.service.js';
 import type { SyncService } from '../../modules/sync/sync.service.js';
-import { freshCursor } from '../../modules/sync/sync.service.js';
 import { convTopic } from '../../platform/bus/index.js';
 import { CLIENT_FRAME_SCHEMAS, type ClientFrame, type ClientFrameType } from './frames.schemas.js';
 import type { ClientSession } from './session.js';
@@ -93,7 +92,11 @@ export class FrameHandlers {
         return s.sendError(id, new AppError('rate_limited', what, { retryAfterSeconds: wait }));
       }
       if (type === 'ping') {
-        s.sendEvent(id === undefined ? { type: 'pong', cursor: freshCursor() } : { type: 'pong', id, cursor: freshCursor() });
+        // Answered beside the frame queue, as soon as the cursor's snapshot is read.
+        this.deps.sync.freshCursor({ live: true }).then(
+          (cursor) => s.sendEvent(id === undefined ? { type: 'pong', cursor } : { type: 'pong', id, cursor }),
+          (err: unknown) => s.sendError(id, err),
+        );
         return;
       }
       s.resumeInFlight = true;
@@ -187,7 +190,7 @@ export class FrameHandlers {
       s.sendEvent({ type: 'resumed', ...idPart, cursor });
       return;
     }
-    const cursor = freshCursor();
+    const cursor = await this.deps.sync.freshCursor({ live: true });
     const wanted = Object.entries(f.conversations ?? {});
     // All or nothing: one reply per request id, so a client never mistakes a partial error for the answer.
     for (const [conversationId] of wanted) await this.deps.conversations.requireMember(s.userId, conversationId);

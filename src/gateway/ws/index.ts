@@ -20,7 +20,6 @@ import type { ConversationsService } from '../../modules/conversations/conversat
 import type { MessagesService } from '../../modules/messages/messages.service.js';
 import type { PresenceService } from '../../modules/presence/presence.service.js';
 import type { SyncService } from '../../modules/sync/sync.service.js';
-import { freshCursor } from '../../modules/sync/sync.service.js';
 import type { Metrics } from '../metrics.js';
 import { FrameHandlers, type CallSignals } from './handlers.js';
 import { Hub } from './hub.js';
@@ -112,10 +111,11 @@ export class WsGateway {
     }
     const session = new ClientSession(claimed.userId, claimed.sessionId, this.env);
     this.hub.add(session);
-    // Taken before subscribing: a client resuming from it misses nothing published meanwhile.
-    const cursor = freshCursor();
+    let cursor: string;
     let user: Awaited<ReturnType<UsersService['me']>>;
     try {
+      // Taken before subscribing: a client resuming from it misses nothing published meanwhile.
+      cursor = await this.deps.sync.freshCursor({ live: true });
       const [auth, , me] = await Promise.all([
         this.deps.auth.authenticate(token),
         this.hub

@@ -1,4 +1,6 @@
 import type { SqlExecutor } from '../../platform/sql/index.js';
+import { currentSnapshot, scanChanges } from '../../platform/sql/change-scan.js';
+import type { ChangeScan, ChangeSnapshot } from '../../platform/changes.js';
 import type { Role } from '../../../sdk/types.js';
 
 export interface ConversationRow {
@@ -235,19 +237,22 @@ export class ConversationsRepository {
     await this.db.query('INSERT INTO conversation_events (conversation_id, user_id, type, payload) VALUES ($1, $2, $3, $4)', [conversationId, userId, type, JSON.stringify(payload)]);
   }
 
-  /**
-   * Events of these conversations, or about this user, from `since` on, by (created_at to
-   * the millisecond, id); with `afterId`, strictly after (since, afterId).
-   */
-  async eventsSince(conversationIds: readonly string[], userId: string, since: Date, limit: number, afterId?: number): Promise<EventRow[]> {
-    const ms = `date_trunc('milliseconds', created_at)`;
-    const keyset = afterId === undefined ? 'created_at >= $3' : `(${ms}, id) > ($3::timestamptz, $5::bigint)`;
-    const { rows } = await this.db.query<EventRow>(
-      `SELECT id, conversation_id, user_id, type, payload, created_at FROM conversation_events
-       WHERE (conversation_id = ANY($1::text[]) OR user_id = $2) AND ${keyset}
-       ORDER BY ${ms}, id LIMIT $4`,
-      afterId === undefined ? [conversationIds, userId, since, limit] : [conversationIds, userId, since, limit, afterId],
-    );
-    return rows;
+  /** Events of these conversations, or about this user: one page of a change scan (src/platform/changes.ts), in (xid, id) order. */
+  async eventsSince(conversationIds: readonly string[], userId: string, scan: ChangeScan, limit: number): Promise<{ events: (EventRow & { change: string })[]; snapshot: ChangeSnapshot }> {
+    const { rows, snapshot } = await scanChanges<EventRow>(this.db, {
+      table: 'conversation_events',
+      cols: { xid: 'xid', at: 'created_at', id: 'id', idType: 'bigint' },
+      select: 'id, conversation_id, user_id, type, payload, created_at',
+      where: 'conversation_id = ANY($1::text[]) OR user_id = $2',
+      params: [conversationIds, userId],
+      scan,
+      limit,
+    });
+    return { events: rows, snapshot };
+  }
+
+  /** The current snapshot of event writes: a position that has seen every event so far. */
+  eventSnapshot(): Promise<ChangeSnapshot> {
+    return currentSnapshot(this.db);
   }
 }

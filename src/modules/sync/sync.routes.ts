@@ -15,7 +15,7 @@ export function registerSyncRoutes(app: HttpApp, deps: { sync: SyncService; pres
         tags: ['sync'],
         security,
         summary: 'Every event since a cursor, in order; no `since` returns a fresh cursor. Events are the WebSocket event frames.',
-        querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 1000 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }),
+        querystring: Type.Object({ since: Type.Optional(Type.String({ maxLength: 2000 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 200 })) }),
         response: {
           200: Type.Object({ events: Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true })), cursor: Type.String(), hasMore: Type.Boolean() }),
           400: ErrorResponse,

@@ -1,82 +1,36 @@
-import { invalid } from '../../errors.js';
-import { isId } from '../../ids.js';
-import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
+import type { ChangeScan, ChangeSnapshot } from '../../platform/changes.js';
+import type { MessageChangeRow, MessageStore } from '../../platform/message-store/index.js';
 import type { Role, SyncEvent } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { EventRow } from '../conversations/conversations.repository.js';
 import type { MessageViews } from '../messages/message.view.js';
+import { decodeCursor, encodeCursor, type SyncCursor } from './sync.cursor.js';
 
 /**
- * How far back each sync rescans. A change is stamped when it is written, but becomes
- * visible only when its transaction commits; rescanning this window catches changes that
- * committed late. Clients drop what they already have (same message `rev`).
+ * How far back the first sync from a cursor handed out on a live connection (`ready`,
+ * `pong`) also looks by time. Such a cursor says "everything committed so far was
+ * delivered", but a change that committed just before it may still be on its way through
+ * the bus to this connection: the first sync from it resends the changes of these last
+ * seconds (clients drop what they already have: same message `rev`), then cursors are exact.
+ * Commit order needs no window: that is what the change snapshots are for.
  */
-export const SYNC_OVERLAP_MS = 10_000;
+const LIVE_SLACK_MS = 10_000;
 
-/** A position in one stream: (time, id) of the last item delivered; `c` = continue strictly after it. */
-interface StreamPos {
-  at: number;
-  id: string;
-  c: boolean;
-}
-interface Cursor {
-  v: 1;
-  m: StreamPos;
-  e: StreamPos;
-}
-
-function encode(c: Cursor): string {
-  return Buffer.from(JSON.stringify(c)).toString('base64url');
-}
-
-/** Cursor times must be real dates (year 2000 to 9999): anything else is a forged cursor. */
-const MIN_AT = Date.UTC(2000, 0, 1);
-const MAX_AT = Date.UTC(9999, 11, 31);
-
-/** Event ids are PostgreSQL bigints, read back as JS numbers: only safe positive integers. */
-const EVENT_ID = /^[1-9]\d{0,15}$/;
-
-/** One stream position, checked field by field; `isItemId` says what a continuing position's id must look like. */
-function validPos(p: unknown, isItemId: (id: string) => boolean): p is StreamPos {
-  if (typeof p !== 'object' || p === null) return false;
-  const { at, id, c } = p as Record<string, unknown>;
-  if (typeof at !== 'number' || !Number.isInteger(at) || at < MIN_AT || at > MAX_AT) return false;
-  if (typeof c !== 'boolean' || typeof id !== 'string') return false;
-  // A fresh position names no item; a continuing one names the last item delivered.
-  return c ? isItemId(id) : id === '';
-}
+type Item = { at: Date; stream: 'm'; change: bigint; id: string; m: MessageChangeRow } | { at: Date; stream: 'e'; change: bigint; id: string; e: EventRow };
 
 /**
- * Decodes a sync cursor and checks every field with its range (forged cursors are
- * `invalid_request`, never a failing query): the message stream's id is a message id, the
- * event stream's a safe integer.
+ * The position a stream continues from after one page: a stream delivered in full moves on
+ * to the snapshot its scan ran under; one cut short keeps paging that scan after its last
+ * delivered change; one with nothing taken stays where it was.
  */
-export function decode(raw: string): Cursor {
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString()) as Partial<Cursor> | null;
-    if (typeof c !== 'object' || c === null || c.v !== 1) throw new Error('bad cursor');
-    if (!validPos(c.m, isId) || !validPos(c.e, (id) => EVENT_ID.test(id) && Number.isSafeInteger(Number(id)))) throw new Error('bad cursor');
-    return { v: 1, m: c.m, e: c.e };
-  } catch {
-    throw invalid('Invalid sync cursor.');
-  }
+function advance(scan: ChangeScan, snapshot: ChangeSnapshot, fetched: number, taken: readonly Item[]): { pos: ChangeScan; done: boolean } {
+  // A continuing page was read under the scan's `until`; only a first page under the fresh one.
+  const under = scan.until ?? snapshot;
+  if (taken.length === fetched) return { pos: { from: { snapshot: under } }, done: true };
+  const last = taken[taken.length - 1];
+  if (!last) return { pos: scan, done: false };
+  return { pos: { from: scan.from, until: under, after: { change: last.change, id: last.id } }, done: false };
 }
-
-function fresh(now: number): Cursor {
-  return { v: 1, m: { at: now, id: '', c: false }, e: { at: now, id: '', c: false } };
-}
-
-/** A cursor meaning "now": what a client gets with no `since`, and in `ready` frames. */
-export function freshCursor(now = Date.now()): string {
-  return encode(fresh(now));
-}
-
-function scanFrom(p: StreamPos): Date {
-  return new Date(p.c ? p.at : p.at - SYNC_OVERLAP_MS);
-}
-
-
-type Item = { at: Date; id: string; stream: 'm'; m: StoredMessage } | { at: Date; id: string; stream: 'e'; e: EventRow };
 
 /** Everything a user should know since a cursor: message changes and conversation events, in order. */
 export class SyncService {
@@ -86,55 +40,56 @@ export class SyncService {
     private readonly views: MessageViews,
   ) {}
 
+  /**
+   * A cursor meaning "now": what a client gets from a sync with no `since`, and (with
+   * `live`, see `LIVE_SLACK_MS`) in `ready` and `pong` frames.
+   */
+  async freshCursor(opts: { live: boolean }): Promise<string> {
+    const [m, e] = await Promise.all([this.store.changeSnapshot(), this.conversations.repo.eventSnapshot()]);
+    const since = opts.live ? { since: new Date(Date.now() - LIVE_SLACK_MS) } : {};
+    return encodeCursor({ m: { from: { snapshot: m, ...since } }, e: { from: { snapshot: e, ...since } } });
+  }
+
   async since(userId: string, since: string | undefined, limit: number): Promise<{ events: SyncEvent[]; cursor: string; hasMore: boolean }> {
-    const started = Date.now();
-    if (!since) return { events: [], cursor: freshCursor(started), hasMore: false };
-    const cur = decode(since);
+    if (!since) return { events: [], cursor: await this.freshCursor({ live: false }), hasMore: false };
+    const cur = decodeCursor(since);
     const convIds = await this.conversations.repo.conversationIdsOf(userId);
-    // A continuing stream resumes strictly after its last item, in the query itself.
     const [msgs, evs] = await Promise.all([
-      this.store.changedSince(convIds, scanFrom(cur.m), limit + 1, cur.m.c ? cur.m.id : undefined),
-      this.conversations.repo.eventsSince(convIds, userId, scanFrom(cur.e), limit + 1, cur.e.c ? Number(cur.e.id) : undefined),
+      this.store.changedSince(convIds, cur.m, limit + 1),
+      this.conversations.repo.eventsSince(convIds, userId, cur.e, limit + 1),
     ]);
-    // Merge the two streams, each kept in the order its query returned (the order its
-    // keyset continues from): re-sorting here could take a later row before an earlier one.
-    const ms: Item[] = msgs.map((m) => ({ at: m.updatedAt, id: m.id, stream: 'm' as const, m }));
-    const es: Item[] = evs.map((e) => ({ at: e.created_at, id: String(e.id), stream: 'e' as const, e }));
+    // Merge the two streams by time for a natural order, each kept in the order its scan
+    // returned (change order, which its keyset continues from): re-sorting a stream here
+    // could deliver a later change and page past an earlier one.
+    const ms: Item[] = msgs.changes.map((m) => ({ at: m.message.updatedAt, stream: 'm' as const, change: m.change, id: m.message.id, m }));
+    const es: Item[] = evs.events.map((e) => ({ at: e.created_at, stream: 'e' as const, change: BigInt(e.change), id: String(e.id), e }));
     const items: Item[] = [];
     for (let i = 0, j = 0; i < ms.length || j < es.length; ) {
       const takeEvent = i >= ms.length || (j < es.length && es[j]!.at.getTime() <= ms[i]!.at.getTime());
       items.push(takeEvent ? es[j++]! : ms[i++]!);
     }
-    const truncated = msgs.length > limit || evs.length > limit;
     const taken = items.slice(0, limit);
-    const hasMore = truncated || items.length > limit;
-
-    let next: Cursor;
-    if (hasMore) {
-      next = { v: 1, m: { ...cur.m }, e: { ...cur.e } };
-      for (const it of taken) next[it.stream] = { at: it.at.getTime(), id: it.id, c: true };
-      // A stream fetched in full up to the limit of the other must not rescan past what was taken.
-    } else {
-      next = fresh(started);
-    }
+    const m = advance(cur.m, msgs.snapshot, ms.length, taken.filter((it) => it.stream === 'm'));
+    const e = advance(cur.e, evs.snapshot, es.length, taken.filter((it) => it.stream === 'e'));
+    const next: SyncCursor = { m: m.pos, e: e.pos };
 
     const events: SyncEvent[] = [];
-    const messageViews = await this.views.many(taken.flatMap((it) => (it.stream === 'm' ? [it.m] : [])));
+    const messageViews = await this.views.many(taken.flatMap((it) => (it.stream === 'm' ? [it.m.message] : [])));
     const viewById = new Map(messageViews.map((v) => [v.id, v]));
-    const windowStart = scanFrom(cur.m).getTime();
     for (const it of taken) {
       if (it.stream === 'm') {
-        const message = viewById.get(it.m.id)!;
-        if (it.m.deletedAt) events.push({ type: 'message.deleted', conversationId: it.m.conversationId, messageId: it.m.id, seq: it.m.seq, message });
+        const { message: stored, isNew } = it.m;
+        const message = viewById.get(stored.id)!;
+        if (stored.deletedAt) events.push({ type: 'message.deleted', conversationId: stored.conversationId, messageId: stored.id, seq: stored.seq, message });
         // Sending read up to the message: its sender's read position travels with it (user messages).
-        else if (it.m.createdAt.getTime() >= windowStart) events.push(it.m.kind === 'user' ? { type: 'message.new', message, senderReadSeq: it.m.seq } : { type: 'message.new', message });
+        else if (isNew) events.push(stored.kind === 'user' ? { type: 'message.new', message, senderReadSeq: stored.seq } : { type: 'message.new', message });
         else events.push({ type: 'message.updated', message });
       } else {
         const ev = await this.eventFrame(userId, it.e);
         if (ev) events.push(ev);
       }
     }
-    return { events, cursor: encode(next), hasMore };
+    return { events, cursor: encodeCursor(next), hasMore: !(m.done && e.done) };
   }
 
   private async eventFrame(userId: string, e: EventRow): Promise<SyncEvent | null> {

@@ -14,4 +14,4 @@ export async function openMessageStore(config: Config, sql: SqlDatabase, logger:
   return new SqlMessageStore(sql);
 }
 
-export type { MessageStore, StoredMessage, NewMessage, MessageChange, MessageSearch } from './message-store.port.js';
+export type { MessageStore, StoredMessage, NewMessage, MessageChange, MessageSearch, MessageChangeRow } from './message-store.port.js';

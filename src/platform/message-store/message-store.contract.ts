@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { newId } from '../../ids.js';
-import type { MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import type { ChangeScan } from '../changes.js';
+import type { MessageChangeRow, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { searchTerms } from './search-terms.js';
 
 export interface StoreFactory {
@@ -24,6 +25,27 @@ function assertNewestFirst(ms: readonly StoredMessage[]): void {
     const t = p.createdAt.getTime() - n.createdAt.getTime();
     assert.ok(t > 0 || (t === 0 && p.id > n.id), `newest first at ${i}`);
   }
+}
+
+/** In (change number, id) order: the keyset a scan pages by. */
+function assertChangeOrder(cs: readonly MessageChangeRow[]): void {
+  for (let i = 1; i < cs.length; i++) {
+    const [p, n] = [cs[i - 1]!, cs[i]!];
+    assert.ok(p.change < n.change || (p.change === n.change && p.message.id < n.message.id), `change order at ${i}`);
+  }
+}
+
+/**
+ * A rescan delivered nothing new: nothing at all from the SQL store (exact snapshots),
+ * at most repeats at the same rev from a store that documents a rescan band (MongoDB).
+ */
+function assertNoNewRevs(s: MessageStore, again: readonly MessageChangeRow[], delivered: readonly MessageChangeRow[]): void {
+  if (s.inSqlDatabase) {
+    assert.deepEqual(again, [], 'nothing delivered twice');
+    return;
+  }
+  const rev = new Map(delivered.map((c) => [c.message.id, c.message.rev]));
+  for (const c of again) assert.ok(rev.get(c.message.id) === c.message.rev, 'only a repeat of a delivered change');
 }
 
 export function messageStoreContract(factory: StoreFactory): void {
@@ -149,13 +171,69 @@ export function messageStoreContract(factory: StoreFactory): void {
     ]);
     assert.equal(unread.get(a), 1, 'own, deleted and system messages are not unread');
     assert.equal(unread.get(b), 0);
+    // By time (the old cursor format): everything stamped since.
     const since = new Date(Date.now() - 60_000);
-    const changed = await s.changedSince([a, b], since, 100);
-    assert.equal(changed.length, 5);
-    for (let i = 1; i < changed.length; i++) assert.ok(changed[i - 1]!.updatedAt <= changed[i]!.updatedAt);
-    const later = await s.changedSince([a], new Date(Date.now() + 60_000), 100);
-    assert.equal(later.length, 0);
-    assert.equal((await s.changedSince([a, b], since, 2)).length, 2);
+    const { changes } = await s.changedSince([a, b], { from: { since } }, 100);
+    assert.equal(changes.length, 5);
+    assertChangeOrder(changes);
+    assert.ok(changes.every((c) => c.isNew), 'created after `since`');
+    assert.equal((await s.changedSince([a], { from: { since: new Date(Date.now() + 60_000) } }, 100)).changes.length, 0);
+    assert.equal((await s.changedSince([a, b], { from: { since } }, 2)).changes.length, 2);
+  });
+
+  withStore('changedSince by change number: new messages, edits and deletes since a snapshot, in change order', async (s) => {
+    const a = newId();
+    const b = newId();
+    const { message: old } = await s.insert(msg(a, 'u1', 'before'));
+    const { message: gone } = await s.insert(msg(a, 'u1', 'to delete'));
+    const before = await s.changeSnapshot();
+    const { message: fresh } = await s.insert(msg(b, 'u2', 'after'));
+    await s.apply(a, old.id, { kind: 'edit', text: 'edited', mentions: [] });
+    await s.apply(a, gone.id, { kind: 'reaction', emoji: '👍', userId: 'u2', add: true });
+    await s.apply(a, gone.id, { kind: 'delete' });
+    await s.insert(msg(newId(), 'u1', 'elsewhere'));
+    const { changes, snapshot } = await s.changedSince([a, b], { from: { snapshot: before } }, 100);
+    const latest = new Map(changes.map((c) => [c.message.id, c]));
+    assertChangeOrder(changes);
+    assert.deepEqual(new Set(latest.keys()), new Set([old.id, gone.id, fresh.id]), 'only the given conversations');
+    assert.equal(latest.get(fresh.id)?.isNew, true);
+    assert.equal(latest.get(old.id)?.isNew, false, 'an edit of a message the reader had');
+    assert.equal(latest.get(old.id)?.message.text, 'edited');
+    assert.ok(latest.get(gone.id)?.message.deletedAt, 'the latest state of a message');
+    // From the snapshot the scan ran under: nothing new (a store that rescans, see its
+    // class comment, only repeats what it delivered, at the same rev).
+    const again = await s.changedSince([a, b], { from: { snapshot } }, 100);
+    assertNoNewRevs(s, again.changes, changes);
+    const { message: late } = await s.insert(msg(a, 'u3', 'later'));
+    const next = await s.changedSince([a, b], { from: { snapshot } }, 100);
+    assert.ok(next.changes.some((c) => c.message.id === late.id && c.isNew), 'a change after the snapshot is delivered');
+    assertNoNewRevs(s, next.changes.filter((c) => c.message.id !== late.id), changes);
+  });
+
+  withStore('changedSince pages: each change once per scan, nothing lost to changes written while paging', async (s) => {
+    const c = newId();
+    const start = await s.changeSnapshot();
+    const sent: string[] = [];
+    for (let i = 0; i < 7; i++) sent.push((await s.insert(msg(c, 'u1', `m${i}`))).message.id);
+    const seen: MessageChangeRow[] = [];
+    let scan: ChangeScan = { from: { snapshot: start } };
+    let writtenWhilePaging: string | undefined;
+    for (;;) {
+      const page = await s.changedSince([c], scan, 2);
+      seen.push(...page.changes);
+      if (page.changes.length < 2) {
+        scan = { from: { snapshot: scan.until ?? page.snapshot } };
+        break;
+      }
+      const last = page.changes[page.changes.length - 1]!;
+      scan = { from: scan.from, until: scan.until ?? page.snapshot, after: { change: last.change, id: last.message.id } };
+      // Written after the first page: not part of this scan (its snapshot), so the next one's.
+      writtenWhilePaging ??= (await s.insert(msg(c, 'u2', 'while paging'))).message.id;
+    }
+    assertChangeOrder(seen);
+    assert.deepEqual(seen.map((x) => x.message.id).sort(), [...sent].sort(), 'every change of the scan exactly once');
+    const next = await s.changedSince([c], scan, 100);
+    assert.ok(next.changes.some((x) => x.message.id === writtenWhilePaging), 'the change written while paging comes with the next scan');
   });
 
   withStore('findByClientMsgId and findById', async (s) => {

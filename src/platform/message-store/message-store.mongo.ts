@@ -1,7 +1,8 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { MessageChange, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import type { ChangeScan, ChangeSnapshot } from '../changes.js';
+import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { escapeRegExp, searchTerms } from './search-terms.js';
 import { applyChange } from './message-change.js';
 
@@ -32,6 +33,10 @@ interface MessageDoc {
   editedAt: Date | null;
   deletedAt: Date | null;
   updatedAt: Date;
+  /** The change number of the last change (see `nextChange`); 0 on messages stored before change numbers. */
+  change: number;
+  /** The change number of the insert. */
+  createdChange: number;
   /**
    * The search terms of a user message's text (`searchTerms`): empty once deleted, replaced
    * on edit. Absent on messages stored before search existed (they are not found).
@@ -40,6 +45,17 @@ interface MessageDoc {
 }
 
 const COLLECTION = 'messages';
+/** The change counter (`nextChange`) and the marker of the change-number backfill. */
+const CHANGES_COLLECTION = 'message_changes';
+const COUNTER = 'counter';
+const CHANGES_BACKFILLED = 'backfilled:v1';
+/**
+ * How many change numbers below a scan's position the next scan reads again: the change
+ * number is taken from the counter one round trip before the message is written, so a
+ * writer can land a number the last scan had already passed. MongoDB only (the SQL store
+ * is exact); see the class comment.
+ */
+const MONGO_CHANGE_RESCAN = 256;
 /**
  * FerretDB only: lookup documents keyed by `_id`, the one filter FerretDB 1.24's SQLite
  * handler pushes down to an index (every other query decodes the whole collection in Go).
@@ -56,6 +72,7 @@ const UNREAD_WALK_MAX = 20;
 const IDX_SEQ = 'conversation_seq';
 const IDX_CLIENT = 'sender_client_msg';
 const IDX_UPDATED = 'conversation_updated';
+const IDX_CHANGE = 'conversation_change';
 const IDX_SEARCH = 'conversation_search_terms';
 
 /** Tries to insert one message before giving up under contention (then: `unavailable`, retry). */
@@ -180,13 +197,27 @@ const clientKey = (senderId: string, clientMsgId: string): string => `c:${sender
  * `(senderId, clientMsgId)` turns into the same idempotent answer. On MongoDB none of this
  * is used: its indexes answer the queries directly.
  *
- * `updatedAt` (what sync scans by) comes from this process's clock (`new Date()`), since an
- * insert cannot take the server's time without a second round trip: the app hosts must
- * keep their clocks in sync (NTP), as with any multi-writer timestamp. It never moves
- * backwards for one message (at least the previous value + 1 ms).
+ * `updatedAt` comes from this process's clock (`new Date()`), since an insert cannot take
+ * the server's time without a second round trip. It never moves backwards for one message
+ * (at least the previous value + 1 ms). Sync uses it only for cursors of the old time-based
+ * format.
+ *
+ * Sync scans by change number instead: every insert and change takes the next number from
+ * one counter document (`nextChange`, a `$inc`, one round trip before the write) and stores
+ * it in the message. Neither server gives a number and a write in one atomic step without
+ * transactions, so a writer can land its number after a scan has passed it (a late
+ * writer), and on FerretDB 1.24, whose `$inc` is not atomic under concurrency, two writers
+ * can even get the same number. So, unlike the SQL store's exact snapshots, a scan here
+ * starts `MONGO_CHANGE_RESCAN` numbers below its position: a late writer within that many
+ * changes (store-wide) of the scan is delivered by the next one, and the changes of that
+ * band are delivered again (same `rev`; clients keep the highest rev of each message). A
+ * writer later than that is missed by change-number sync. Snapshots here have no in-progress
+ * list: `{xmin: n + 1, xmax: n + 1}` after counter value n.
  */
 export class MongoMessageStore implements MessageStore {
   private readonly col: Collection<MessageDoc>;
+  /** The change counter and the backfill marker. */
+  private readonly changes: Collection<{ _id: string; n: number }>;
   /** FerretDB only: lookups by `_id` (see the class comment); null on MongoDB. */
   private readonly index: Collection<IndexDoc> | null;
   /** conversationId → a seq known to be stored; Map order is recency (LRU). */
@@ -201,6 +232,7 @@ export class MongoMessageStore implements MessageStore {
     ferret = false,
   ) {
     this.col = db.collection<MessageDoc>(COLLECTION);
+    this.changes = db.collection(CHANGES_COLLECTION);
     this.index = ferret ? db.collection<IndexDoc>(INDEX_COLLECTION) : null;
   }
 
@@ -228,8 +260,10 @@ export class MongoMessageStore implements MessageStore {
       // key, so sharding by conversationId would need the port's idempotency key to
       // include the conversation.)
       await col.createIndex({ senderId: 1, clientMsgId: 1 }, { name: IDX_CLIENT, unique: true });
-      // sync: changedSince
+      // sync from cursors of the old time-based format: changedSince by updatedAt
       await col.createIndex({ conversationId: 1, updatedAt: 1, _id: 1 }, { name: IDX_UPDATED });
+      // sync: changedSince by change number
+      await col.createIndex({ conversationId: 1, change: 1, _id: 1 }, { name: IDX_CHANGE });
       // search: a term index (multikey) scanned by anchored prefix per conversation. Not a
       // MongoDB $text index: $text has no prefix matching (partial words would not be
       // found, unlike the SQL store) and FerretDB 1.24 does not implement it.
@@ -237,6 +271,7 @@ export class MongoMessageStore implements MessageStore {
       const info = await db.admin().command({ buildInfo: 1 });
       const ferret = typeof info.ferretdbVersion === 'string';
       const store = new MongoMessageStore(client, db, ferret);
+      await store.backfillChanges();
       if (ferret) await store.backfillIndex();
       logger.info({ database: dbName, ...(ferret ? { ferretdb: info.ferretdbVersion } : {}) }, 'message store: MongoDB');
       return store;
@@ -255,6 +290,8 @@ export class MongoMessageStore implements MessageStore {
   private async insertWithNextSeq(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
     let last = this.seqHints.get(msg.conversationId) ?? (await this.readLastSeq(msg.conversationId));
     for (let attempt = 0; attempt < MAX_INSERT_ATTEMPTS; attempt++) {
+      // Taken right before the write (each attempt), so it lands as soon after the number as it can.
+      const change = await this.nextChange();
       const now = new Date();
       const doc: MessageDoc = {
         _id: msg.id,
@@ -274,6 +311,8 @@ export class MongoMessageStore implements MessageStore {
         editedAt: null,
         deletedAt: null,
         updatedAt: now,
+        change,
+        createdChange: change,
         searchTerms: msg.kind === 'user' ? searchTerms(msg.text) : [],
       };
       try {
@@ -514,12 +553,14 @@ export class MongoMessageStore implements MessageStore {
       const rev = current.rev + 1;
       // Never before the previous change, even if this host's clock is behind the last writer's.
       const updatedAt = new Date(Math.max(Date.now(), current.updatedAt.getTime() + 1));
+      const changeNo = await this.nextChange();
       const res = await this.col.updateOne(
         { _id: messageId, conversationId, rev: current.rev },
         {
           $set: {
             rev,
             updatedAt,
+            change: changeNo,
             text: next.text,
             attachments: next.attachments,
             mentions: next.mentions,
@@ -586,16 +627,70 @@ export class MongoMessageStore implements MessageStore {
     return out;
   }
 
-  async changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]> {
-    if (conversationIds.length === 0) return [];
-    // BSON dates hold milliseconds, so (updatedAt, _id) is exactly the cursor's key.
-    const keyset = afterId === undefined ? { updatedAt: { $gte: since } } : { $or: [{ updatedAt: { $gt: since } }, { updatedAt: since, _id: { $gt: afterId } }] };
+  /**
+   * A change scan by change number (see the class comment): from `MONGO_CHANGE_RESCAN` below
+   * the `from` position (or by time, for old cursors), up to the counter value read before
+   * the query (the returned snapshot), then by (change, _id).
+   */
+  async changedSince(conversationIds: readonly string[], scan: ChangeScan, limit: number): Promise<{ changes: MessageChangeRow[]; snapshot: ChangeSnapshot }> {
+    const snapshot = scan.until ?? (await this.changeSnapshot());
+    if (conversationIds.length === 0) return { changes: [], snapshot };
+    const { from } = scan;
+    // Numbers are far below 2^53 (one per change), so they are exact as JS numbers.
+    const band = from.snapshot ? Math.max(1, Number(from.snapshot.xmin) - MONGO_CHANGE_RESCAN) : undefined;
+    const lower: Filter<MessageDoc>[] = [];
+    if (band !== undefined) lower.push({ change: { $gte: band } });
+    if (from.since) lower.push({ updatedAt: { $gte: from.since } });
+    const and: Filter<MessageDoc>[] = [{ $or: lower }, { change: { $lt: Number(snapshot.xmax) } }];
+    if (scan.after) {
+      const a = Number(scan.after.change);
+      and.push({ $or: [{ change: { $gt: a } }, { change: a, _id: { $gt: scan.after.id } }] });
+    }
     const docs = await this.col
-      .find({ conversationId: { $in: [...conversationIds] }, ...keyset })
-      .sort({ updatedAt: 1, _id: 1 })
+      .find({ conversationId: { $in: [...conversationIds] }, $and: and })
+      .sort({ change: 1, _id: 1 })
       .limit(limit)
       .toArray();
-    return docs.map(toMessage);
+    const changes = docs.map((d) => ({
+      message: toMessage(d),
+      change: BigInt(d.change),
+      // New past the position itself, not the band: a repeat of a delivered message is an
+      // update to the reader (a late insert inside the band is the rare case labelled so too).
+      isNew: (from.snapshot !== undefined && d.createdChange >= Number(from.snapshot.xmin)) || (from.since !== undefined && d.createdAt >= from.since),
+    }));
+    return { changes, snapshot };
+  }
+
+  async changeSnapshot(): Promise<ChangeSnapshot> {
+    const counter = await this.changes.findOne({ _id: COUNTER });
+    const next = BigInt((counter?.n ?? 0) + 1);
+    return { xmin: next, xmax: next, xip: [] };
+  }
+
+  /** The next change number (see the class comment). */
+  private async nextChange(): Promise<number> {
+    const inc = () => this.changes.findOneAndUpdate({ _id: COUNTER }, { $inc: { n: 1 } }, { upsert: true, returnDocument: 'after' });
+    try {
+      return (await inc())!.n;
+    } catch (err) {
+      // Two first writers both created the counter: the loser's retry is a plain increment.
+      if (!isDuplicateKey(err)) throw err;
+      return (await inc())!.n;
+    }
+  }
+
+  /**
+   * Gives messages stored before change numbers existed change 0, older than every scan
+   * (once per database; a few processes doing it at the same time write the same values).
+   */
+  private async backfillChanges(): Promise<void> {
+    if (await this.changes.findOne({ _id: CHANGES_BACKFILLED })) return;
+    await this.col.updateMany({ change: { $exists: false } }, { $set: { change: 0, createdChange: 0 } });
+    try {
+      await this.changes.insertOne({ _id: CHANGES_BACKFILLED, n: 0 });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
   }
 
   /** Every term as an anchored prefix on the term index; newest first by (createdAt, _id). */

@@ -2,10 +2,11 @@
  * The message store port: messages and their per-conversation counters (MongoDB in the
  * full stack, the SQL database otherwise). It is the source of truth for what clients
  * see: `seq` orders messages, `rev` orders the changes of one message (clients keep the
- * highest rev they saw of each message), `updatedAt` drives sync.
+ * highest rev they saw of each message), a change number (src/platform/changes.ts) drives sync.
  *
  * Every adapter passes `message-store.contract.ts`.
  */
+import type { ChangeScan, ChangeSnapshot } from '../changes.js';
 
 /** A message as stored (attachments are media ids; the service expands them). */
 export interface StoredMessage {
@@ -26,8 +27,15 @@ export interface StoredMessage {
   createdAt: Date;
   editedAt: Date | null;
   deletedAt: Date | null;
-  /** When the last change was stored (store clock): sync scans by it. */
+  /** When the last change was stored (store clock); sync scans by change number, and by this only for old cursors. */
   updatedAt: Date;
+}
+
+/** One change of a change scan: the message as it is now, its change number, and whether the message itself is new since the scan's `from`. */
+export interface MessageChangeRow {
+  message: StoredMessage;
+  change: bigint;
+  isNew: boolean;
 }
 
 export type NewMessage = Omit<StoredMessage, 'seq' | 'rev' | 'reactions' | 'createdAt' | 'editedAt' | 'deletedAt' | 'updatedAt'>;
@@ -86,12 +94,17 @@ export interface MessageStore {
   /** Unread user messages from others after `afterSeq`, per conversation (not deleted). */
   countUnread(userId: string, positions: readonly { conversationId: string; afterSeq: number }[]): Promise<Map<string, number>>;
   /**
-   * Messages of these conversations changed at or after `since`, by (updatedAt to the
-   * millisecond, id). With `afterId`, only those strictly after (since, afterId): the
-   * keyset lives in the query, so a page always moves forward even when many changes share
-   * one millisecond.
+   * One page of the messages of these conversations changed since a position: a change
+   * scan (src/platform/changes.ts) in change-number order, at most `limit` changes, with
+   * the snapshot the page was read under. The SQL store is exact: no change is skipped,
+   * however late its transaction commits, and none is delivered twice. The MongoDB store
+   * rescans a band of recent change numbers to catch late writers, so it delivers some
+   * changes again (same `rev`; clients keep the highest rev of each message) and misses a
+   * writer later than the band (its class comment says how much).
    */
-  changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]>;
+  changedSince(conversationIds: readonly string[], scan: ChangeScan, limit: number): Promise<{ changes: MessageChangeRow[]; snapshot: ChangeSnapshot }>;
+  /** The store's current change snapshot: a position that has seen every change stored so far. */
+  changeSnapshot(): Promise<ChangeSnapshot>;
   /**
    * Full-text search (`MessageSearch`): ordered by (createdAt to the millisecond, id)
    * descending, so `olderThan` pages without skips. Kept exact on edit and delete.

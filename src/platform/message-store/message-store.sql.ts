@@ -1,6 +1,8 @@
 import type { SqlDatabase, SqlExecutor } from '../sql/index.js';
 import { isUniqueViolation } from '../sql/index.js';
-import type { MessageChange, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
+import { scanChanges, currentSnapshot } from '../sql/change-scan.js';
+import { visibleIn, type ChangeScan, type ChangeSnapshot } from '../changes.js';
+import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { applyChange } from './message-change.js';
 
 /** A `messages` row as the driver returns it. */
@@ -149,7 +151,8 @@ export class SqlMessageStore implements MessageStore {
       if (!next) return { message: current, changed: false };
       const rev = await this.bumpRev(tx, conversationId);
       const upd = await tx.query<MessageRow>(
-        `UPDATE messages SET rev = $3, text = $4, mentions = $5, reactions = $6, edited_at = $7, deleted_at = $8, attachments = $9, updated_at = clock_timestamp()
+        `UPDATE messages SET rev = $3, text = $4, mentions = $5, reactions = $6, edited_at = $7, deleted_at = $8, attachments = $9, updated_at = clock_timestamp(),
+             xid = pg_current_xact_id()
          WHERE id = $1 AND conversation_id = $2 RETURNING ${MESSAGE_COLS}`,
         [messageId, conversationId, rev, next.text, JSON.stringify(next.mentions), JSON.stringify(next.reactions), next.editedAt, next.deletedAt, JSON.stringify(next.attachments)],
       );
@@ -190,16 +193,29 @@ export class SqlMessageStore implements MessageStore {
     return out;
   }
 
-  async changedSince(conversationIds: readonly string[], since: Date, limit: number, afterId?: string): Promise<StoredMessage[]> {
-    if (conversationIds.length === 0) return [];
-    // Ordered by the millisecond (what a cursor can hold), then id: the same key the cursor compares.
-    const ms = `date_trunc('milliseconds', updated_at)`;
-    const keyset = afterId === undefined ? `updated_at >= $2` : `(${ms}, id) > ($2::timestamptz, $4::text)`;
-    const { rows } = await this.db.query<MessageRow>(
-      `SELECT ${MESSAGE_COLS} FROM messages WHERE conversation_id = ANY($1::text[]) AND ${keyset} ORDER BY ${ms}, id LIMIT $3`,
-      afterId === undefined ? [conversationIds, since, limit] : [conversationIds, since, limit, afterId],
-    );
-    return rows.map(toMessage);
+  async changedSince(conversationIds: readonly string[], scan: ChangeScan, limit: number): Promise<{ changes: MessageChangeRow[]; snapshot: ChangeSnapshot }> {
+    // Always the primary: a replica's snapshots are not the primary's.
+    const { rows, snapshot } = await scanChanges<MessageRow & { created_xid: string }>(this.db, {
+      table: 'messages',
+      cols: { xid: 'xid', at: 'updated_at', id: 'id', idType: 'text' },
+      select: `${MESSAGE_COLS}, created_xid::text AS created_xid`,
+      where: 'conversation_id = ANY($1::text[])',
+      params: [conversationIds],
+      scan,
+      limit,
+    });
+    const { from } = scan;
+    const changes = rows.map((r) => ({
+      message: toMessage(r),
+      change: BigInt(r.change),
+      // New to the reader: created after what `from` had seen.
+      isNew: (from.snapshot !== undefined && !visibleIn(BigInt(r.created_xid), from.snapshot)) || (from.since !== undefined && r.created_at >= from.since),
+    }));
+    return { changes, snapshot };
+  }
+
+  changeSnapshot(): Promise<ChangeSnapshot> {
+    return currentSnapshot(this.db);
   }
 
   /**

@@ -10,6 +10,7 @@ import { SENDPATH_MIGRATIONS } from './migrations.sendpath.js';
 import { NOTIFY_MIGRATIONS } from './migrations.notify.js';
 import { CALLS_MIGRATIONS } from './migrations.calls.js';
 import { FEATURES_MIGRATIONS } from './migrations.features.js';
+import { CURSORS_MIGRATIONS } from './migrations.cursors.js';
 
 export type { Migration } from './migration.js';
 
@@ -154,7 +155,7 @@ CREATE INDEX messages_updated ON messages (conversation_id, updated_at, id);
 
 /**
  * Every migration in version order. Versions are unique across the files: core 1–2 and
- * 5+ (next free: 5), jobs 3, media 4, send path 100–109, notifications 110–119, calls 120–129, features 130–139 (add later ones after the highest in use).
+ * 5+ (next free: 5), jobs 3, media 4, send path 100–109, notifications 110–119, calls 120–129, features 130–139, links 140, sync cursors 170–179 (add later ones after the highest in use).
  */
 export const MIGRATIONS: readonly Migration[] = [
   ...CORE_MIGRATIONS,
@@ -165,6 +166,7 @@ export const MIGRATIONS: readonly Migration[] = [
   ...CALLS_MIGRATIONS,
   ...FEATURES_MIGRATIONS,
   ...LINKS_MIGRATIONS,
+  ...CURSORS_MIGRATIONS,
 ].sort((a, b) => a.version - b.version);
 
 const versions = MIGRATIONS.map((m) => m.version);
