@@ -235,7 +235,7 @@ fi
 ensure_node_modules
 log "build"
 npx tsc -p tsconfig.build.json
-if [ -f web/index.html ]; then npm run --silent build:web; fi
+bash scripts/build-web.sh
 
 # One JWT secret for every process (a token from the API must open a WebSocket anywhere).
 if [ -z "${JWT_SECRET:-}" ]; then

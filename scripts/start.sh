@@ -8,7 +8,7 @@ source scripts/lib.sh
 ensure_node_modules
 echo "== build"
 npx tsc -p tsconfig.build.json
-if [ -f web/index.html ]; then npm run --silent build:web; fi
+bash scripts/build-web.sh
 # Web Push works out of the box: a VAPID key pair is generated into DATA_DIR when none is set.
 export WEB_PUSH_GENERATE_KEYS="${WEB_PUSH_GENERATE_KEYS:-true}"
 exec node dist/src/cli.js serve "$@"

@@ -15,6 +15,9 @@ npx eslint --max-warnings 0 .
 
 mapfile -t files < <(find src test sdk bench -name '*.test.ts' -not -path '*/node_modules/*' 2>/dev/null | sort)
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
+# Build the web client once, before the browser suites start in parallel.
+echo "== web client"
+bash scripts/build-web.sh
 echo "== tests (${#files[@]} files)"
 # A hung test fails after 15 minutes instead of holding CI (cold builds of the test peers fit well inside).
 exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-900000}" "${files[@]}"

@@ -10,33 +10,19 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { call, startTestServer, type TestServer } from './harness.js';
 import { startCoturn, type Coturn } from './support/coturn.js';
+import { ensureWebBuild } from './support/browser.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(ROOT, 'build', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const WAIT = 20_000;
 const TURN_SECRET = 'parley-e2e-turn-secret';
-
-function newest(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
-}
-
-/** Builds web/dist when it is missing or older than its sources (web/ and sdk/). */
-function ensureWebBuild(): void {
-  const built = join(ROOT, 'web', 'dist', 'index.html');
-  const sources = Math.max(newest(join(ROOT, 'web', 'src')), newest(join(ROOT, 'web', 'public')), newest(join(ROOT, 'web', 'index.html')), newest(join(ROOT, 'sdk')));
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
-}
 
 let server: TestServer;
 let browser: Browser;

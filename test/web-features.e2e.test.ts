@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
 import { UsersRepository } from '../src/modules/users/users.repository.js';
+import { ensureWebBuild } from './support/browser.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SHOTS = join(ROOT, 'build', 'screenshots');
@@ -27,8 +28,7 @@ const pageErrors: string[] = [];
 
 before(async () => {
   execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: 'inherit' });
-  // The same build step as test/web.e2e.test.ts (a no-op when web/dist is current).
-  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+  ensureWebBuild();
   mkdirSync(SHOTS, { recursive: true });
   server = await startTestServer({ sql: 'pglite', env: { RATE_LIMIT_WS_SEND: '100000/10s' } });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });

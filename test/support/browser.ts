@@ -4,7 +4,7 @@
  * usual parts of the screen, poll for a condition, take screenshots.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
@@ -14,27 +14,12 @@ export const SHOTS = join(ROOT, 'build', 'screenshots');
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const WAIT = 15_000;
 
-/** The newest modification time under `path` (files only). */
-function newest(path: string): number {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...readdirSync(path).map((n) => newest(join(path, n))));
-}
-
-/** Builds web/dist when it is missing or older than its sources (web/ and sdk/). */
+/**
+ * Builds web/dist when it is missing or older than its sources (scripts/build-web.sh: one
+ * build at a time, so test files running in parallel never rebuild under each other).
+ */
 export function ensureWebBuild(): void {
-  const built = join(ROOT, 'web', 'dist', 'index.html');
-  const sources = Math.max(
-    newest(join(ROOT, 'web', 'src')),
-    newest(join(ROOT, 'web', 'public')),
-    newest(join(ROOT, 'web', 'index.html')),
-    newest(join(ROOT, 'web', 'vite.config.ts')),
-    newest(join(ROOT, 'sdk')),
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  console.log('# building the web client (npm run build:web)');
-  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync('bash', [join(ROOT, 'scripts', 'build-web.sh')], { cwd: ROOT, stdio: 'inherit' });
 }
 
 /** Installs Chromium if missing, builds the client, launches a headless browser. */
