@@ -577,7 +577,17 @@ export class ChatModel {
     if (running) return running;
     const p = (async () => {
       try {
-        const conv = await this.client.rest.getConversation(id);
+        const fetched = await this.client.rest.getConversation(id);
+        // Messages that reached this tab while the request was on its way are newer than the
+        // server's count (and local increments made meanwhile are replaced): count them as
+        // onMessage does. Before this, a burst into a new conversation left its badge short.
+        const me = this.state.me.id;
+        const later = this.client.store
+          .messages(id)
+          .filter((m) => m.seq > fetched.lastSeq && m.seq > (fetched.lastReadSeq ?? 0) && m.senderId !== me && m.kind !== 'system' && !m.threadRootId && !m.deletedAt);
+        const conv = later.length
+          ? { ...fetched, unreadCount: fetched.unreadCount + later.length, unreadMentionCount: fetched.unreadMentionCount + later.filter((m) => m.mentions.includes(me)).length }
+          : fetched;
         this.client.store.upsertConversation(conv);
         this.client.store.setBaseline(conv.id, conv.lastSeq);
         if (!this.knownSeq.has(conv.id)) this.knownSeq.set(conv.id, conv.lastSeq);
