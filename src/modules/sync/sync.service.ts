@@ -45,7 +45,11 @@ export class SyncService {
    * `live`, see `LIVE_SLACK_MS`) in `ready` and `pong` frames.
    */
   async freshCursor(opts: { live: boolean }): Promise<string> {
-    const [m, e] = await Promise.all([this.store.changeSnapshot(), this.conversations.repo.eventSnapshot()]);
+    // Both streams in one SQL database (the SQL message store) share one snapshot: read it
+    // once (this runs for every `ready` and `pong`).
+    const [m, e] = this.store.inSqlDatabase
+      ? await this.conversations.repo.eventSnapshot().then((both) => [both, both])
+      : await Promise.all([this.store.changeSnapshot(), this.conversations.repo.eventSnapshot()]);
     const since = opts.live ? { since: new Date(Date.now() - LIVE_SLACK_MS) } : {};
     return encodeCursor({ m: { from: { snapshot: m, ...since } }, e: { from: { snapshot: e, ...since } } });
   }
