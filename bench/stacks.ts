@@ -403,7 +403,10 @@ export async function startParleyFull(infra: ParleyInfra, mongo: { handler: Ferr
     }
     const start = async (name: string, roles: string): Promise<Proc> => {
       const port = await freeLoopbackPort();
-      const p = await spawnProc(name, process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--roles', roles], {
+      // BENCH_NODE_ARGS: extra Node flags for these processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+      // (a profile per process, written when the bench stops it).
+      const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const p = await spawnProc(name, process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--roles', roles], {
         env: { ...env, PORT: String(port), LOG_LEVEL: 'info' },
         readyLine: /"parley started"/,
       });

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { Job, JobOutcomeCounter } from '../platform/jobs/jobs.port.js';
+import { TickBatcher } from '../platform/batch/tick-batcher.js';
 import type { SqlExecutor } from '../platform/sql/sql.port.js';
 import type { MentionsService } from '../modules/notifications/mentions.service.js';
 import type { NotificationsService, StepRunner } from '../modules/notifications/notifications.service.js';
@@ -27,21 +28,38 @@ export interface WorkerDeps {
  * conversation, digests advance a watermark, mention rows upsert).
  */
 export class ProcessedJobsRepository {
-  constructor(private readonly sql: SqlExecutor) {}
+  /**
+   * The check and the record of every job run in one turn of the event loop go to the
+   * database together (the 4 jobs of a sent message arrive together): one statement each
+   * per batch instead of one per job.
+   */
+  private readonly checks: TickBatcher<string, boolean>;
+  private readonly records: TickBatcher<{ id: string; kind: string; payload: string | null }, void>;
+
+  constructor(private readonly sql: SqlExecutor) {
+    this.checks = new TickBatcher(async (ids) => {
+      const done = await this.doneAmong(ids);
+      return ids.map((id) => done.has(id));
+    });
+    this.records = new TickBatcher<{ id: string; kind: string; payload: string | null }, void>(async (rows) => {
+      await this.sql.query(
+        `INSERT INTO processed_jobs (id, kind, payload, processed_at)
+         SELECT id, kind, payload, now() FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(id, kind, payload)
+         ON CONFLICT (id) DO NOTHING`,
+        [rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.payload)],
+      );
+      return rows.map(() => undefined);
+    });
+  }
 
   /** True when `id` (a job id, or `<job id>#<step>`) was completed before. */
-  async isDone(id: string): Promise<boolean> {
-    const r = await this.sql.query('SELECT 1 FROM processed_jobs WHERE id = $1', [id]);
-    return r.rows.length === 1;
+  isDone(id: string): Promise<boolean> {
+    return this.checks.add(id);
   }
 
   /** Records that `id` completed (a second record of the same id is a no-op). */
-  async markDone(id: string, job: Job, withPayload: boolean): Promise<void> {
-    await this.sql.query('INSERT INTO processed_jobs (id, kind, payload, processed_at) VALUES ($1, $2, $3, now()) ON CONFLICT (id) DO NOTHING', [
-      id,
-      job.kind,
-      withPayload ? JSON.stringify(job.payload) : null,
-    ]);
+  markDone(id: string, job: Job, withPayload: boolean): Promise<void> {
+    return this.records.add({ id, kind: job.kind, payload: withPayload ? JSON.stringify(job.payload) : null });
   }
 
   /** Which of `ids` were completed before. */

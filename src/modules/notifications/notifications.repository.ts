@@ -91,15 +91,17 @@ export class NotificationsRepository {
   }
 
   /**
-   * Schedules a digest for `userId` at `dueAt` unless one is already waiting (messages
+   * Schedules a digest for each user at their `dueAt` unless one is already waiting (messages
    * batch into it). One being sent right now loses its lease, so it is sent again later
    * with whatever it did not include.
    */
-  async scheduleDigest(userId: string, dueAt: Date): Promise<void> {
+  async scheduleDigests(due: readonly { userId: string; dueAt: Date }[]): Promise<void> {
+    if (due.length === 0) return;
     await this.db.query(
-      `INSERT INTO email_digests (user_id, due_at) VALUES ($1, $2)
+      `INSERT INTO email_digests (user_id, due_at)
+       SELECT u, d FROM unnest($1::text[], $2::timestamptz[]) AS t(u, d)
        ON CONFLICT (user_id) DO UPDATE SET due_at = EXCLUDED.due_at, lease_id = NULL WHERE email_digests.lease_id IS NOT NULL`,
-      [userId, dueAt],
+      [due.map((x) => x.userId), due.map((x) => x.dueAt)],
     );
   }
 

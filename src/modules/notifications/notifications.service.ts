@@ -60,6 +60,23 @@ export interface NotificationsDeps {
   publicBaseUrl: () => string;
 }
 
+/** What `decisions` answers for one message. */
+export interface MessageDecisions {
+  message: StoredMessage;
+  conversation: { id: string; type: 'direct' | 'group'; title: string | null };
+  decisions: Map<string, Decision>;
+}
+
+/**
+ * How long one message's decisions are reused by its other jobs. They are a snapshot of
+ * the members' state either way; reusing it for two seconds treats the three jobs as if
+ * they had run at the same moment (which they nearly do), and saves two reads of the
+ * message, the members and their presence per message (with a room of 100, some 600
+ * Redis commands and 6 queries). A job retried later computes afresh.
+ */
+const DECISION_REUSE_MS = 2_000;
+const DECISION_REUSE_MAX = 2_000;
+
 const DIGEST_MAX_CONVERSATIONS = 10;
 const DIGEST_MAX_MESSAGES = 10;
 const DIGEST_LEASE_SECONDS = 300;
@@ -71,6 +88,9 @@ const UNSUBSCRIBE = 'unsubscribe-email';
  * The workers call these methods; the REST routes call the settings ones.
  */
 export class NotificationsService {
+  /** Recent answers of `decisions`, by message id, oldest first. */
+  private readonly recent = new Map<string, { at: number; conversationId: string; answer: Promise<MessageDecisions | null> }>();
+
   constructor(private readonly d: NotificationsDeps) {}
 
   // ---- settings ----
@@ -136,7 +156,26 @@ export class NotificationsService {
    * The decision for every member of the message's conversation, or null when there is
    * nothing to notify (message gone, deleted, or a system message).
    */
-  async decisions(p: MessageJobPayload): Promise<{ message: StoredMessage; decisions: Map<string, Decision> } | null> {
+  async decisions(p: MessageJobPayload): Promise<MessageDecisions | null> {
+    // The push, background and email jobs of one message all ask, within milliseconds of
+    // each other: they share one answer (see DECISION_REUSE_MS).
+    const now = Date.now();
+    const hit = this.recent.get(p.messageId);
+    if (hit && now - hit.at < DECISION_REUSE_MS && hit.conversationId === p.conversationId) return hit.answer;
+    const answer = this.decide(p);
+    this.recent.set(p.messageId, { at: now, conversationId: p.conversationId, answer });
+    answer.catch(() => this.recent.delete(p.messageId));
+    if (this.recent.size > DECISION_REUSE_MAX) {
+      // Oldest first: drop what expired, and more if a burst left too many fresh ones.
+      for (const [k, v] of this.recent) {
+        if (now - v.at < DECISION_REUSE_MS && this.recent.size <= DECISION_REUSE_MAX / 2) break;
+        this.recent.delete(k);
+      }
+    }
+    return answer;
+  }
+
+  private async decide(p: MessageJobPayload): Promise<MessageDecisions | null> {
     const message = await this.d.store.findById(p.conversationId, p.messageId);
     if (!message || message.deletedAt || message.kind !== 'user') return null;
     const conv = await this.d.repo.conversation(p.conversationId);
@@ -164,7 +203,7 @@ export class NotificationsService {
         ),
       );
     }
-    return { message, decisions: out };
+    return { message, conversation: conv, decisions: out };
   }
 
   /** The user's total unread count over every conversation (the badge). */
@@ -183,7 +222,7 @@ export class NotificationsService {
     if (!d) return 0;
     const userIds = [...d.decisions].filter(([, v]) => v === 'alert').map(([u]) => u);
     if (userIds.length === 0) return 0;
-    const conv = (await this.d.repo.conversation(p.conversationId))!;
+    const conv = d.conversation;
     const [sender] = await this.d.users.findByIds([d.message.senderId]);
     const prefs = await this.d.repo.prefs(userIds);
     const messages = new Map<string, PushMessage>();
@@ -256,15 +295,15 @@ export class NotificationsService {
     const d = await this.decisions(p);
     if (!d) return 0;
     const userIds = [...d.decisions].filter(([, v]) => v === 'alert').map(([u]) => u);
+    if (userIds.length === 0) return 0;
     const prefs = await this.d.repo.prefs(userIds);
-    let n = 0;
+    const due: { userId: string; dueAt: Date }[] = [];
     for (const u of userIds) {
       const pr = this.prefsOf(prefs.get(u));
-      if (!pr.email) continue;
-      await this.d.repo.scheduleDigest(u, new Date(Date.now() + pr.emailDelaySeconds * 1000));
-      n++;
+      if (pr.email) due.push({ userId: u, dueAt: new Date(Date.now() + pr.emailDelaySeconds * 1000) });
     }
-    return n;
+    await this.d.repo.scheduleDigests(due);
+    return due.length;
   }
 
   /** Sends the digests that are due (called periodically by every worker; leases keep them single). Returns how many were sent. */

@@ -90,7 +90,7 @@ export class RedisBus implements Bus {
     const conn: RedisOpenOptions = { readyTimeoutMs: opts.readyTimeoutMs, maxRetryDelayMs: opts.maxRetryDelayMs, socketTimeoutMs: opts.socketTimeoutMs };
     const publisher = await openRedis(config, logger, { ...conn, name: 'bus-pub', keyPrefix: false });
     try {
-      const subscriber = await openRedis(config, logger, { ...conn, name: 'bus-sub', keyPrefix: false, shardedSubscriber: true });
+      const subscriber = await openRedis(config, logger, { ...conn, name: 'bus-sub', keyPrefix: false, shardedSubscriber: true, subscriber: true });
       return new RedisBus(publisher, subscriber, config.REDIS_KEY_PREFIX, logger, opts);
     } catch (err) {
       await publisher.close();
