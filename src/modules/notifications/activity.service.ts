@@ -32,7 +32,9 @@ export class ActivityService {
 
   /** The subset of `userIds` active within the idle window. */
   async active(userIds: readonly string[]): Promise<Set<string>> {
-    const values = await Promise.all(userIds.map((u) => this.kv.get(this.key(u)).catch(() => null)));
+    if (userIds.length === 0) return new Set();
+    // Unreadable (Redis down) counts as idle: a push too many rather than a message missed.
+    const values = await this.kv.getMany(userIds.map((u) => this.key(u))).catch(() => userIds.map(() => null));
     return new Set(userIds.filter((_, i) => values[i] !== null));
   }
 }

@@ -45,6 +45,16 @@ export function keyValueContract(factory: KeyValueStoreFactory): void {
     await kv.ping();
   });
 
+  withKv('getMany: values in the order asked, null where missing', async (kv) => {
+    const [a, b, c] = [`t:${newId()}`, `t:${newId()}`, `t:${newId()}`];
+    await kv.set(a, 'A');
+    await kv.set(c, 'C', 60);
+    assert.deepEqual(await kv.getMany([c, b, a, a]), ['C', null, 'A', 'A']);
+    assert.deepEqual(await kv.getMany([]), []);
+    await kv.del(a);
+    await kv.del(c);
+  });
+
   withKv('a handle sees what another wrote', async (kv, second) => {
     const other = await second();
     const k = `t:${newId()}`;

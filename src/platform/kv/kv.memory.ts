@@ -38,6 +38,10 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.live(key)?.value ?? null;
   }
 
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((k) => this.live(k)?.value ?? null);
+  }
+
   async set(key: string, value: string, ttlSeconds?: number): Promise<void> {
     this.map.set(key, { value, expiresAt: this.expiry(ttlSeconds) });
   }

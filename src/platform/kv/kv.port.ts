@@ -4,6 +4,8 @@
  */
 export interface KeyValueStore {
   get(key: string): Promise<string | null>;
+  /** The values of `keys`, in order (null where missing): MGET, one round trip for all. */
+  getMany(keys: readonly string[]): Promise<(string | null)[]>;
   /** SET key value [EX ttl]. */
   set(key: string, value: string, ttlSeconds?: number): Promise<void>;
   /** SET key value NX [EX ttl]: true when this call created the key. */

@@ -51,6 +51,14 @@ export class RedisKeyValueStore implements KeyValueStore {
     return this.redis.get(key);
   }
 
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    // In a cluster the keys of one MGET must share a slot, and these (no hash tag) do not:
+    // one GET each there, which auto-pipelining still sends one write per node.
+    if (this.connection.cluster) return Promise.all(keys.map((k) => this.redis.get(k)));
+    return this.redis.mget(...keys);
+  }
+
   async set(key: string, value: string, ttlSeconds?: number): Promise<void> {
     if (ttlSeconds === undefined) await this.redis.set(key, value);
     else await this.redis.set(key, value, 'PX', ttlMs(ttlSeconds));

@@ -18,7 +18,7 @@
  * - `retryStrategy`: exponential backoff from 100 ms capped at 2 s, with jitter so that
  *   many processes do not reconnect in lockstep. It never gives up: Redis coming back is
  *   the normal end of an outage, and `/readyz` reports the outage meanwhile.
- * - `enableAutoPipelining` (every connection but the bus subscriber): the commands issued in
+ * - `enableAutoPipelining` (standalone Redis, every connection but the bus subscriber): the commands issued in
  *   one turn of the event loop go out in one socket write and come back in one read. A
  *   worker asking for the presence of a room's 100 members issues some 300 GETs at once;
  *   without it each was its own write syscall (the worker's largest CPU cost in
@@ -106,11 +106,13 @@ function createClient(config: RedisConfig, opts: RedisConnectionOptions): RedisC
   // Cluster (tested on a real one: test/redis-cluster.test.ts).
   // REDIS_URL is one seed node; ioredis discovers the others with CLUSTER SLOTS.
   const u = new URL(url);
-  const { enableOfflineQueue: _queue, ...redisOptions } = commonOptions(opts);
+  // No auto-pipelining on a cluster: after a failover, ioredis kept the auto-pipelined
+  // SPUBLISHes of the dead master's slots from ever going out (test/redis-cluster.test.ts,
+  // "a master killed"), where plain commands follow the new slot map.
+  const { enableOfflineQueue: _queue, enableAutoPipelining: _pipelining, ...redisOptions } = commonOptions(opts);
   const options: ClusterOptions = {
     keyPrefix,
     enableOfflineQueue: false,
-    enableAutoPipelining: !opts.subscriber,
     clusterRetryStrategy: (times) => reconnectDelay(times, cap),
     shardedSubscribers: opts.shardedSubscriber ?? false,
     redisOptions: {
