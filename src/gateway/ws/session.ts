@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
 import type { RateLimit } from '../../config.js';
 import type { ServerEvent } from '../../../sdk/types.js';
 import { mapError } from '../error-mapping.js';
@@ -89,9 +90,24 @@ export class ClientSession {
     return this.ws;
   }
 
-  attach(ws: WebSocket): void {
+  /**
+   * `tcp`: the upgraded connection under `ws`. The writer corks it for the rest of the
+   * current turn of the event loop, so every frame this session gets in that turn leaves in
+   * one write: a burst of messages that came in one read from the bus costs each socket one
+   * syscall instead of one per message (on loopback a write syscall also runs the receiving
+   * side's TCP stack; it was most of a gateway's CPU in `npm run bench`).
+   */
+  attach(ws: WebSocket, tcp?: Pick<Duplex, 'cork' | 'uncork'>): void {
     this.ws = ws;
+    this.tcp = tcp ?? null;
   }
+
+  private tcp: Pick<Duplex, 'cork' | 'uncork'> | null = null;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.tcp?.uncork();
+  };
 
   get open(): boolean {
     return !this.closed && this.ws !== null && this.ws.readyState === this.ws.OPEN;
@@ -126,6 +142,11 @@ export class ClientSession {
     }
     this.env.metrics.wsEventsOut.inc();
     this.framesOut += 1;
+    if (this.tcp && !this.corked) {
+      this.corked = true;
+      this.tcp.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.send(bytes, { binary: false });
   }
 

@@ -78,7 +78,7 @@ export class WsTransport {
           if (!socket.destroyed) rejectUpgrade(socket, session.closed ? 401 : 503);
           return;
         }
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, session, open));
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(ws, socket, session, open));
       },
       (err: unknown) => {
         const m = mapError(err);
@@ -87,8 +87,8 @@ export class WsTransport {
     );
   }
 
-  private attach(ws: WebSocket, s: ClientSession, open: () => void): void {
-    s.attach(ws);
+  private attach(ws: WebSocket, tcp: Duplex, s: ClientSession, open: () => void): void {
+    s.attach(ws, tcp);
     ws.on('pong', () => (s.alive = true));
     ws.on('message', (data, isBinary) => this.hooks.onFrame(s, data, isBinary));
     ws.on('close', () => this.hooks.onClose(s));
