@@ -1,5 +1,6 @@
 // The message store contract against the MongoDB adapter: a real mongod when MONGODB_URL
-// is set, otherwise FerretDB 1.24 started on loopback by test/support/ferretdb.ts.
+// is set, otherwise FerretDB 1.24 started on loopback by test/support/ferretdb.ts. Its change
+// marks go to a PostgreSQL database of this run (created here, dropped at the end).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -8,11 +9,21 @@ import { createLogger } from '../src/logger.js';
 import { newId } from '../src/ids.js';
 import { messageStoreContract } from '../src/platform/message-store/message-store.contract.js';
 import { MongoMessageStore } from '../src/platform/message-store/message-store.mongo.js';
+import pg from 'pg';
+import { PostgresDatabase } from '../src/platform/sql/sql.postgres.js';
+import { migrate } from '../src/platform/sql/migrator.js';
 import { startFerretDB, type MongoTestServer } from './support/ferretdb.js';
+import { createTestDatabase } from './support/postgres.js';
 import { skipUnlessCI } from './support/process.js';
 
 const server: MongoTestServer | null = await startFerretDB();
 const skip = skipUnlessCI(server ? false : 'no MongoDB server: MONGODB_URL unset and FerretDB could not be built (see the [ferretdb] line above)');
+
+// One SQL database for every test here: marks are keyed by message id, and every test uses
+// conversations of its own, so they never see each other's.
+const pgdb = await createTestDatabase();
+const sql = new PostgresDatabase(pgdb.url, { max: 8 });
+await migrate(sql);
 
 describe('message store contract: MongoDB', { skip }, () => {
   const logger = createLogger('silent');
@@ -30,13 +41,13 @@ describe('message store contract: MongoDB', { skip }, () => {
     async open() {
       // A fresh database per test, so tests never see each other's messages.
       const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
-      const store = await MongoMessageStore.open(server!.url, dbName, logger);
+      const store = await MongoMessageStore.open(server!.url, dbName, logger, sql);
       const others: MongoMessageStore[] = [];
       return {
         store,
         // Another client (its own pool and seq hints), as another process would have.
         second: async () => {
-          const s = await MongoMessageStore.open(server!.url, dbName, logger);
+          const s = await MongoMessageStore.open(server!.url, dbName, logger, sql);
           others.push(s);
           return s;
         },
@@ -50,35 +61,87 @@ describe('message store contract: MongoDB', { skip }, () => {
   });
 });
 
-// Change numbers come from a counter one round trip before the write, so a writer can land
-// a number a scan has already passed: the next scan's rescan band must still deliver it.
-describe('MongoDB store: a late writer within the rescan band', { skip }, () => {
-  test('a change numbered before a scan but written after it comes with the next scan', async () => {
-    const logger = createLogger('silent');
+// Change numbers are the transactions of the change marks in SQL, written after the message:
+// a mark in progress during a scan is new to the next scan, however late it commits.
+describe('MongoDB store: exact change scans', { skip }, () => {
+  const logger = createLogger('silent');
+  const message = (conversationId: string, senderId: string, text: string) => ({
+    id: newId(),
+    conversationId,
+    senderId,
+    clientMsgId: newId(),
+    kind: 'user' as const,
+    text,
+    attachments: [],
+    replyToId: null,
+    mentions: [],
+    system: null,
+  });
+
+  test('a change whose mark commits after a scan comes with the next scan, exactly once', async () => {
     const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
     const admin = new MongoClient(server!.url, { serverSelectionTimeoutMS: 5_000 });
     await admin.connect();
-    const store = await MongoMessageStore.open(server!.url, dbName, logger);
+    const store = await MongoMessageStore.open(server!.url, dbName, logger, sql);
+    const late = new pg.Client({ connectionString: pgdb.url });
+    await late.connect();
     try {
       const c = newId();
-      const { message: m } = await store.insert({ id: newId(), conversationId: c, senderId: 'u1', clientMsgId: newId(), kind: 'user', text: 'before', attachments: [], replyToId: null, mentions: [], system: null });
+      const { message: m } = await store.insert(message(c, 'u1', 'before'));
       const start = await store.changeSnapshot();
-      // The late writer takes its number (as `nextChange` does)...
-      const counter = await admin.db(dbName).collection<{ _id: string; n: number }>('message_changes').findOneAndUpdate({ _id: 'counter' }, { $inc: { n: 1 } }, { returnDocument: 'after' });
-      const late = counter!.n;
-      // ...a scan runs past it and another change lands after it...
-      const { message: other } = await store.insert({ id: newId(), conversationId: c, senderId: 'u2', clientMsgId: newId(), kind: 'user', text: 'other', attachments: [], replyToId: null, mentions: [], system: null });
+      // A slow writer: its mark's transaction is open while it writes the message...
+      await late.query('BEGIN');
+      await late.query(`UPDATE mongo_message_changes SET xid = pg_current_xact_id(), changed_at = now() WHERE message_id = $1`, [m.id]);
+      await admin.db(dbName).collection<{ _id: string }>('messages').updateOne({ _id: m.id }, { $set: { text: 'late', rev: m.rev + 1 } });
+      // ...a scan runs meanwhile, and another change lands and commits after it...
+      const { message: other } = await store.insert(message(c, 'u2', 'other'));
       const first = await store.changedSince([c], { from: { snapshot: start } }, 100);
-      assert.ok(first.changes.some((x) => x.message.id === other.id));
-      assert.ok(!first.changes.some((x) => x.message.text === 'late'), 'not written yet');
-      // ...and only then does the late write land, with its older number.
-      await admin.db(dbName).collection<{ _id: string }>('messages').updateOne({ _id: m.id }, { $set: { text: 'late', rev: m.rev + 1, change: late } });
+      assert.deepEqual(first.changes.map((x) => x.message.id), [other.id], 'only the committed change');
+      // ...and only then does the slow writer commit.
+      await late.query('COMMIT');
       const next = await store.changedSince([c], { from: { snapshot: first.snapshot } }, 100);
-      const got = next.changes.find((x) => x.message.id === m.id);
-      assert.equal(got?.message.text, 'late', 'delivered by the next scan');
-      assert.equal(got?.isNew, false);
+      assert.deepEqual(next.changes.map((x) => [x.message.id, x.message.text, x.isNew]), [[m.id, 'late', false]], 'delivered by the next scan, once');
+      const after = await store.changedSince([c], { from: { snapshot: next.snapshot } }, 100);
+      assert.deepEqual(after.changes, [], 'and never again');
     } finally {
+      await late.end();
       await store.close();
+      await admin.db(dbName).dropDatabase();
+      await admin.close();
+    }
+  });
+
+  test('a send whose mark was lost to a crash is marked by its retry; messages stored before marks are backfilled as seen', async () => {
+    const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
+    const admin = new MongoClient(server!.url, { serverSelectionTimeoutMS: 5_000 });
+    await admin.connect();
+    const stores: MongoMessageStore[] = [];
+    try {
+      const s1 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
+      stores.push(s1);
+      const c = newId();
+      const start = await s1.changeSnapshot();
+      const sent = (await s1.insert(message(c, 'u1', 'sent'))).message;
+      // The crash: the message is in MongoDB, its mark never committed.
+      await sql.query('DELETE FROM mongo_message_changes WHERE message_id = $1', [sent.id]);
+      assert.deepEqual((await s1.changedSince([c], { from: { snapshot: start } }, 100)).changes, []);
+      const retry = await s1.insert({ ...message(c, 'u1', 'sent'), clientMsgId: sent.clientMsgId });
+      assert.equal(retry.created, false);
+      const found = await s1.changedSince([c], { from: { snapshot: start } }, 100);
+      assert.deepEqual(found.changes.map((x) => [x.message.id, x.isNew]), [[sent.id, true]], 'the retry marked it');
+
+      // A database written by the version before marks: no marks at all, no backfill marker.
+      const old = { ...message(c, 'u2', 'old'), _id: newId(), seq: 99, rev: 1, reactions: [], createdAt: new Date(), editedAt: null, deletedAt: null, updatedAt: new Date(), change: 7, createdChange: 7 };
+      await admin.db(dbName).collection<{ _id: string }>('messages').insertOne(old);
+      await admin.db(dbName).collection<{ _id: string }>('message_changes').deleteMany({});
+      const s2 = await MongoMessageStore.open(server!.url, dbName, logger, sql); // backfills
+      stores.push(s2);
+      const v2 = await s2.changedSince([c], { from: { snapshot: start } }, 100);
+      assert.ok(!v2.changes.some((x) => x.message.id === old._id), 'seen by every snapshot (change 0)');
+      const byTime = await s2.changedSince([c], { from: { since: new Date(Date.now() - 60_000) } }, 100);
+      assert.ok(byTime.changes.some((x) => x.message.id === old._id), 'found by a cursor of the old time-based format');
+    } finally {
+      for (const s of stores) await s.close();
       await admin.db(dbName).dropDatabase();
       await admin.close();
     }
@@ -90,6 +153,8 @@ describe('MongoDB store: a late writer within the rescan band', { skip }, () => 
 // idempotency or seq allocation. Only on FerretDB: a real MongoDB does not use the index.
 after(async () => {
   await server?.stop();
+  await sql.close();
+  await pgdb.drop();
 });
 
 const ferret = server && !process.env.MONGODB_URL;
@@ -114,7 +179,7 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
     await admin.connect();
     const stores: MongoMessageStore[] = [];
     try {
-      const s1 = await MongoMessageStore.open(server!.url, dbName, logger);
+      const s1 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
       stores.push(s1);
       const c = newId();
       const sent = [];
@@ -122,7 +187,7 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
       // As if written by a version without the index: drop it entirely.
       await admin.db(dbName).collection('message_index').drop();
 
-      const s2 = await MongoMessageStore.open(server!.url, dbName, logger); // backfills
+      const s2 = await MongoMessageStore.open(server!.url, dbName, logger, sql); // backfills
       stores.push(s2);
       const head = (await s2.heads([c])).get(c);
       assert.equal(head?.lastSeq, 5);
@@ -141,7 +206,7 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
       // A lost seq slot: another handle (no hint) sees a lower last seq, collides on the
       // unique index, and still stores the next message at the next seq with no gap.
       await admin.db(dbName).collection<{ _id: string }>('message_index').deleteOne({ _id: `s:${c}:6` });
-      const s3 = await MongoMessageStore.open(server!.url, dbName, logger);
+      const s3 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
       stores.push(s3);
       const next = await s3.insert(message(c, 'u3', 'next'));
       assert.equal(next.message.seq, 7);
@@ -150,7 +215,7 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
       assert.equal((await s3.heads([c])).get(c)?.lastSeq, 7);
       assert.equal((await s3.countUnread('u9', [{ conversationId: c, afterSeq: 4 }])).get(c), 3);
       // ...and the collision repaired the slot: a cold handle finds the true head too.
-      const s4 = await MongoMessageStore.open(server!.url, dbName, logger);
+      const s4 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
       stores.push(s4);
       assert.equal((await s4.heads([c])).get(c)?.lastSeq, 7);
     } finally {

@@ -241,7 +241,7 @@ describe('send path with the MongoDB message store', { skip: mongo || ci ? false
     await mongo?.stop();
   });
 
-  test('a plain send costs 2 SQL statements (membership, then the SQL half)', async () => {
+  test('a plain send costs 3 SQL statements (membership, the change mark of the MongoDB write, then the SQL half)', async () => {
     await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-warm', text: 'warm' });
     counter!.reset();
     await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'm-count', text: 'count me' });

@@ -8,7 +8,8 @@ export async function openMessageStore(config: Config, sql: SqlDatabase, logger:
   if (config.MONGODB_URL) {
     // Imported only when configured, so the embedded profile never loads the driver.
     const { MongoMessageStore } = await import('./message-store.mongo.js');
-    return MongoMessageStore.open(config.MONGODB_URL, config.MONGODB_DATABASE, logger);
+    // Its change marks live in the SQL database (exact sync cursors: see the store's comment).
+    return MongoMessageStore.open(config.MONGODB_URL, config.MONGODB_DATABASE, logger, sql);
   }
   const { SqlMessageStore } = await import('./message-store.sql.js');
   return new SqlMessageStore(sql);

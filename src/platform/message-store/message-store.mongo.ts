@@ -1,7 +1,9 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { ChangeScan, ChangeSnapshot } from '../changes.js';
+import { visibleIn, type ChangeScan, type ChangeSnapshot } from '../changes.js';
+import { currentSnapshot, scanChanges } from '../sql/change-scan.js';
+import type { SqlExecutor } from '../sql/sql.port.js';
 import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { escapeRegExp, searchTerms } from './search-terms.js';
 import { applyChange } from './message-change.js';
@@ -33,10 +35,12 @@ interface MessageDoc {
   editedAt: Date | null;
   deletedAt: Date | null;
   updatedAt: Date;
-  /** The change number of the last change (see `nextChange`); 0 on messages stored before change numbers. */
-  change: number;
-  /** The change number of the insert. */
-  createdChange: number;
+  /**
+   * Change numbers of an earlier version (a counter in this database). No longer written or
+   * read: change scans read `mongo_message_changes` in SQL (see the class comment).
+   */
+  change?: number;
+  createdChange?: number;
   /**
    * The search terms of a user message's text (`searchTerms`): empty once deleted, replaced
    * on edit. Absent on messages stored before search existed (they are not found).
@@ -45,17 +49,11 @@ interface MessageDoc {
 }
 
 const COLLECTION = 'messages';
-/** The change counter (`nextChange`) and the marker of the change-number backfill. */
+/** Marker documents of one-time upgrades (here: the change marks of older messages written to SQL). */
 const CHANGES_COLLECTION = 'message_changes';
-const COUNTER = 'counter';
-const CHANGES_BACKFILLED = 'backfilled:v1';
-/**
- * How many change numbers below a scan's position the next scan reads again: the change
- * number is taken from the counter one round trip before the message is written, so a
- * writer can land a number the last scan had already passed. MongoDB only (the SQL store
- * is exact); see the class comment.
- */
-const MONGO_CHANGE_RESCAN = 256;
+const MARKS_BACKFILLED = 'sql-marks:v1';
+/** Messages per statement when backfilling change marks. */
+const MARKS_BACKFILL_BATCH = 1000;
 /**
  * FerretDB only: lookup documents keyed by `_id`, the one filter FerretDB 1.24's SQLite
  * handler pushes down to an index (every other query decodes the whole collection in Go).
@@ -72,7 +70,6 @@ const UNREAD_WALK_MAX = 20;
 const IDX_SEQ = 'conversation_seq';
 const IDX_CLIENT = 'sender_client_msg';
 const IDX_UPDATED = 'conversation_updated';
-const IDX_CHANGE = 'conversation_change';
 const IDX_SEARCH = 'conversation_search_terms';
 
 /** Tries to insert one message before giving up under contention (then: `unavailable`, retry). */
@@ -202,17 +199,23 @@ const clientKey = (senderId: string, clientMsgId: string): string => `c:${sender
  * (at least the previous value + 1 ms). Sync uses it only for cursors of the old time-based
  * format.
  *
- * Sync scans by change number instead: every insert and change takes the next number from
- * one counter document (`nextChange`, a `$inc`, one round trip before the write) and stores
- * it in the message. Neither server gives a number and a write in one atomic step without
- * transactions, so a writer can land its number after a scan has passed it (a late
- * writer), and on FerretDB 1.24, whose `$inc` is not atomic under concurrency, two writers
- * can even get the same number. So, unlike the SQL store's exact snapshots, a scan here
- * starts `MONGO_CHANGE_RESCAN` numbers below its position: a late writer within that many
- * changes (store-wide) of the scan is delivered by the next one, and the changes of that
- * band are delivered again (same `rev`; clients keep the highest rev of each message). A
- * writer later than that is missed by change-number sync. Snapshots here have no in-progress
- * list: `{xmin: n + 1, xmax: n + 1}` after counter value n.
+ * Sync scans are exact, as on the SQL store, because their change numbers come from
+ * PostgreSQL: after every write of a message here (insert, edit, delete, reaction) the store
+ * upserts the message's row in `mongo_message_changes` (SQL, the deployment's database), and
+ * that row's `xid` is the transaction of the upsert. A change scan reads those rows with
+ * `scanChanges` (snapshot semantics: a mark whose transaction was in progress during a scan
+ * is new to the next one, however late it commits) and then the messages by `_id`. The mark
+ * commits only after the message was written, so a scan that sees a mark reads the change
+ * it marks (or a later one); a scan running between the two writes sees the older mark,
+ * already delivered, and the next scan delivers the change. Neither MongoDB without
+ * transactions nor FerretDB gives a number and a write in one atomic step, which is why the
+ * numbers are not kept here (an earlier version took them from a counter document before
+ * the write and had to rescan a band of them, missing a writer later than the band).
+ *
+ * The one window is a crash (or a lost SQL connection) between the two writes: the message
+ * is stored but not marked. For a new message the client's retry (same clientMsgId) finds it
+ * and writes the missing mark; a change (edit, delete, reaction) left unmarked is seen by
+ * clients that were online (the live event) and by history reads, but not by change scans.
  */
 export class MongoMessageStore implements MessageStore {
   private readonly col: Collection<MessageDoc>;
@@ -228,6 +231,8 @@ export class MongoMessageStore implements MessageStore {
   constructor(
     private readonly client: MongoClient,
     db: Db,
+    /** The deployment's SQL database: `mongo_message_changes` (migration 171), the change marks. */
+    private readonly sql: SqlExecutor,
     /** The server is FerretDB: answer the hot path from `message_index` (see the class comment). */
     ferret = false,
   ) {
@@ -241,7 +246,7 @@ export class MongoMessageStore implements MessageStore {
    * creates the indexes; `createIndex` is a no-op for an index that already exists with
    * the same options, so every process can run it at boot.
    */
-  static async open(url: string, dbName: string, logger: Logger): Promise<MongoMessageStore> {
+  static async open(url: string, dbName: string, logger: Logger, sql: SqlExecutor): Promise<MongoMessageStore> {
     const client = new MongoClient(url, {
       appName: 'parley',
       serverSelectionTimeoutMS: 5_000,
@@ -262,16 +267,14 @@ export class MongoMessageStore implements MessageStore {
       await col.createIndex({ senderId: 1, clientMsgId: 1 }, { name: IDX_CLIENT, unique: true });
       // sync from cursors of the old time-based format: changedSince by updatedAt
       await col.createIndex({ conversationId: 1, updatedAt: 1, _id: 1 }, { name: IDX_UPDATED });
-      // sync: changedSince by change number
-      await col.createIndex({ conversationId: 1, change: 1, _id: 1 }, { name: IDX_CHANGE });
       // search: a term index (multikey) scanned by anchored prefix per conversation. Not a
       // MongoDB $text index: $text has no prefix matching (partial words would not be
       // found, unlike the SQL store) and FerretDB 1.24 does not implement it.
       await col.createIndex({ conversationId: 1, searchTerms: 1 }, { name: IDX_SEARCH });
       const info = await db.admin().command({ buildInfo: 1 });
       const ferret = typeof info.ferretdbVersion === 'string';
-      const store = new MongoMessageStore(client, db, ferret);
-      await store.backfillChanges();
+      const store = new MongoMessageStore(client, db, sql, ferret);
+      await store.backfillMarks();
       if (ferret) await store.backfillIndex();
       logger.info({ database: dbName, ...(ferret ? { ferretdb: info.ferretdbVersion } : {}) }, 'message store: MongoDB');
       return store;
@@ -290,8 +293,6 @@ export class MongoMessageStore implements MessageStore {
   private async insertWithNextSeq(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
     let last = this.seqHints.get(msg.conversationId) ?? (await this.readLastSeq(msg.conversationId));
     for (let attempt = 0; attempt < MAX_INSERT_ATTEMPTS; attempt++) {
-      // Taken right before the write (each attempt), so it lands as soon after the number as it can.
-      const change = await this.nextChange();
       const now = new Date();
       const doc: MessageDoc = {
         _id: msg.id,
@@ -311,14 +312,12 @@ export class MongoMessageStore implements MessageStore {
         editedAt: null,
         deletedAt: null,
         updatedAt: now,
-        change,
-        createdChange: change,
         searchTerms: msg.kind === 'user' ? searchTerms(msg.text) : [],
       };
       try {
         await this.col.insertOne(doc);
         this.rememberSeq(msg.conversationId, doc.seq);
-        await this.indexMessage(doc);
+        await Promise.all([this.indexMessage(doc), this.markInserted(doc._id, doc.conversationId)]);
         return { message: toMessage(doc), created: true };
       } catch (err) {
         if (!isDuplicateKey(err)) throw err;
@@ -334,7 +333,8 @@ export class MongoMessageStore implements MessageStore {
           // A concurrent retry of this send won; ours took no seq.
           const winner = (await this.findByClientMsgId(msg.senderId, msg.clientMsgId)) ?? (await this.scanByClientMsgId(msg.senderId, msg.clientMsgId));
           if (winner) {
-            await this.indexMessage(winner); // repairs a key document lost to a crash
+            // Repairs a key document or a change mark lost to a crash between the writes.
+            await Promise.all([this.indexMessage(winner), this.markInserted(winner.id, winner.conversationId)]);
             return { message: winner, created: false };
           }
           throw err;
@@ -553,14 +553,12 @@ export class MongoMessageStore implements MessageStore {
       const rev = current.rev + 1;
       // Never before the previous change, even if this host's clock is behind the last writer's.
       const updatedAt = new Date(Math.max(Date.now(), current.updatedAt.getTime() + 1));
-      const changeNo = await this.nextChange();
       const res = await this.col.updateOne(
         { _id: messageId, conversationId, rev: current.rev },
         {
           $set: {
             rev,
             updatedAt,
-            change: changeNo,
             text: next.text,
             attachments: next.attachments,
             mentions: next.mentions,
@@ -571,7 +569,10 @@ export class MongoMessageStore implements MessageStore {
           },
         },
       );
-      if (res.matchedCount === 1) return { message: { ...next, rev, updatedAt }, changed: true };
+      if (res.matchedCount === 1) {
+        await this.markChanged(messageId, conversationId);
+        return { message: { ...next, rev, updatedAt }, changed: true };
+      }
       await backoff(attempt);
     }
     throw new AppError('unavailable', 'Too many concurrent changes to this message; retry.', { details: { conversationId, messageId } });
@@ -628,66 +629,80 @@ export class MongoMessageStore implements MessageStore {
   }
 
   /**
-   * A change scan by change number (see the class comment): from `MONGO_CHANGE_RESCAN` below
-   * the `from` position (or by time, for old cursors), up to the counter value read before
-   * the query (the returned snapshot), then by (change, _id).
+   * A change scan over the change marks in SQL (see the class comment), then the marked
+   * messages by `_id`, in the marks' (change, id) order.
    */
   async changedSince(conversationIds: readonly string[], scan: ChangeScan, limit: number): Promise<{ changes: MessageChangeRow[]; snapshot: ChangeSnapshot }> {
-    const snapshot = scan.until ?? (await this.changeSnapshot());
-    if (conversationIds.length === 0) return { changes: [], snapshot };
+    const { rows, snapshot } = await scanChanges<{ message_id: string; created_xid: string }>(this.sql, {
+      table: 'mongo_message_changes',
+      cols: { xid: 'xid', at: 'changed_at', id: 'message_id', idType: 'text' },
+      select: 'message_id, created_xid::text AS created_xid',
+      where: 'conversation_id = ANY($1::text[])',
+      params: [conversationIds],
+      scan,
+      limit,
+    });
+    if (rows.length === 0) return { changes: [], snapshot };
+    const docs = new Map((await this.col.find({ _id: { $in: rows.map((r) => r.message_id) } }).toArray()).map((d) => [d._id, d]));
     const { from } = scan;
-    // Numbers are far below 2^53 (one per change), so they are exact as JS numbers.
-    const band = from.snapshot ? Math.max(1, Number(from.snapshot.xmin) - MONGO_CHANGE_RESCAN) : undefined;
-    const lower: Filter<MessageDoc>[] = [];
-    if (band !== undefined) lower.push({ change: { $gte: band } });
-    if (from.since) lower.push({ updatedAt: { $gte: from.since } });
-    const and: Filter<MessageDoc>[] = [{ $or: lower }, { change: { $lt: Number(snapshot.xmax) } }];
-    if (scan.after) {
-      const a = Number(scan.after.change);
-      and.push({ $or: [{ change: { $gt: a } }, { change: a, _id: { $gt: scan.after.id } }] });
+    const changes: MessageChangeRow[] = [];
+    for (const r of rows) {
+      const d = docs.get(r.message_id);
+      if (!d) continue; // marked but gone: messages are never removed, so only a database dropped by hand
+      changes.push({
+        message: toMessage(d),
+        change: BigInt(r.change),
+        isNew: (from.snapshot !== undefined && !visibleIn(BigInt(r.created_xid), from.snapshot)) || (from.since !== undefined && d.createdAt >= from.since),
+      });
     }
-    const docs = await this.col
-      .find({ conversationId: { $in: [...conversationIds] }, $and: and })
-      .sort({ change: 1, _id: 1 })
-      .limit(limit)
-      .toArray();
-    const changes = docs.map((d) => ({
-      message: toMessage(d),
-      change: BigInt(d.change),
-      // New past the position itself, not the band: a repeat of a delivered message is an
-      // update to the reader (a late insert inside the band is the rare case labelled so too).
-      isNew: (from.snapshot !== undefined && d.createdChange >= Number(from.snapshot.xmin)) || (from.since !== undefined && d.createdAt >= from.since),
-    }));
     return { changes, snapshot };
   }
 
-  async changeSnapshot(): Promise<ChangeSnapshot> {
-    const counter = await this.changes.findOne({ _id: COUNTER });
-    const next = BigInt((counter?.n ?? 0) + 1);
-    return { xmin: next, xmax: next, xip: [] };
+  changeSnapshot(): Promise<ChangeSnapshot> {
+    return currentSnapshot(this.sql);
   }
 
-  /** The next change number (see the class comment). */
-  private async nextChange(): Promise<number> {
-    const inc = () => this.changes.findOneAndUpdate({ _id: COUNTER }, { $inc: { n: 1 } }, { upsert: true, returnDocument: 'after' });
-    try {
-      return (await inc())!.n;
-    } catch (err) {
-      // Two first writers both created the counter: the loser's retry is a plain increment.
-      if (!isDuplicateKey(err)) throw err;
-      return (await inc())!.n;
-    }
+  /** The change mark of a new message (a second one, from a retry that repairs it, is a no-op). */
+  private async markInserted(messageId: string, conversationId: string): Promise<void> {
+    await this.sql.query('INSERT INTO mongo_message_changes (message_id, conversation_id) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING', [messageId, conversationId]);
+  }
+
+  /** A message changed: its mark takes this transaction's number (and is created if a crash lost it). */
+  private async markChanged(messageId: string, conversationId: string): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO mongo_message_changes (message_id, conversation_id) VALUES ($1, $2)
+       ON CONFLICT (message_id) DO UPDATE SET xid = pg_current_xact_id(), changed_at = now()`,
+      [messageId, conversationId],
+    );
   }
 
   /**
-   * Gives messages stored before change numbers existed change 0, older than every scan
-   * (once per database; a few processes doing it at the same time write the same values).
+   * Marks the messages stored before change marks existed with change 0 (visible in every
+   * snapshot, so no new cursor resends them) and their last-change time (for cursors of the
+   * old time-based format). Once per database, in batches; several processes doing it at once
+   * write the same rows (ON CONFLICT DO NOTHING), and an interrupted run starts over.
    */
-  private async backfillChanges(): Promise<void> {
-    if (await this.changes.findOne({ _id: CHANGES_BACKFILLED })) return;
-    await this.col.updateMany({ change: { $exists: false } }, { $set: { change: 0, createdChange: 0 } });
+  private async backfillMarks(): Promise<void> {
+    if (await this.changes.findOne({ _id: MARKS_BACKFILLED })) return;
+    const cursor = this.col.find({}, { projection: { _id: 1, conversationId: 1, updatedAt: 1 } }).batchSize(MARKS_BACKFILL_BATCH);
+    let batch: { _id: string; conversationId: string; updatedAt: Date }[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.sql.query(
+        `INSERT INTO mongo_message_changes (message_id, conversation_id, xid, created_xid, changed_at)
+         SELECT m, c, '0'::xid8, '0'::xid8, t FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(m, c, t)
+         ON CONFLICT (message_id) DO NOTHING`,
+        [batch.map((d) => d._id), batch.map((d) => d.conversationId), batch.map((d) => d.updatedAt)],
+      );
+      batch = [];
+    };
+    for await (const d of cursor) {
+      batch.push(d as { _id: string; conversationId: string; updatedAt: Date });
+      if (batch.length >= MARKS_BACKFILL_BATCH) await flush();
+    }
+    await flush();
     try {
-      await this.changes.insertOne({ _id: CHANGES_BACKFILLED, n: 0 });
+      await this.changes.insertOne({ _id: MARKS_BACKFILLED, n: 0 });
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
     }

@@ -96,11 +96,9 @@ export interface MessageStore {
   /**
    * One page of the messages of these conversations changed since a position: a change
    * scan (src/platform/changes.ts) in change-number order, at most `limit` changes, with
-   * the snapshot the page was read under. The SQL store is exact: no change is skipped,
-   * however late its transaction commits, and none is delivered twice. The MongoDB store
-   * rescans a band of recent change numbers to catch late writers, so it delivers some
-   * changes again (same `rev`; clients keep the highest rev of each message) and misses a
-   * writer later than the band (its class comment says how much).
+   * the snapshot the page was read under. Both stores are exact: no change is skipped,
+   * however late its transaction commits, and none is delivered twice (the MongoDB store
+   * keeps its change sequence in SQL; its class comment gives the one crash window).
    */
   changedSince(conversationIds: readonly string[], scan: ChangeScan, limit: number): Promise<{ changes: MessageChangeRow[]; snapshot: ChangeSnapshot }>;
   /** The store's current change snapshot: a position that has seen every change stored so far. */

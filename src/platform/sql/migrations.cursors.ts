@@ -24,4 +24,22 @@ CREATE INDEX conversation_events_conv_xid ON conversation_events (conversation_i
 CREATE INDEX conversation_events_user_xid ON conversation_events (user_id, xid, id);
 `,
   },
+  {
+    version: 171,
+    name: 'mongo_message_changes',
+    sql: `
+-- With the MongoDB message store: one row per message, written after each write of the
+-- message to MongoDB, so that change scans use transaction ids as on the SQL store (exact:
+-- see message-store.mongo.ts). xid is the transaction of the last write, created_xid the
+-- first; changed_at serves cursors of the old time-based format.
+CREATE TABLE mongo_message_changes (
+  message_id text PRIMARY KEY,
+  conversation_id text NOT NULL,
+  xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  created_xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  changed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX mongo_message_changes_xid ON mongo_message_changes (conversation_id, xid, message_id);
+`,
+  },
 ];
