@@ -201,6 +201,24 @@ describe('RealtimeConnection', () => {
     rt.stop();
   });
 
+  test('a resume refused as too frequent goes again after retryAfter, from the same cursor, without resume.failed', async () => {
+    const rt = connection();
+    const failed: unknown[] = [];
+    rt.on('resume.failed', (e) => failed.push(e));
+    rt.start().catch(() => {});
+    const s = await socket(0);
+    s.ready('C1');
+    s.frame({ type: 'sync.required' });
+    const first = s.last('resume');
+    s.frame({ type: 'error', id: first.id, code: 'rate_limited', message: 'Too many resumes.', retryAfter: 1 });
+    await until(() => s.sent.filter((f) => f.type === 'resume').length === 2, 'the resume, again');
+    assert.equal(s.last('resume').cursor, 'C1');
+    s.frame({ type: 'resumed', id: s.last('resume').id, cursor: 'C2' });
+    await until(() => rt.cursor === 'C2', 'the cursor of the resume');
+    assert.deepEqual(failed, []);
+    rt.stop();
+  });
+
   test('1008 (session ended) stops for good and emits session.ended', async () => {
     const rt = connection();
     const ended = rt.once('session.ended');

@@ -169,7 +169,14 @@ export class RealtimeConnection extends Emitter<RealtimeEventMap> {
   private resumeAgain = false;
   private nextId = 0;
   private readonly pending = new Map<string, Pending>();
-  private timers: { retry?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout>; stable?: ReturnType<typeof setTimeout> } = {};
+  private timers: {
+    retry?: ReturnType<typeof setTimeout>;
+    ping?: ReturnType<typeof setInterval>;
+    pong?: ReturnType<typeof setTimeout>;
+    stable?: ReturnType<typeof setTimeout>;
+    /** A resume the server refused as too frequent, tried again after its retryAfter. */
+    resume?: ReturnType<typeof setTimeout>;
+  } = {};
   private firstReady: { resolve: (r: ReadyPayload) => void; reject: (e: Error) => void } | null = null;
   private _user: ReadyPayload | undefined;
 
@@ -310,6 +317,13 @@ export class RealtimeConnection extends Emitter<RealtimeEventMap> {
           this.resumeId = undefined;
         }
         this.resumeAgain = false;
+        // Too frequent (many sync.required in a row, say): the cursor is still good, so the
+        // same resume goes again once the server's window allows it.
+        if (err.code === 'rate_limited') {
+          clearTimeout(this.timers.resume);
+          this.timers.resume = setTimeout(() => this.resume(), Math.max(1, err.retryAfter ?? 1) * 1000);
+          return;
+        }
         // Disconnected: the next connection resumes from the same cursor. Refused: nothing
         // left to resume from; the application must reload what it shows.
         if (err.code !== 'disconnected' && err.code !== 'timeout') this.emit('resume.failed', { error: err });
@@ -411,6 +425,7 @@ export class RealtimeConnection extends Emitter<RealtimeEventMap> {
   private teardown(reason: ParleyError): void {
     clearInterval(this.timers.ping);
     clearTimeout(this.timers.pong);
+    clearTimeout(this.timers.resume);
     clearTimeout(this.timers.stable);
     const s = this.socket;
     this.socket = null;

@@ -643,7 +643,17 @@ export class MongoMessageStore implements MessageStore {
       limit,
     });
     if (rows.length === 0) return { changes: [], snapshot };
-    const docs = new Map((await this.col.find({ _id: { $in: rows.map((r) => r.message_id) } }).toArray()).map((d) => [d._id, d]));
+    const ids = [...new Set(rows.map((r) => r.message_id))];
+    const docs = new Map<string, MessageDoc>();
+    if (this.index) {
+      // FerretDB pushes down an `_id` equality, not an `$in`: lookups one by one, a few at a time.
+      await fanOut(ids, async (id) => {
+        const d = await this.col.findOne({ _id: id });
+        if (d) docs.set(id, d);
+      });
+    } else {
+      for (const d of await this.col.find({ _id: { $in: ids } }).toArray()) docs.set(d._id, d);
+    }
     const { from } = scan;
     const changes: MessageChangeRow[] = [];
     for (const r of rows) {
