@@ -4,7 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { createLogger } from '../src/logger.js';
 import { newId } from '../src/ids.js';
 import { messageStoreContract } from '../src/platform/message-store/message-store.contract.js';
@@ -61,22 +61,47 @@ describe('message store contract: MongoDB', { skip }, () => {
   });
 });
 
+/**
+ * A fresh MongoDB database for one test: `open` opens a store on it (each its own client, as
+ * another process would), `db` is the database as an admin client sees it. Everything is
+ * closed and the database dropped afterwards.
+ */
+async function withDatabase(fn: (open: () => Promise<MongoMessageStore>, db: Db) => Promise<void>): Promise<void> {
+  const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
+  const admin = new MongoClient(server!.url, { serverSelectionTimeoutMS: 5_000 });
+  await admin.connect();
+  const stores: MongoMessageStore[] = [];
+  try {
+    await fn(async () => {
+      const s = await MongoMessageStore.open(server!.url, dbName, createLogger('silent'), sql);
+      stores.push(s);
+      return s;
+    }, admin.db(dbName));
+  } finally {
+    for (const s of stores) await s.close();
+    await admin.db(dbName).dropDatabase();
+    await admin.close();
+  }
+}
+
+/** A new user message of `senderId` in `conversationId`. */
+const message = (conversationId: string, senderId: string, text: string) => ({
+  id: newId(),
+  conversationId,
+  senderId,
+  clientMsgId: newId(),
+  kind: 'user' as const,
+  text,
+  attachments: [],
+  replyToId: null,
+  mentions: [],
+  system: null,
+});
+
 // Change numbers are the transactions of the change marks in SQL, written after the message:
 // a mark in progress during a scan is new to the next scan, however late it commits.
 describe('MongoDB store: exact change scans', { skip }, () => {
   const logger = createLogger('silent');
-  const message = (conversationId: string, senderId: string, text: string) => ({
-    id: newId(),
-    conversationId,
-    senderId,
-    clientMsgId: newId(),
-    kind: 'user' as const,
-    text,
-    attachments: [],
-    replyToId: null,
-    mentions: [],
-    system: null,
-  });
 
   test('a change whose mark commits after a scan comes with the next scan, exactly once', async () => {
     const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
@@ -112,13 +137,8 @@ describe('MongoDB store: exact change scans', { skip }, () => {
   });
 
   test('a send whose mark was lost to a crash is marked by its retry; messages stored before marks are backfilled as seen', async () => {
-    const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
-    const admin = new MongoClient(server!.url, { serverSelectionTimeoutMS: 5_000 });
-    await admin.connect();
-    const stores: MongoMessageStore[] = [];
-    try {
-      const s1 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
-      stores.push(s1);
+    await withDatabase(async (open, db) => {
+      const s1 = await open();
       const c = newId();
       const start = await s1.changeSnapshot();
       const sent = (await s1.insert(message(c, 'u1', 'sent'))).message;
@@ -132,19 +152,14 @@ describe('MongoDB store: exact change scans', { skip }, () => {
 
       // A database written by the version before marks: no marks at all, no backfill marker.
       const old = { ...message(c, 'u2', 'old'), _id: newId(), seq: 99, rev: 1, reactions: [], createdAt: new Date(), editedAt: null, deletedAt: null, updatedAt: new Date(), change: 7, createdChange: 7 };
-      await admin.db(dbName).collection<{ _id: string }>('messages').insertOne(old);
-      await admin.db(dbName).collection<{ _id: string }>('message_changes').deleteMany({});
-      const s2 = await MongoMessageStore.open(server!.url, dbName, logger, sql); // backfills
-      stores.push(s2);
+      await db.collection<{ _id: string }>('messages').insertOne(old);
+      await db.collection<{ _id: string }>('message_changes').deleteMany({});
+      const s2 = await open(); // backfills
       const v2 = await s2.changedSince([c], { from: { snapshot: start } }, 100);
       assert.ok(!v2.changes.some((x) => x.message.id === old._id), 'seen by every snapshot (change 0)');
       const byTime = await s2.changedSince([c], { from: { since: new Date(Date.now() - 60_000) } }, 100);
       assert.ok(byTime.changes.some((x) => x.message.id === old._id), 'found by a cursor of the old time-based format');
-    } finally {
-      for (const s of stores) await s.close();
-      await admin.db(dbName).dropDatabase();
-      await admin.close();
-    }
+    });
   });
 });
 
@@ -159,36 +174,17 @@ after(async () => {
 
 const ferret = server && !process.env.MONGODB_URL;
 describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'needs FerretDB (MONGODB_URL points at another server)' }, () => {
-  const logger = createLogger('silent');
-  const message = (conversationId: string, senderId: string, text: string) => ({
-    id: newId(),
-    conversationId,
-    senderId,
-    clientMsgId: newId(),
-    kind: 'user' as const,
-    text,
-    attachments: [],
-    replyToId: null,
-    mentions: [],
-    system: null,
-  });
 
   test('messages stored before the index existed are backfilled at open; a lost index document only slows a path down', async () => {
-    const dbName = `parley_test_${randomBytes(6).toString('hex')}`;
-    const admin = new MongoClient(server!.url, { serverSelectionTimeoutMS: 5_000 });
-    await admin.connect();
-    const stores: MongoMessageStore[] = [];
-    try {
-      const s1 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
-      stores.push(s1);
+    await withDatabase(async (open, db) => {
+      const s1 = await open();
       const c = newId();
       const sent = [];
       for (let i = 0; i < 5; i++) sent.push((await s1.insert(message(c, 'u1', `m${i}`))).message);
       // As if written by a version without the index: drop it entirely.
-      await admin.db(dbName).collection('message_index').drop();
+      await db.collection('message_index').drop();
 
-      const s2 = await MongoMessageStore.open(server!.url, dbName, logger, sql); // backfills
-      stores.push(s2);
+      const s2 = await open(); // backfills
       const head = (await s2.heads([c])).get(c);
       assert.equal(head?.lastSeq, 5);
       assert.equal(head?.lastMessage?.text, 'm4');
@@ -197,7 +193,7 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
 
       // A key document lost (a crash between the message and its index): a retry of that
       // send is still answered with the stored message, and the key is repaired.
-      await admin.db(dbName).collection<{ _id: string }>('message_index').deleteOne({ _id: `c:u1:${sent[4]!.clientMsgId}` });
+      await db.collection<{ _id: string }>('message_index').deleteOne({ _id: `c:u1:${sent[4]!.clientMsgId}` });
       const retry = await s2.insert({ ...message(c, 'u1', 'retry'), clientMsgId: sent[4]!.clientMsgId });
       assert.equal(retry.created, false);
       assert.equal(retry.message.id, sent[4]!.id);
@@ -205,9 +201,8 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
 
       // A lost seq slot: another handle (no hint) sees a lower last seq, collides on the
       // unique index, and still stores the next message at the next seq with no gap.
-      await admin.db(dbName).collection<{ _id: string }>('message_index').deleteOne({ _id: `s:${c}:6` });
-      const s3 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
-      stores.push(s3);
+      await db.collection<{ _id: string }>('message_index').deleteOne({ _id: `s:${c}:6` });
+      const s3 = await open();
       const next = await s3.insert(message(c, 'u3', 'next'));
       assert.equal(next.message.seq, 7);
       const { messages } = await s3.list(c, { limit: 100 });
@@ -215,13 +210,8 @@ describe('MongoDB store on FerretDB: the _id index', { skip: ferret ? false : 'n
       assert.equal((await s3.heads([c])).get(c)?.lastSeq, 7);
       assert.equal((await s3.countUnread('u9', [{ conversationId: c, afterSeq: 4 }])).get(c), 3);
       // ...and the collision repaired the slot: a cold handle finds the true head too.
-      const s4 = await MongoMessageStore.open(server!.url, dbName, logger, sql);
-      stores.push(s4);
+      const s4 = await open();
       assert.equal((await s4.heads([c])).get(c)?.lastSeq, 7);
-    } finally {
-      for (const s of stores) await s.close();
-      await admin.db(dbName).dropDatabase();
-      await admin.close();
-    }
+    });
   });
 });
