@@ -72,7 +72,7 @@ export interface MessageDecisions {
  * the members' state either way; reusing it for two seconds treats the three jobs as if
  * they had run at the same moment (which they nearly do), and saves two reads of the
  * message, the members and their presence per message (with a room of 100, some 600
- * Redis commands and 6 queries). A job retried later computes afresh.
+ * Redis commands and 6 queries). A job retried more than two seconds later decides afresh.
  */
 const DECISION_REUSE_MS = 2_000;
 const DECISION_REUSE_MAX = 2_000;
@@ -163,6 +163,7 @@ export class NotificationsService {
     const hit = this.recent.get(p.messageId);
     if (hit && now - hit.at < DECISION_REUSE_MS && hit.conversationId === p.conversationId) return hit.answer;
     const answer = this.decide(p);
+    this.recent.delete(p.messageId); // re-inserted at the end: the map stays in age order
     this.recent.set(p.messageId, { at: now, conversationId: p.conversationId, answer });
     answer.catch(() => this.recent.delete(p.messageId));
     if (this.recent.size > DECISION_REUSE_MAX) {
