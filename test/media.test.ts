@@ -463,7 +463,8 @@ for (const backend of ['s3', 'local'] as BlobBackend[]) {
 
       quick.module.startCleanup();
       const deadline = Date.now() + 20_000;
-      while ((await objectKeyOf(abandoned.mediaId)) !== undefined && Date.now() < deadline) await sleep(200);
+      // The cleanup deletes the record, then the object: wait for both (the object a moment after).
+      while (((await objectKeyOf(abandoned.mediaId)) !== undefined || (await blobs().head(key)) !== null) && Date.now() < deadline) await sleep(200);
       assert.equal(await objectKeyOf(abandoned.mediaId), undefined, 'record deleted');
       assert.equal(await objectKeyOf(neverUploaded.mediaId), undefined);
       assert.equal(await blobs().head(key), null, 'object deleted');
