@@ -136,7 +136,7 @@ describe('MongoDB store: exact change scans', { skip }, () => {
     }
   });
 
-  test('a send whose mark was lost to a crash is marked by its retry; messages stored before marks are backfilled as seen', async () => {
+  test('a send whose mark was lost to a crash is marked by its retry; messages stored before marks are backfilled, never skipped', async () => {
     await withDatabase(async (open, db) => {
       const s1 = await open();
       const c = newId();
@@ -154,11 +154,23 @@ describe('MongoDB store: exact change scans', { skip }, () => {
       const old = { ...message(c, 'u2', 'old'), _id: newId(), seq: 99, rev: 1, reactions: [], createdAt: new Date(), editedAt: null, deletedAt: null, updatedAt: new Date(), change: 7, createdChange: 7 };
       await db.collection<{ _id: string }>('messages').insertOne(old);
       await db.collection<{ _id: string }>('message_changes').deleteMany({});
+      const beforeBackfill = await s1.changeSnapshot();
       const s2 = await open(); // backfills
-      const v2 = await s2.changedSince([c], { from: { snapshot: start } }, 100);
-      assert.ok(!v2.changes.some((x) => x.message.id === old._id), 'seen by every snapshot (change 0)');
+      const v2 = await s2.changedSince([c], { from: { snapshot: beforeBackfill } }, 100);
+      assert.ok(
+        v2.changes.some((x) => x.message.id === old._id && x.isNew),
+        'a cursor from before the upgrade gets the older message (again, at worst), never skips it',
+      );
+      const after = await s2.changedSince([c], { from: { snapshot: v2.snapshot } }, 100);
+      assert.ok(!after.changes.some((x) => x.message.id === old._id), 'and a cursor from after the backfill does not');
       const byTime = await s2.changedSince([c], { from: { since: new Date(Date.now() - 60_000) } }, 100);
       assert.ok(byTime.changes.some((x) => x.message.id === old._id), 'found by a cursor of the old time-based format');
+
+      // A mark whose document was deleted by hand: removed, and the scan still pages by what exists.
+      await db.collection<{ _id: string }>('messages').deleteOne({ _id: old._id });
+      const orphaned = await s2.changedSince([c], { from: { snapshot: start } }, 100);
+      assert.deepEqual(orphaned.changes.map((x) => x.message.id), [sent.id], 'the rest of the scan, nothing of the orphan');
+      assert.equal((await sql.query('SELECT 1 FROM mongo_message_changes WHERE message_id = $1', [old._id])).rows.length, 0, 'orphan mark removed');
     });
   });
 });

@@ -165,7 +165,9 @@ export class NotificationsService {
     const answer = this.decide(p);
     this.recent.delete(p.messageId); // re-inserted at the end: the map stays in age order
     this.recent.set(p.messageId, { at: now, conversationId: p.conversationId, answer });
-    answer.catch(() => this.recent.delete(p.messageId));
+    answer.catch(() => {
+      if (this.recent.get(p.messageId)?.answer === answer) this.recent.delete(p.messageId);
+    });
     if (this.recent.size > DECISION_REUSE_MAX) {
       // Oldest first: drop what expired, and more if a burst left too many fresh ones.
       for (const [k, v] of this.recent) {

@@ -549,7 +549,12 @@ export class MongoMessageStore implements MessageStore {
       const current = await this.findById(conversationId, messageId);
       if (!current) return null;
       const next = applyChange(current, change);
-      if (!next) return { message: current, changed: false };
+      if (!next) {
+        // Nothing to change, perhaps because this is the retry of a change whose mark failed
+        // after its MongoDB write: mark it again (at worst a sync resends it, same rev).
+        await this.markChanged(messageId, conversationId);
+        return { message: current, changed: false };
+      }
       const rev = current.rev + 1;
       // Never before the previous change, even if this host's clock is behind the last writer's.
       const updatedAt = new Date(Math.max(Date.now(), current.updatedAt.getTime() + 1));
@@ -633,39 +638,49 @@ export class MongoMessageStore implements MessageStore {
    * messages by `_id`, in the marks' (change, id) order.
    */
   async changedSince(conversationIds: readonly string[], scan: ChangeScan, limit: number): Promise<{ changes: MessageChangeRow[]; snapshot: ChangeSnapshot }> {
-    const { rows, snapshot } = await scanChanges<{ message_id: string; created_xid: string }>(this.sql, {
-      table: 'mongo_message_changes',
-      cols: { xid: 'xid', at: 'changed_at', id: 'message_id', idType: 'text' },
-      select: 'message_id, created_xid::text AS created_xid',
-      where: 'conversation_id = ANY($1::text[])',
-      params: [conversationIds],
-      scan,
-      limit,
-    });
-    if (rows.length === 0) return { changes: [], snapshot };
-    const ids = [...new Set(rows.map((r) => r.message_id))];
-    const docs = new Map<string, MessageDoc>();
-    if (this.index) {
-      // FerretDB pushes down an `_id` equality, not an `$in`: lookups one by one, a few at a time.
-      await fanOut(ids, async (id) => {
-        const d = await this.col.findOne({ _id: id });
-        if (d) docs.set(id, d);
+    for (let attempt = 0; ; attempt++) {
+      const { rows, snapshot } = await scanChanges<{ message_id: string; created_xid: string }>(this.sql, {
+        table: 'mongo_message_changes',
+        cols: { xid: 'xid', at: 'changed_at', id: 'message_id', idType: 'text' },
+        select: 'message_id, created_xid::text AS created_xid',
+        where: 'conversation_id = ANY($1::text[])',
+        params: [conversationIds],
+        scan,
+        limit,
       });
-    } else {
-      for (const d of await this.col.find({ _id: { $in: ids } }).toArray()) docs.set(d._id, d);
-    }
-    const { from } = scan;
-    const changes: MessageChangeRow[] = [];
-    for (const r of rows) {
-      const d = docs.get(r.message_id);
-      if (!d) continue; // marked but gone: messages are never removed, so only a database dropped by hand
-      changes.push({
-        message: toMessage(d),
-        change: BigInt(r.change),
-        isNew: (from.snapshot !== undefined && !visibleIn(BigInt(r.created_xid), from.snapshot)) || (from.since !== undefined && d.createdAt >= from.since),
+      if (rows.length === 0) return { changes: [], snapshot };
+      const ids = [...new Set(rows.map((r) => r.message_id))];
+      const docs = new Map<string, MessageDoc>();
+      if (this.index) {
+        // FerretDB pushes down an `_id` equality, not an `$in`: lookups one by one, a few at a time.
+        await fanOut(ids, async (id) => {
+          const d = await this.col.findOne({ _id: id });
+          if (d) docs.set(id, d);
+        });
+      } else {
+        for (const d of await this.col.find({ _id: { $in: ids } }).toArray()) docs.set(d._id, d);
+      }
+      // A mark always follows its message (marks are written after the write), and messages
+      // are never removed; a mark without one means its document was deleted by hand. The
+      // caller pages by how many changes come back, so one cannot just be left out: the
+      // orphans are removed and the page read again.
+      const orphans = ids.filter((id) => !docs.has(id));
+      if (orphans.length > 0 && attempt < 3) {
+        await this.sql.query('DELETE FROM mongo_message_changes WHERE message_id = ANY($1::text[])', [orphans]);
+        continue;
+      }
+      if (orphans.length > 0) throw new AppError('unavailable', 'Message changes are being repaired; retry.');
+      const { from } = scan;
+      const changes = rows.map((r) => {
+        const d = docs.get(r.message_id)!;
+        return {
+          message: toMessage(d),
+          change: BigInt(r.change),
+          isNew: (from.snapshot !== undefined && !visibleIn(BigInt(r.created_xid), from.snapshot)) || (from.since !== undefined && d.createdAt >= from.since),
+        };
       });
+      return { changes, snapshot };
     }
-    return { changes, snapshot };
   }
 
   changeSnapshot(): Promise<ChangeSnapshot> {
@@ -687,10 +702,16 @@ export class MongoMessageStore implements MessageStore {
   }
 
   /**
-   * Marks the messages stored before change marks existed with change 0 (visible in every
-   * snapshot, so no new cursor resends them) and their last-change time (for cursors of the
-   * old time-based format). Once per database, in batches; several processes doing it at once
-   * write the same rows (ON CONFLICT DO NOTHING), and an interrupted run starts over.
+   * Marks the messages stored before change marks existed, once per database, in batches,
+   * each mark with the backfill's own transaction and the message's last-change time (for
+   * cursors of the old time-based format). So a cursor handed out before the upgrade (its
+   * numbers came from the old counter, not from PostgreSQL) gets every older message again,
+   * once, as new: a heavy first sync for such a client, but nothing skipped; clients apply
+   * message events by id and rev. A process writing a message while another backfills also
+   * loses nothing: whichever mark lands, it is not visible to a scan that ran before it.
+   * Several processes may backfill at once (ON CONFLICT DO NOTHING); an interrupted run
+   * starts over. Every process must run this version before messages are written again:
+   * a process of the earlier version writes no marks.
    */
   private async backfillMarks(): Promise<void> {
     if (await this.changes.findOne({ _id: MARKS_BACKFILLED })) return;
@@ -699,8 +720,8 @@ export class MongoMessageStore implements MessageStore {
     const flush = async () => {
       if (batch.length === 0) return;
       await this.sql.query(
-        `INSERT INTO mongo_message_changes (message_id, conversation_id, xid, created_xid, changed_at)
-         SELECT m, c, '0'::xid8, '0'::xid8, t FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(m, c, t)
+        `INSERT INTO mongo_message_changes (message_id, conversation_id, changed_at)
+         SELECT m, c, t FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(m, c, t)
          ON CONFLICT (message_id) DO NOTHING`,
         [batch.map((d) => d._id), batch.map((d) => d.conversationId), batch.map((d) => d.updatedAt)],
       );
