@@ -43,6 +43,14 @@ export interface ChangeScan {
   readonly after?: { readonly change: bigint; readonly id: string };
 }
 
+/**
+ * True when an item created by change `createdChange` at `createdAt` is new to a scan from
+ * `from`: created after what its snapshot had seen, or (time-based) at or after its `since`.
+ */
+export function createdSince(from: ChangeFrom, createdChange: bigint, createdAt: Date): boolean {
+  return (from.snapshot !== undefined && !visibleIn(createdChange, from.snapshot)) || (from.since !== undefined && createdAt >= from.since);
+}
+
 /** True when change number `n` is visible (already seen) in `s`. */
 export function visibleIn(n: bigint, s: ChangeSnapshot): boolean {
   if (n < s.xmin) return true;

@@ -1,7 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
 import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { visibleIn, type ChangeScan, type ChangeSnapshot } from '../changes.js';
+import { createdSince, type ChangeScan, type ChangeSnapshot } from '../changes.js';
 import { currentSnapshot, scanChanges } from '../sql/change-scan.js';
 import type { SqlExecutor } from '../sql/sql.port.js';
 import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
@@ -676,7 +676,7 @@ export class MongoMessageStore implements MessageStore {
         return {
           message: toMessage(d),
           change: BigInt(r.change),
-          isNew: (from.snapshot !== undefined && !visibleIn(BigInt(r.created_xid), from.snapshot)) || (from.since !== undefined && d.createdAt >= from.since),
+          isNew: createdSince(from, BigInt(r.created_xid), d.createdAt),
         };
       });
       return { changes, snapshot };

@@ -1,7 +1,7 @@
 import type { SqlDatabase, SqlExecutor } from '../sql/index.js';
 import { isUniqueViolation } from '../sql/index.js';
 import { scanChanges, currentSnapshot } from '../sql/change-scan.js';
-import { visibleIn, type ChangeScan, type ChangeSnapshot } from '../changes.js';
+import { createdSince, type ChangeScan, type ChangeSnapshot } from '../changes.js';
 import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { applyChange } from './message-change.js';
 
@@ -209,7 +209,7 @@ export class SqlMessageStore implements MessageStore {
       message: toMessage(r),
       change: BigInt(r.change),
       // New to the reader: created after what `from` had seen.
-      isNew: (from.snapshot !== undefined && !visibleIn(BigInt(r.created_xid), from.snapshot)) || (from.since !== undefined && r.created_at >= from.since),
+      isNew: createdSince(from, BigInt(r.created_xid), r.created_at),
     }));
     return { changes, snapshot };
   }
