@@ -18,6 +18,8 @@ import WebSocket from 'ws';
 import { call, signup, startTestServer, type TestUser } from '../test/harness.js';
 import { CountingSqlDatabase } from '../src/platform/sql/sql.counting.js';
 import type { SqlDatabase } from '../src/platform/sql/sql.port.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpuDelta, cpuUs } from './stacks.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -72,6 +74,30 @@ async function runSender(wsUrl: string, token: string, cid: string, quota: numbe
   return errors;
 }
 
+/** The PostgreSQL server's processes on this machine (for its CPU time; none when it runs elsewhere). */
+function postgresPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'postgres') out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Statements by kind: the leading comment or the first words, most frequent first. */
+function breakdown(texts: readonly string[]): string {
+  const by = new Map<string, number>();
+  for (const t of texts) {
+    const k = /^\/\*\s*([^*]+?)\s*\*\//.exec(t)?.[1] ?? t.replace(/\s+/g, ' ').slice(0, 40);
+    by.set(k, (by.get(k) ?? 0) + 1);
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${n}× ${k}`).join('; ');
+}
+
 /** Rows/s the database itself takes in batched multi-row INSERTs into a copy of `messages`. */
 async function insertCeiling(db: SqlDatabase, rows: number, connections: number): Promise<number> {
   await db.exec('DROP TABLE IF EXISTS bench_ceiling; CREATE TABLE bench_ceiling (LIKE messages INCLUDING ALL)');
@@ -120,11 +146,16 @@ async function main(): Promise<void> {
     // Warm-up: plans, pools, JIT.
     await Promise.all(users.map((u, i) => runSender(server.wsUrl, u.accessToken, convs[i % CONVS]!, 20, `warm${i}`)));
     counter!.reset();
+    const pgBefore = cpuUs(postgresPids());
+    const nodeBefore = process.cpuUsage();
     const t0 = performance.now();
     const errors = (await Promise.all(users.map((u, i) => runSender(server.wsUrl, u.accessToken, convs[i % CONVS]!, quota, `run${i}`)))).reduce((a, b) => a + b, 0);
     const secs = (performance.now() - t0) / 1000;
+    const nodeCpu = process.cpuUsage(nodeBefore);
+    const pgCpuUs = cpuDelta(pgBefore, cpuUs(postgresPids()));
     const total = quota * SENDERS;
     const statements = counter!.statements.length;
+    const kinds = breakdown(counter!.statements.map((x) => x.text));
     const transactions = counter!.statements.filter((s) => s.text === 'BEGIN').length;
     const stored = await server.parley.platform.sql.query<{ n: number }>(`SELECT count(*) AS n FROM messages WHERE client_msg_id LIKE 'run%'`);
     const persisted = Number(stored.rows[0]!.n);
@@ -135,6 +166,9 @@ async function main(): Promise<void> {
     console.log(`send path bench (${SQL}): ${SENDERS} senders × window ${WINDOW}, ${CONVS} conversations, ${total} sends`);
     console.log(`  persisted sends/s end to end : ${sendsPerSec.toFixed(0)}  (${persisted}/${total} stored, ${errors} error frames, ${secs.toFixed(2)} s)`);
     console.log(`  SQL statements per send       : ${(statements / total).toFixed(2)}  (${statements} statements incl. outbox relay, ${transactions} batch transactions)`);
+
+    console.log(`  statements by kind            : ${kinds}`);
+    console.log(`  CPU µs per send               : ${((nodeCpu.user + nodeCpu.system) / total).toFixed(0)} this process (server and clients), ${(pgCpuUs / total).toFixed(0)} PostgreSQL (${pgCpuUs > 0 ? 'its processes on this machine' : 'not on this machine'})`);
     console.log(`  batched-insert ceiling rows/s : ${ceiling.toFixed(0)}  (500 rows per INSERT, ${SQL === 'pglite' ? 1 : POOL} connections)`);
     console.log(`  ratio end to end / ceiling    : ${(sendsPerSec / ceiling).toFixed(3)}×  (target ≥ 0.5×)`);
     console.log(`  loadavg                       : ${load}`);

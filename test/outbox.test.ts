@@ -138,7 +138,7 @@ if (SQL_BACKENDS.includes('postgres')) {
           ids.push(r.body.id);
         }
         const pending = await sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox WHERE relayed_at IS NULL');
-        assert.equal(Number(pending.rows[0]!.n), ids.length * SEND_JOBS.length, 'every job is committed, none relayed');
+        assert.equal(Number(pending.rows[0]!.n), ids.length, 'every send committed its outbox row (naming its jobs), none relayed');
         first.child.kill('SIGKILL');
         assert.ok(await waitExit(first.child, 10_000));
 

@@ -3,6 +3,7 @@ import { isUniqueViolation } from '../../platform/sql/index.js';
 import type { StoredMessage } from '../../platform/message-store/index.js';
 import { MESSAGE_COLS, toMessage, type MessageRow } from '../../platform/message-store/message-store.sql.js';
 import type { JobKind } from '../../platform/jobs/jobs.port.js';
+import { SEND_OUTBOX_KIND } from '../outbox/outbox.repository.js';
 
 /** What a user send writes (the message itself, when the SQL store keeps it). */
 export interface SendRow {
@@ -16,47 +17,58 @@ export interface SendRow {
   mentions: readonly string[];
 }
 
-/** The job id of `kind` for a message: derived from the message id, so consumers can drop a duplicate. */
-export function sendJobId(kind: JobKind, messageId: string): string {
-  return `${kind}:${messageId}`;
-}
-
 /**
- * The rows every send writes besides the message, as CTEs reading the message from a CTE
- * called `msg` (id, conversation_id, seq, sender_id, created_at): mentions, media posts,
- * the conversation's activity, the sender's read position (sending means you have read up
- * to your own message), and one outbox row per job. Every part is idempotent (ON
+ * The rows every send writes besides the message, as CTEs reading the messages from a CTE
+ * called `msg` (id, conversation_id, seq, sender_id, created_at; one row per message of the
+ * statement): mentions, media posts, the conversations' activity, the senders' read
+ * positions (sending means you have read up to your own message), and the send's outbox
+ * row (one per message, naming its jobs: see SEND_OUTBOX_KIND). Per-message lists come as
+ * two parallel text[] parameters each (the message id, the value), so one statement serves
+ * any number of messages. Every part is idempotent (ON
  * CONFLICT DO NOTHING, GREATEST), so the MongoDB path can run it again to repair a send.
- * `$2` is the sender, `$p.mentions`, `$p.media`, `$p.kinds` are text[] parameters.
+ * A row may be updated only once per statement: activity and watermarks are aggregated per
+ * conversation and per (conversation, sender) first.
  */
 function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): string {
   return `
   ment AS (
     INSERT INTO mentions (conversation_id, seq, user_id, message_id)
-    SELECT msg.conversation_id, msg.seq, u, msg.id FROM msg, unnest($${p.mentions}::text[]) AS u
+    SELECT msg.conversation_id, msg.seq, l.v, msg.id FROM msg JOIN unnest($${p.mentions}::text[], $${p.mentions + 1}::text[]) AS l(mid, v) ON l.mid = msg.id
     ON CONFLICT DO NOTHING
   ),
   posts AS (
     INSERT INTO media_posts (media_id, conversation_id)
-    SELECT DISTINCT m, msg.conversation_id FROM msg, unnest($${p.media}::text[]) AS m
+    SELECT DISTINCT l.v, msg.conversation_id FROM msg JOIN unnest($${p.media}::text[], $${p.media + 1}::text[]) AS l(mid, v) ON l.mid = msg.id
     ON CONFLICT (media_id, conversation_id) DO NOTHING
   ),
   activity AS (
-    UPDATE conversations c SET last_activity_at = GREATEST(c.last_activity_at, msg.created_at)
-    FROM msg WHERE c.id = msg.conversation_id
+    UPDATE conversations c SET last_activity_at = GREATEST(c.last_activity_at, a.at)
+    FROM (SELECT conversation_id, max(created_at) AS at FROM msg GROUP BY conversation_id) a WHERE c.id = a.conversation_id
   ),
   watermark AS (
-    UPDATE members mb SET last_read_seq = GREATEST(mb.last_read_seq, msg.seq)
-    FROM msg WHERE mb.conversation_id = msg.conversation_id AND mb.user_id = msg.sender_id
+    UPDATE members mb SET last_read_seq = GREATEST(mb.last_read_seq, w.seq)
+    FROM (SELECT conversation_id, sender_id, max(seq) AS seq FROM msg GROUP BY conversation_id, sender_id) w
+    WHERE mb.conversation_id = w.conversation_id AND mb.user_id = w.sender_id
   ),
   jobs AS (
     INSERT INTO outbox (id, kind, payload)
-    SELECT k || ':' || msg.id, k,
-      jsonb_build_object('messageId', msg.id, 'conversationId', msg.conversation_id, 'seq', msg.seq, 'senderId', msg.sender_id)
-    FROM msg, unnest($${p.kinds}::text[]) AS k
+    SELECT '${SEND_OUTBOX_KIND}:' || msg.id, '${SEND_OUTBOX_KIND}',
+      jsonb_build_object('messageId', msg.id, 'conversationId', msg.conversation_id, 'seq', msg.seq, 'senderId', msg.sender_id, 'jobs', to_jsonb(k.kinds))
+    FROM msg JOIN (
+      SELECT l.mid, array_agg(l.v ORDER BY l.n) AS kinds
+      FROM unnest($${p.kinds}::text[], $${p.kinds + 1}::text[]) WITH ORDINALITY AS l(mid, v, n) GROUP BY l.mid
+    ) k ON k.mid = msg.id
     ON CONFLICT (id) DO NOTHING
     RETURNING id
   )`;
+}
+
+/** One message's lists as the (message id, value) pairs sideEffectCtes takes. */
+function pairs(items: readonly { id: string; values: readonly string[] }[]): [string[], string[]] {
+  const ids: string[] = [];
+  const values: string[] = [];
+  for (const it of items) for (const v of it.values) ids.push(it.id), values.push(v);
+  return [ids, values];
 }
 
 /**
@@ -77,87 +89,116 @@ const GATE = `gate AS (SELECT 1 FROM conversations c JOIN members m ON m.convers
   WHERE c.id = $1 AND m.user_id = $2 FOR NO KEY UPDATE OF c, m)`;
 
 /**
- * Whether the other member of this direct conversation blocked the sender ($1 conversation,
- * $2 sender): false for groups. Part of the send statement's gate, so the check costs no
- * round trip; a refused send is told apart from the other empty outcomes afterwards.
- */
-const BLOCKED = `EXISTS (SELECT 1 FROM blocks b
-    WHERE b.blocked_id = $2 AND c.type = 'direct' AND c.direct_key IN (b.user_id || ':' || $2, $2 || ':' || b.user_id))`;
-
-/**
- * The gate of a new SQL-store message: also empty when the sender already used this
- * clientMsgId, so a retry writes nothing and raises nothing (a batch of sends in one
- * transaction survives it). Only a concurrent copy not yet committed can still fail the
- * statement, on the unique index.
- */
-const GATE_NEW = `gate AS (SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
-  WHERE c.id = $1 AND m.user_id = $2
-  AND NOT EXISTS (SELECT 1 FROM messages WHERE sender_id = $2 AND client_msg_id = $4)
-  AND NOT ${BLOCKED} FOR NO KEY UPDATE OF c, m)`;
-
-/**
  * `absent`: nothing was written because the sender is not a member, is blocked, or already used this
  * clientMsgId (the caller tells which by looking it up); `duplicate`: a concurrent copy of
  * this send committed first.
  */
 export type SendOutcome = { kind: 'stored'; message: StoredMessage } | { kind: 'absent' } | { kind: 'duplicate' };
 
+/** One send of a statement: its row and the kinds of its outbox jobs. */
+export interface SendItem {
+  row: SendRow;
+  kinds: readonly JobKind[];
+}
+
 /**
- * The SQL half of a send in one statement (one round trip, atomic on its own: a failure in
- * any part rolls back every part, the seq included).
+ * Any number of user sends (a group commit's batch, or one alone) in ONE statement: one
+ * round trip, atomic on its own (a failure in any part rolls back every part of every
+ * send, their seqs included), no transaction around it.
+ *
+ * - `input`: the sends, with their order of arrival (`ord`).
+ * - `gate`: the sends whose sender is a member, is not blocked by the other member of a
+ *   direct conversation, and has not used this clientMsgId (so a retry writes nothing and
+ *   raises nothing). Their conversation and member rows are locked FOR NO KEY UPDATE in
+ *   (conversation, user) order, the LockRows node sitting above the sort: every send
+ *   statement and every membership change (which locks the conversation, then its members)
+ *   takes them in that order, so they queue instead of deadlocking. A removal (which
+ *   deletes the member row) waits for the send to commit, and a send after it finds no row.
+ *   FOR NO KEY UPDATE, not FOR SHARE: the statement updates the member row (the read
+ *   watermark), and two holders of a share lock would each wait for the other to upgrade.
+ * - `alloc`: each conversation's counter moves by its number of sends, once (a row may be
+ *   updated once per statement), in conversation order; `msg` numbers the sends of a
+ *   conversation by arrival below the new head: no gap, no duplicate.
+ *
+ * Only a copy not yet committed (a concurrent statement, or two sends of one batch with the
+ * same clientMsgId) can fail the statement, on the unique index.
  */
+export const SEND_MANY = `/* send */ WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY
+      AS i(conversation_id, sender_id, id, client_msg_id, text, attachments, reply_to_id, mentions, ord)
+  ),
+  gate AS (
+    SELECT i.* FROM input i
+    JOIN conversations c ON c.id = i.conversation_id
+    JOIN members m ON m.conversation_id = c.id AND m.user_id = i.sender_id
+    WHERE NOT EXISTS (SELECT 1 FROM messages x WHERE x.sender_id = i.sender_id AND x.client_msg_id = i.client_msg_id)
+      AND NOT (c.type = 'direct' AND EXISTS (SELECT 1 FROM blocks b
+        WHERE b.blocked_id = i.sender_id AND c.direct_key IN (b.user_id || ':' || i.sender_id, i.sender_id || ':' || b.user_id)))
+    ORDER BY c.id, m.user_id
+    FOR NO KEY UPDATE OF c, m
+  ),
+  counts AS (SELECT conversation_id, count(*) AS n FROM gate GROUP BY conversation_id),
+  alloc AS (
+    INSERT INTO message_counters (conversation_id, last_seq, last_rev)
+    SELECT conversation_id, n, n FROM counts ORDER BY conversation_id
+    ON CONFLICT (conversation_id) DO UPDATE
+      SET last_seq = message_counters.last_seq + EXCLUDED.last_seq, last_rev = message_counters.last_rev + EXCLUDED.last_rev
+    RETURNING conversation_id, last_seq, last_rev
+  ),
+  numbered AS (
+    SELECT g.*, a.last_seq - c.n + row_number() OVER (PARTITION BY g.conversation_id ORDER BY g.ord) AS seq, a.last_rev - a.last_seq AS rev_offset
+    FROM gate g JOIN counts c USING (conversation_id) JOIN alloc a USING (conversation_id)
+  ),
+  msg AS (
+    INSERT INTO messages (id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, updated_at)
+    SELECT id, conversation_id, seq, seq + rev_offset, sender_id, client_msg_id, 'user', text, attachments::jsonb, reply_to_id, mentions::jsonb, '{}', NULL, clock_timestamp(), clock_timestamp()
+    FROM numbered ORDER BY conversation_id, seq
+    RETURNING ${MESSAGE_COLS}
+  ),${sideEffectCtes({ mentions: 9, media: 11, kinds: 13 })}
+SELECT * FROM msg`;
+
+/** The SQL half of a send in one statement (see SEND_MANY). */
 export class SendRepository {
   constructor(private readonly db: SqlExecutor) {}
 
   /**
-   * Stores a user message in the SQL message store with everything else the send writes.
-   * In a transaction of several sends (`inBatch`), a unique violation is thrown, not
-   * answered: it aborted the transaction, and the batch must be run again send by send.
+   * Stores user messages in the SQL message store, each with everything else its send
+   * writes, in one statement; one outcome per send, in order. Alone (one send) a
+   * concurrent copy on the unique index answers `duplicate`; in a batch it is thrown: it
+   * rolled the statement back, and the batch must be run again send by send.
    */
-  async storeWithMessage(row: SendRow, jobKinds: readonly JobKind[], opts: { inBatch?: boolean } = {}): Promise<SendOutcome> {
-    const sql = `WITH ${GATE_NEW},
-  alloc AS (
-    INSERT INTO message_counters (conversation_id, last_seq, last_rev) SELECT $1, 1, 1 FROM gate
-    ON CONFLICT (conversation_id) DO UPDATE
-      SET last_seq = message_counters.last_seq + 1, last_rev = message_counters.last_rev + 1
-    RETURNING last_seq, last_rev
-  ),
-  msg AS (
-    INSERT INTO messages (id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, attachments, reply_to_id, mentions, reactions, system, created_at, updated_at)
-    SELECT $3, $1, alloc.last_seq, alloc.last_rev, $2, $4, 'user', $5, $6::jsonb, $7, $8::jsonb, '{}', NULL, clock_timestamp(), clock_timestamp() FROM alloc
-    RETURNING ${MESSAGE_COLS}
-  ),${sideEffectCtes({ mentions: 9, media: 10, kinds: 11 })}
-SELECT * FROM msg`;
+  async storeMany(items: readonly SendItem[]): Promise<SendOutcome[]> {
+    const col = <T>(f: (r: SendRow) => T) => items.map((it) => f(it.row));
+    const [mentionIds, mentionUsers] = pairs(col((r) => ({ id: r.id, values: r.mentions })));
+    const [mediaIds, media] = pairs(col((r) => ({ id: r.id, values: r.attachments })));
+    const [kindIds, kinds] = pairs(items.map((it) => ({ id: it.row.id, values: it.kinds })));
     try {
-      const { rows } = await this.db.query<MessageRow>(sql, [
-        row.conversationId,
-        row.senderId,
-        row.id,
-        row.clientMsgId,
-        row.text,
-        JSON.stringify(row.attachments),
-        row.replyToId,
-        JSON.stringify(row.mentions),
-        row.mentions,
-        row.attachments,
-        jobKinds,
-      ]);
-      return rows[0] ? { kind: 'stored', message: toMessage(rows[0]) } : { kind: 'absent' };
+      const { rows } = await this.db.query<MessageRow>(SEND_MANY, [
+        col((r) => r.conversationId),
+        col((r) => r.senderId),
+        col((r) => r.id),
+        col((r) => r.clientMsgId),
+        col((r) => r.text),
+        col((r) => JSON.stringify(r.attachments)),
+        col((r) => r.replyToId),
+        col((r) => JSON.stringify(r.mentions)),
+        mentionIds,
+        mentionUsers,
+        mediaIds,
+        media,
+        kindIds,
+        kinds,
+      ], { prepare: 'send' });
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      return items.map((it): SendOutcome => {
+        const r = byId.get(it.row.id);
+        return r ? { kind: 'stored', message: toMessage(r) } : { kind: 'absent' };
+      });
     } catch (err) {
       // A concurrent copy of this send was stored first; ours rolled back whole.
-      if (!opts.inBatch && isUniqueViolation(err, 'messages_sender_client')) return { kind: 'duplicate' };
+      if (items.length === 1 && isUniqueViolation(err, 'messages_sender_client')) return [{ kind: 'duplicate' }];
       throw err;
     }
-  }
-
-  /** Locks these conversations and member rows in (conversation, user) order, as a batch of sends starts (the order a single send takes them in). */
-  async lockMembers(keys: readonly { conversationId: string; userId: string }[]): Promise<void> {
-    await this.db.query(
-      `SELECT 1 FROM conversations c JOIN members m ON m.conversation_id = c.id
-       WHERE (m.conversation_id, m.user_id) IN (SELECT kc, ku FROM unnest($1::text[], $2::text[]) AS k(kc, ku))
-       ORDER BY c.id, m.user_id FOR NO KEY UPDATE OF c, m`,
-      [keys.map((k) => k.conversationId), keys.map((k) => k.userId)],
-    );
   }
 
   /**
@@ -168,7 +209,7 @@ SELECT * FROM msg`;
    */
   async storeSideEffects(m: StoredMessage, jobKinds: readonly JobKind[]): Promise<{ completedNow: boolean } | null> {
     const sql = `WITH ${GATE},
-  msg AS (SELECT $3::text AS id, $1::text AS conversation_id, $4::bigint AS seq, $2::text AS sender_id, $5::timestamptz AS created_at FROM gate),${sideEffectCtes({ mentions: 6, media: 7, kinds: 8 })}
+  msg AS (SELECT $3::text AS id, $1::text AS conversation_id, $4::bigint AS seq, $2::text AS sender_id, $5::timestamptz AS created_at FROM gate),${sideEffectCtes({ mentions: 6, media: 8, kinds: 10 })}
 SELECT (SELECT count(*) FROM msg) AS member, (SELECT count(*) FROM jobs) AS written`;
     const { rows } = await this.db.query<{ member: number; written: number }>(sql, [
       m.conversationId,
@@ -176,9 +217,9 @@ SELECT (SELECT count(*) FROM msg) AS member, (SELECT count(*) FROM jobs) AS writ
       m.id,
       m.seq,
       m.createdAt,
-      m.mentions,
-      m.attachments,
-      jobKinds,
+      ...pairs([{ id: m.id, values: m.mentions }]),
+      ...pairs([{ id: m.id, values: m.attachments }]),
+      ...pairs([{ id: m.id, values: jobKinds }]),
     ]);
     const r = rows[0]!;
     if (Number(r.member) === 0) return null;

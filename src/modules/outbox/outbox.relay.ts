@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.js';
-import { isJobKind, type JobKind, type JobQueue } from '../../platform/jobs/jobs.port.js';
-import type { OutboxRepository } from './outbox.repository.js';
+import type { JobQueue } from '../../platform/jobs/jobs.port.js';
+import { jobsOfRow, type OutboxRepository } from './outbox.repository.js';
 
 export interface OutboxRelayOptions {
   repo: OutboxRepository;
@@ -67,18 +67,18 @@ export class OutboxRelay {
   async relayOnce(): Promise<number> {
     const rows = await this.opts.repo.claim(this.batchSize, this.leaseSeconds);
     if (rows.length === 0) return 0;
-    const known = rows.filter((r) => isJobKind(r.kind));
+    const known = rows.map((r) => ({ row: r, jobs: jobsOfRow(r) })).filter((r) => r.jobs !== null);
     if (known.length < rows.length) {
       // Written by a newer version of the code: leave them (held by the lease) for a process that knows them.
-      this.opts.logger.warn({ ids: rows.filter((r) => !isJobKind(r.kind)).map((r) => r.id) }, 'outbox rows of an unknown job kind skipped');
+      this.opts.logger.warn({ ids: rows.filter((r) => !jobsOfRow(r)).map((r) => r.id) }, 'outbox rows of an unknown job kind skipped');
     }
     try {
-      await this.opts.jobs.enqueueMany(known.map((r) => ({ id: r.id, kind: r.kind as JobKind, payload: r.payload })));
+      await this.opts.jobs.enqueueMany(known.flatMap((r) => r.jobs!));
     } catch (err) {
-      await this.opts.repo.release(known.map((r) => r.id)).catch(() => undefined);
+      await this.opts.repo.release(known.map((r) => r.row.id)).catch(() => undefined);
       throw err;
     }
-    await this.opts.repo.markRelayed(known.map((r) => r.id));
+    await this.opts.repo.markRelayed(known.map((r) => r.row.id));
     return known.length;
   }
 

@@ -1,9 +1,29 @@
 import type { SqlExecutor } from '../../platform/sql/index.js';
+import { isJobKind, type JobKind } from '../../platform/jobs/jobs.port.js';
 
 export interface OutboxRow {
   id: string;
   kind: string;
   payload: unknown;
+}
+
+/**
+ * The outbox row of a send: ONE row per message (id `message.sent:${messageId}`), its
+ * payload the message's reference plus `jobs`, the kinds of its jobs. The relay expands it
+ * into one job per kind, each with the id `${kind}:${messageId}` (so consumers drop a
+ * duplicate) and the reference as payload. One row instead of one per job: every outbox
+ * row is written three times (insert, claim, relayed) and pruned, and a send has four or
+ * five jobs. Rows of a single job (kind = a job kind, id = the job id) are relayed as they are.
+ */
+export const SEND_OUTBOX_KIND = 'message.sent';
+
+/** The jobs an outbox row stands for, or null when this version of the code does not know one of them. */
+export function jobsOfRow(row: OutboxRow): { id: string; kind: JobKind; payload: unknown }[] | null {
+  if (isJobKind(row.kind)) return [{ id: row.id, kind: row.kind, payload: row.payload }];
+  if (row.kind !== SEND_OUTBOX_KIND) return null;
+  const { jobs, ...ref } = (row.payload ?? {}) as { jobs?: unknown; messageId?: unknown };
+  if (!Array.isArray(jobs) || typeof ref.messageId !== 'string' || !jobs.every((k) => typeof k === 'string' && isJobKind(k))) return null;
+  return (jobs as JobKind[]).map((kind) => ({ id: `${kind}:${ref.messageId as string}`, kind, payload: ref }));
 }
 
 /** The `outbox` table: jobs committed with the change that caused them, waiting to be relayed. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { QueryResult, SqlDatabase, SqlExecutor } from './sql.port.js';
+import type { QueryOptions, QueryResult, SqlDatabase, SqlExecutor } from './sql.port.js';
 import type { Logger } from '../../logger.js';
 
 // Return int8 (bigint, count(*)) as JS numbers: our counters (seq, counts) stay far below 2^53.
@@ -28,9 +28,9 @@ export class PostgresDatabase implements SqlDatabase {
     replica.on('error', (err) => opts.logger?.warn({ err }, 'postgres replica idle client error'));
     let failing = false;
     this.lagTolerant = {
-      query: async <T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
+      query: async <T>(text: string, params?: readonly unknown[], qopts?: QueryOptions): Promise<QueryResult<T>> => {
         try {
-          const r = await replica.query(text, params as unknown[] | undefined);
+          const r = await replica.query(toConfig(text, params, qopts));
           if (failing) opts.logger?.info('postgres replica answers again');
           failing = false;
           return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
@@ -39,15 +39,15 @@ export class PostgresDatabase implements SqlDatabase {
           // same query (a real error in it fails there too). Logged once per outage.
           if (!failing) opts.logger?.warn({ err }, 'postgres replica query failed: reading from the primary meanwhile');
           failing = true;
-          return this.query<T>(text, params);
+          return this.query<T>(text, params, qopts);
         }
       },
       exec: (script: string) => this.exec(script),
     };
   }
 
-  async query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
-    const r = await this.pool.query(text, params as unknown[] | undefined);
+  async query<T>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
+    const r = await this.pool.query(toConfig(text, params, opts));
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
   }
 
@@ -58,8 +58,8 @@ export class PostgresDatabase implements SqlDatabase {
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     const tx: SqlExecutor = {
-      query: async <R>(text: string, params?: readonly unknown[]) => {
-        const r = await client.query(text, params as unknown[] | undefined);
+      query: async <R>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
+        const r = await client.query(toConfig(text, params, opts));
         return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
       },
       exec: async (script: string) => {
@@ -91,4 +91,9 @@ export class PostgresDatabase implements SqlDatabase {
   async close(): Promise<void> {
     await Promise.all([this.pool.end(), this.replica?.end()]);
   }
+}
+
+/** A `pg` query; with `prepare`, a named statement (each connection parses it once). */
+function toConfig(text: string, params: readonly unknown[] | undefined, opts: QueryOptions | undefined): pg.QueryConfig {
+  return { text, values: params as unknown[] | undefined, ...(opts?.prepare ? { name: opts.prepare } : {}) };
 }
