@@ -64,8 +64,12 @@ export class SendBatcher {
     for (; i < this.queue.length && batch.length < this.opts.maxBatch; i++) {
       const p = this.queue[i]!;
       const key = `${p.row.senderId}\u0000${p.row.clientMsgId}`;
-      if (keys.has(key)) held.push(p);
-      else keys.add(key), batch.push(p);
+      if (keys.has(key)) {
+        held.push(p);
+      } else {
+        keys.add(key);
+        batch.push(p);
+      }
     }
     this.queue.splice(0, i, ...held);
     return batch;

@@ -67,7 +67,12 @@ function sideEffectCtes(p: { mentions: number; media: number; kinds: number }): 
 function pairs(items: readonly { id: string; values: readonly string[] }[]): [string[], string[]] {
   const ids: string[] = [];
   const values: string[] = [];
-  for (const it of items) for (const v of it.values) ids.push(it.id), values.push(v);
+  for (const it of items) {
+    for (const v of it.values) {
+      ids.push(it.id);
+      values.push(v);
+    }
+  }
   return [ids, values];
 }
 
