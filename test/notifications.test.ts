@@ -123,9 +123,12 @@ for (const { name: profile, sql, full } of PROFILES) {
       return r.body;
     }
 
-    /** Waits until every job of the message completed (its processed_jobs rows exist). */
+    /** Waits until every job of the message (as its outbox row names them) completed: their processed_jobs rows exist. */
     async function jobsDone(messageId: string): Promise<void> {
-      const ids = JOB_KINDS.map((k) => `${k}:${messageId}`);
+      const row = await server.parley.platform.sql.query<{ jobs: string[] }>(`SELECT payload->'jobs' AS jobs FROM outbox WHERE id = $1`, [`message.sent:${messageId}`]);
+      const kinds = row.rows[0]?.jobs ?? [];
+      assert.ok(JOB_KINDS.slice(0, 3).every((k) => kinds.includes(k)), `the message's outbox row names its notification jobs (${JSON.stringify(kinds)})`);
+      const ids = kinds.map((k) => `${k}:${messageId}`);
       await waitFor(
         `jobs of ${messageId} done`,
         async () => (await server.parley.platform.sql.query('SELECT id FROM processed_jobs WHERE id = ANY($1::text[])', [ids])).rows.length === ids.length,

@@ -76,6 +76,7 @@ for (const backend of SQL_BACKENDS) {
       const jobs = await sql.query<{ id: string; kind: string; payload: any }>('SELECT id, kind, payload FROM outbox WHERE id LIKE $1 ORDER BY id', [`%:${message.id}`]);
       assert.deepEqual(jobs.rows.map((r) => [r.id, r.kind]), [[`message.sent:${message.id}`, 'message.sent']]);
       assert.deepEqual(jobs.rows[0]!.payload, { messageId: message.id, conversationId: cid, seq: message.seq, senderId: alice.id, jobs: ['notify.push', 'notify.email', 'notify.background', 'mentions.detect'] });
+      // Mention detection only for a message that mentions someone.
       const read = await sql.query<{ s: number }>('SELECT last_read_seq AS s FROM members WHERE conversation_id = $1 AND user_id = $2', [cid, alice.id]);
       assert.equal(Number(read.rows[0]!.s), message.seq);
       const after = (await sql.query<{ at: Date }>('SELECT last_activity_at AS at FROM conversations WHERE id = $1', [cid])).rows[0]!.at;
@@ -85,7 +86,7 @@ for (const backend of SQL_BACKENDS) {
       const linked = (await s.parley.services.messages.send(alice.id, { conversationId: cid, clientMsgId: 'with-link', text: 'see https://example.test/page' })).message;
       const linkedJobs = await sql.query<{ id: string; payload: any }>('SELECT id, payload FROM outbox WHERE id LIKE $1 ORDER BY id', [`%:${linked.id}`]);
       assert.deepEqual(linkedJobs.rows.map((r) => r.id), [`message.sent:${linked.id}`]);
-      assert.deepEqual(linkedJobs.rows[0]!.payload.jobs, ['notify.push', 'notify.email', 'notify.background', 'mentions.detect', 'links.preview']);
+      assert.deepEqual(linkedJobs.rows[0]!.payload.jobs, ['notify.push', 'notify.email', 'notify.background', 'links.preview']);
       assert.equal(linkedJobs.rows[0]!.payload.messageId, linked.id);
     });
 

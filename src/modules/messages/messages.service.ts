@@ -45,7 +45,22 @@ export interface OutboxWaker {
 }
 
 /** Jobs queued (through the outbox) for every stored message (design flow 1). */
-export const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'notify.background', 'mentions.detect'];
+export const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'notify.background'];
+
+/**
+ * Mention detection, queued with SEND_JOBS for a message that mentions someone. The send
+ * resolves the mentions itself (they are in the message and its statement's `mentions`
+ * rows), so for a message mentioning nobody the job would read the message and find
+ * nothing to record or invalidate: it is left out (one job, one message read and one
+ * processed-jobs row less per message, most messages).
+ */
+export const MENTION_JOB: JobKind = 'mentions.detect';
+
+/** The jobs of a new message: SEND_JOBS, mention detection when it mentions someone, then `extra`. */
+export function jobsOfSend(mentions: readonly string[], extra: readonly JobKind[]): readonly JobKind[] {
+  if (mentions.length === 0 && extra.length === 0) return SEND_JOBS;
+  return [...SEND_JOBS, ...(mentions.length ? [MENTION_JOB] : []), ...extra];
+}
 
 /** Everything MessagesService uses, given once at construction. */
 export interface MessagesServiceDeps {
@@ -160,8 +175,7 @@ export class MessagesService {
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
     const row = { id: newId(), conversationId: input.conversationId, senderId: userId, clientMsgId: input.clientMsgId, text, attachments, replyToId, mentions };
-    const extra = this.jobsFor(text);
-    const jobs = extra.length ? [...SEND_JOBS, ...extra] : SEND_JOBS;
+    const jobs = jobsOfSend(mentions, this.jobsFor(text));
 
     let stored: StoredMessage;
     let created: boolean;

@@ -37,20 +37,28 @@ export interface DigestConversationRow {
 export class NotificationsRepository {
   constructor(private readonly db: SqlExecutor) {}
 
-  async conversation(id: string): Promise<{ id: string; type: 'direct' | 'group'; title: string | null } | null> {
-    const { rows } = await this.db.query<{ id: string; type: 'direct' | 'group'; title: string | null }>('SELECT id, type, title FROM conversations WHERE id = $1', [id]);
-    return rows[0] ?? null;
-  }
-
-  async recipients(conversationId: string): Promise<RecipientRow[]> {
-    const { rows } = await this.db.query<RecipientRow>(
-      `SELECT m.user_id, m.last_read_seq::int AS last_read_seq, s.level, s.muted_until
-         FROM members m
+  /**
+   * A conversation and its members with what the policy needs, in one statement (it runs
+   * once per message): null when the conversation is gone.
+   */
+  async audience(conversationId: string): Promise<{ conversation: { id: string; type: 'direct' | 'group'; title: string | null }; recipients: RecipientRow[] } | null> {
+    const { rows } = await this.db.query<{ id: string; type: 'direct' | 'group'; title: string | null } & { [K in keyof RecipientRow]: RecipientRow[K] | null }>(
+      `SELECT c.id, c.type, c.title, m.user_id, m.last_read_seq::int AS last_read_seq, s.level, s.muted_until
+         FROM conversations c
+         LEFT JOIN members m ON m.conversation_id = c.id
          LEFT JOIN notification_settings s ON s.conversation_id = m.conversation_id AND s.user_id = m.user_id
-        WHERE m.conversation_id = $1`,
+        WHERE c.id = $1`,
       [conversationId],
+      { prepare: 'notifications.audience' },
     );
-    return rows.map((r) => ({ ...r, last_read_seq: Number(r.last_read_seq) }));
+    const first = rows[0];
+    if (!first) return null;
+    return {
+      conversation: { id: first.id, type: first.type, title: first.title },
+      recipients: rows
+        .filter((r) => r.user_id !== null)
+        .map((r) => ({ user_id: r.user_id!, last_read_seq: Number(r.last_read_seq), level: r.level, muted_until: r.muted_until })),
+    };
   }
 
   async setting(conversationId: string, userId: string): Promise<SettingRow | null> {

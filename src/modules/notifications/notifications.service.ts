@@ -179,11 +179,11 @@ export class NotificationsService {
   }
 
   private async decide(p: MessageJobPayload): Promise<MessageDecisions | null> {
-    const message = await this.d.store.findById(p.conversationId, p.messageId);
-    if (!message || message.deletedAt || message.kind !== 'user') return null;
-    const conv = await this.d.repo.conversation(p.conversationId);
-    if (!conv) return null;
-    const rows = (await this.d.repo.recipients(p.conversationId)).filter((r) => r.user_id !== message.senderId);
+    // Two reads at once: the message may live in another database (MongoDB).
+    const [message, audience] = await Promise.all([this.d.store.findById(p.conversationId, p.messageId), this.d.repo.audience(p.conversationId)]);
+    if (!message || message.deletedAt || message.kind !== 'user' || !audience) return null;
+    const conv = audience.conversation;
+    const rows = audience.recipients.filter((r) => r.user_id !== message.senderId);
     const ids = rows.map((r) => r.user_id);
     const [presence, active] = await Promise.all([this.d.presence.get(ids), this.d.activity.active(ids)]);
     const mentioned = new Set(message.mentions);

@@ -14,6 +14,14 @@ export interface OutboxRelayOptions {
   leaseSeconds?: number;
   /** Relayed rows are kept this long (so a repaired send's rows are recognised), then pruned. */
   keepSeconds?: number;
+  /**
+   * After a wake, how long to let more commits gather before taking a batch (default 20 ms).
+   * Without it every send is a batch of its own (two statements: claim, mark relayed) as
+   * soon as sends come one after another; with it the relay costs two statements per
+   * `lingerMs` under load. Jobs are notifications and background work: 20 ms is nothing
+   * to them. A full batch (a backlog) is followed at once.
+   */
+  lingerMs?: number;
 }
 
 /** Backoff while the queue refuses: 100 ms doubling to 10 s. */
@@ -32,6 +40,7 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly leaseSeconds: number;
   private readonly keepSeconds: number;
+  private readonly lingerMs: number;
   private running: Promise<void> | undefined;
   private stopped = false;
   private woken = false;
@@ -42,6 +51,7 @@ export class OutboxRelay {
     this.batchSize = opts.batchSize ?? 256;
     this.leaseSeconds = opts.leaseSeconds ?? 120;
     this.keepSeconds = opts.keepSeconds ?? 86_400;
+    this.lingerMs = opts.lingerMs ?? 20;
   }
 
   /** Starts the loop (idempotent). */
@@ -102,8 +112,9 @@ export class OutboxRelay {
       if (failures > 0) {
         // Wakes do not shorten a backoff: the queue is what is down.
         await this.sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (failures - 1)), false);
-      } else if (moved < this.batchSize && !this.woken) {
-        await this.sleep(this.opts.pollSeconds * 1000, true);
+      } else if (moved < this.batchSize) {
+        if (!this.woken) await this.sleep(this.opts.pollSeconds * 1000, true);
+        if (this.lingerMs > 0 && !this.stopped) await this.sleep(this.lingerMs, false);
       }
     }
   }

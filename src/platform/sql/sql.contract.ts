@@ -42,6 +42,28 @@ export function sqlContract(open: () => Promise<{ db: SqlDatabase; dispose(): Pr
     }
   });
 
+  test('a prepared statement answers like a plain one, run again and again, in and out of transactions', async () => {
+    const { db, dispose } = await open();
+    try {
+      await db.exec('CREATE TABLE prep (id int PRIMARY KEY, v text)');
+      const text = 'SELECT v FROM prep WHERE id = ANY($1::int[]) ORDER BY id';
+      for (let i = 1; i <= 8; i++) {
+        // More runs than PostgreSQL's custom-plan trials (5), with growing inputs.
+        await db.query('INSERT INTO prep (id, v) VALUES ($1, $2)', [i, `v${i}`], { prepare: 'contract.insert' });
+        const ids = Array.from({ length: i }, (_, k) => k + 1);
+        const { rows } = await db.query<{ v: string }>(text, [ids], { prepare: 'contract.select' });
+        assert.deepEqual(rows, (await db.query<{ v: string }>(text, [ids])).rows);
+        assert.equal(rows.length, i);
+      }
+      await db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ v: string }>(text, [[2, 3]], { prepare: 'contract.select' });
+        assert.deepEqual(rows.map((r) => r.v), ['v2', 'v3']);
+      });
+    } finally {
+      await dispose();
+    }
+  });
+
   test('transactions commit, roll back on throw, and report unique violations', async () => {
     const { db, dispose } = await open();
     try {
