@@ -179,7 +179,9 @@ for (const backend of SQL_BACKENDS) {
       const jobs = await s.parley.platform.sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox WHERE payload->>\'conversationId\' = $1', [gid]);
       assert.equal(Number(jobs.rows[0]!.n), created.length, 'one outbox row per stored send');
       console.log(`group commit (${backend}): ${N + 1} concurrent sends, ${batches} send statements, ${counter!.statements.length} statements`);
-      assert.ok(batches > 0 && batches < N / 2, `sends were batched (${batches} send statements for ${N + 1} sends)`);
+      // A batch that fails runs again send by send (dozens of statements): a repeat racing its
+      // original must wait for it instead of failing its batch on the unique index.
+      assert.ok(batches > 0 && batches < 20, `sends were batched, and no batch fell back (${batches} send statements for ${N + 1} sends)`);
     });
 
     test('sends racing the removal of their sender: each is stored before it or refused after it, no deadlock', async () => {

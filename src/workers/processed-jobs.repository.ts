@@ -47,7 +47,6 @@ export class ProcessedJobsRepository {
          SELECT id, kind, payload, now() FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(id, kind, payload)
          ON CONFLICT (id) DO NOTHING`,
         [rows.map((r) => r.id), rows.map((r) => r.kind), rows.map((r) => r.payload)],
-        { prepare: 'processed_jobs.record' },
       );
       return rows.map(() => undefined);
     });
@@ -66,7 +65,7 @@ export class ProcessedJobsRepository {
   /** Which of `ids` were completed before. */
   async doneAmong(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const r = await this.sql.query<{ id: string }>('SELECT id FROM processed_jobs WHERE id = ANY($1::text[])', [ids], { prepare: 'processed_jobs.doneAmong' });
+    const r = await this.sql.query<{ id: string }>('SELECT id FROM processed_jobs WHERE id = ANY($1::text[])', [ids]);
     return new Set(r.rows.map((x) => x.id));
   }
 

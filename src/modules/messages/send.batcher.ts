@@ -25,6 +25,8 @@ interface Pending extends SendItem {
 export class SendBatcher {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
+  /** (sender, clientMsgId) of every send in a running statement. */
+  private readonly running = new Set<string>();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -42,8 +44,11 @@ export class SendBatcher {
   private pump(): void {
     while (this.inFlight < this.opts.maxInFlight && this.queue.length > 0) {
       const batch = this.take();
+      if (batch.length === 0) return; // all that waits repeats a running send
       this.inFlight += 1;
+      for (const p of batch) this.running.add(keyOf(p));
       void this.run(batch).finally(() => {
+        for (const p of batch) this.running.delete(keyOf(p));
         this.inFlight -= 1;
         this.pump();
       });
@@ -51,10 +56,12 @@ export class SendBatcher {
   }
 
   /**
-   * The next batch: up to `maxBatch` sends in order of arrival, but never two with one
-   * sender and clientMsgId (a retry racing its original): both would pass the statement's
-   * gate and fail it on the unique index, sending the whole batch the slow way. The later
-   * one waits for a later batch, where the gate answers it as a repeat.
+   * The next batch: up to `maxBatch` sends in order of arrival, but never one with the
+   * sender and clientMsgId of another in the batch or in a running statement (a retry
+   * racing its original): both would pass the gate (neither sees the other's uncommitted
+   * row) and the later would fail its statement on the unique index, sending its whole
+   * batch the slow way. It waits until the other committed; then the gate answers it as a
+   * repeat.
    */
   private take(): Pending[] {
     const batch: Pending[] = [];
@@ -63,8 +70,8 @@ export class SendBatcher {
     let i = 0;
     for (; i < this.queue.length && batch.length < this.opts.maxBatch; i++) {
       const p = this.queue[i]!;
-      const key = `${p.row.senderId}\u0000${p.row.clientMsgId}`;
-      if (keys.has(key)) {
+      const key = keyOf(p);
+      if (keys.has(key) || this.running.has(key)) {
         held.push(p);
       } else {
         keys.add(key);
@@ -102,4 +109,8 @@ async function storeAlone(repo: SendRepository, p: Pending): Promise<SendOutcome
       if (attempt >= 3 || !isRetryableTxError(err)) throw err;
     }
   }
+}
+
+function keyOf(p: Pending): string {
+  return `${p.row.senderId}\u0000${p.row.clientMsgId}`;
 }

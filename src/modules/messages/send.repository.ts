@@ -193,7 +193,7 @@ export class SendRepository {
         media,
         kindIds,
         kinds,
-      ], { prepare: 'send' });
+      ]);
       const byId = new Map(rows.map((r) => [r.id, r]));
       return items.map((it): SendOutcome => {
         const r = byId.get(it.row.id);

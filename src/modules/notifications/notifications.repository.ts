@@ -49,7 +49,6 @@ export class NotificationsRepository {
          LEFT JOIN notification_settings s ON s.conversation_id = m.conversation_id AND s.user_id = m.user_id
         WHERE c.id = $1`,
       [conversationId],
-      { prepare: 'notifications.audience' },
     );
     const first = rows[0];
     if (!first) return null;

@@ -44,7 +44,6 @@ export class OutboxRepository {
          ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED)
        RETURNING id, kind, payload, created_at`,
       [limit, leaseSeconds],
-      { prepare: 'outbox.claim' },
     );
     rows.sort((a, b) => a.created_at.getTime() - b.created_at.getTime() || (a.id < b.id ? -1 : 1));
     return rows.map((r) => ({ id: r.id, kind: r.kind, payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload }));
@@ -52,7 +51,7 @@ export class OutboxRepository {
 
   /** The queue confirmed these: they are never relayed again. */
   async markRelayed(ids: readonly string[]): Promise<void> {
-    await this.db.query('UPDATE outbox SET relayed_at = now(), claimed_until = NULL WHERE id = ANY($1::text[])', [ids], { prepare: 'outbox.relayed' });
+    await this.db.query('UPDATE outbox SET relayed_at = now(), claimed_until = NULL WHERE id = ANY($1::text[])', [ids]);
   }
 
   /** Gives a batch back at once (the enqueue failed), instead of waiting for its lease to end. */

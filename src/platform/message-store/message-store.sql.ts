@@ -110,8 +110,7 @@ export class SqlMessageStore implements MessageStore {
   }
 
   async findById(conversationId: string, messageId: string): Promise<StoredMessage | null> {
-    // Prepared: every job of a message reads it by id (its planning cost more than running it).
-    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = $1 AND conversation_id = $2`, [messageId, conversationId], { prepare: 'messages.byId' });
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = $1 AND conversation_id = $2`, [messageId, conversationId]);
     return rows[0] ? toMessage(rows[0]) : null;
   }
 

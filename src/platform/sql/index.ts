@@ -7,7 +7,12 @@ import type { SqlDatabase } from './sql.port.js';
 export async function openSqlDatabase(config: Config, logger: Logger): Promise<SqlDatabase> {
   if (config.DATABASE_URL) {
     const { PostgresDatabase } = await import('./sql.postgres.js');
-    return new PostgresDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_MAX, logger, ...(config.DATABASE_REPLICA_URL ? { replicaUrl: config.DATABASE_REPLICA_URL } : {}) });
+    return new PostgresDatabase(config.DATABASE_URL, {
+      max: config.DATABASE_POOL_MAX,
+      logger,
+      preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+      ...(config.DATABASE_REPLICA_URL ? { replicaUrl: config.DATABASE_REPLICA_URL } : {}),
+    });
   }
   const { PGliteDatabase } = await import('./sql.pglite.js');
   return PGliteDatabase.open(join(config.DATA_DIR, 'pglite'));

@@ -42,23 +42,29 @@ export function sqlContract(open: () => Promise<{ db: SqlDatabase; dispose(): Pr
     }
   });
 
-  test('a prepared statement answers like a plain one, run again and again, in and out of transactions', async () => {
+  test('a statement run again and again (prepared on PostgreSQL) keeps answering right, in transactions and after DDL', async () => {
     const { db, dispose } = await open();
     try {
       await db.exec('CREATE TABLE prep (id int PRIMARY KEY, v text)');
       const text = 'SELECT v FROM prep WHERE id = ANY($1::int[]) ORDER BY id';
+      // More runs than PostgreSQL's custom-plan trials (5), with growing inputs.
       for (let i = 1; i <= 8; i++) {
-        // More runs than PostgreSQL's custom-plan trials (5), with growing inputs.
-        await db.query('INSERT INTO prep (id, v) VALUES ($1, $2)', [i, `v${i}`], { prepare: 'contract.insert' });
-        const ids = Array.from({ length: i }, (_, k) => k + 1);
-        const { rows } = await db.query<{ v: string }>(text, [ids], { prepare: 'contract.select' });
-        assert.deepEqual(rows, (await db.query<{ v: string }>(text, [ids])).rows);
-        assert.equal(rows.length, i);
+        await db.query('INSERT INTO prep (id, v) VALUES ($1, $2)', [i, `v${i}`]);
+        const { rows } = await db.query<{ v: string }>(text, [Array.from({ length: i }, (_, k) => k + 1)]);
+        assert.deepEqual(rows.map((r) => r.v), Array.from({ length: i }, (_, k) => `v${k + 1}`));
       }
       await db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ v: string }>(text, [[2, 3]], { prepare: 'contract.select' });
+        const { rows } = await tx.query<{ v: string }>(text, [[2, 3]]);
         assert.deepEqual(rows.map((r) => r.v), ['v2', 'v3']);
       });
+      const star = 'SELECT * FROM prep WHERE id = $1';
+      for (let i = 0; i < 3; i++) assert.deepEqual((await db.query(star, [2])).rows, [{ id: 2, v: 'v2' }]);
+      // A migration while the process runs: the kept plans are invalidated, not wrong, and
+      // one whose columns changed (the `*`) runs again without its kept plan.
+      await db.exec('ALTER TABLE prep ADD COLUMN w int; CREATE INDEX prep_v ON prep (v)');
+      const { rows } = await db.query<{ v: string }>(text, [[1, 8]]);
+      assert.deepEqual(rows.map((r) => r.v), ['v1', 'v8']);
+      for (let i = 0; i < 3; i++) assert.deepEqual((await db.query(star, [2])).rows, [{ id: 2, v: 'v2', w: null }]);
     } finally {
       await dispose();
     }

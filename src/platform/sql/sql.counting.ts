@@ -1,4 +1,4 @@
-import type { QueryOptions, QueryResult, SqlDatabase, SqlExecutor } from './sql.port.js';
+import type { QueryResult, SqlDatabase, SqlExecutor } from './sql.port.js';
 
 /** One statement the counting wrapper saw (BEGIN/COMMIT of a transaction included). */
 export interface CountedStatement {
@@ -23,9 +23,9 @@ export class CountingSqlDatabase implements SqlDatabase {
   get lagTolerant(): SqlExecutor {
     const reader = this.inner.lagTolerant;
     return {
-      query: <R>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
+      query: <R>(text: string, params?: readonly unknown[]) => {
         this.statements.push({ text, inTransaction: false });
-        return reader.query<R>(text, params, opts);
+        return reader.query<R>(text, params);
       },
       exec: (script: string) => {
         this.statements.push({ text: script, inTransaction: false });
@@ -39,9 +39,9 @@ export class CountingSqlDatabase implements SqlDatabase {
     this.statements.length = 0;
   }
 
-  async query<T>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>> {
+  async query<T>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>> {
     this.statements.push({ text, inTransaction: false });
-    return this.inner.query<T>(text, params, opts);
+    return this.inner.query<T>(text, params);
   }
 
   async exec(script: string): Promise<void> {
@@ -54,9 +54,9 @@ export class CountingSqlDatabase implements SqlDatabase {
     try {
       return await this.inner.transaction((tx) =>
         fn({
-          query: <R>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
+          query: <R>(text: string, params?: readonly unknown[]) => {
             this.statements.push({ text, inTransaction: true });
-            return tx.query<R>(text, params, opts);
+            return tx.query<R>(text, params);
           },
           exec: (script: string) => {
             this.statements.push({ text: script, inTransaction: true });

@@ -8,18 +8,8 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
-export interface QueryOptions {
-  /**
-   * A name under which the adapter may keep this statement parsed (and, once PostgreSQL's
-   * plan cache settles on a generic plan, planned) per connection: a named prepared
-   * statement on PostgreSQL, ignored by PGlite. For hot statements whose planning costs
-   * more than running them; one name always means one text.
-   */
-  prepare?: string;
-}
-
 export interface SqlExecutor {
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<QueryResult<T>>;
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
 }
