@@ -10,7 +10,10 @@
  *
  * The server runs in this process (roles api,ws; in-process jobs, the outbox relay on); the
  * clients are `ws` sockets in this process too, so the load generator shares its event loop
- * (a cost the ceiling does not pay).
+ * (a cost the ceiling does not pay). A second phase calls MessagesService.send directly
+ * (512 in flight, no WebSocket) to show the send path's own rate beside the ceiling.
+ * Also printed: the statements by kind, and the CPU per send of this process and of
+ * PostgreSQL's processes (from /proc, when PostgreSQL runs on this machine).
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -161,6 +164,23 @@ async function main(): Promise<void> {
     const persisted = Number(stored.rows[0]!.n);
     const sendsPerSec = persisted / secs;
 
+    // The same sends without WebSocket: MessagesService.send called directly, 512 at a time,
+    // so what is left is the send path itself (validation, the batcher, the statement, the
+    // publish) without frames, parsing and the clients' share of this process.
+    const direct = Math.max(total, 20_000);
+    const t1 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 512 }, async () => {
+        for (;;) {
+          const i = next++;
+          if (i >= direct) return;
+          await server.parley.services.messages.send(users[i % SENDERS]!.id, { conversationId: convs[i % SENDERS % CONVS]!, clientMsgId: `direct-${i}`, text: `bench message ${i}` });
+        }
+      }),
+    );
+    const directPerSec = direct / ((performance.now() - t1) / 1000);
+
     const ceiling = await insertCeiling(server.parley.platform.sql, Math.max(50_000, total * 5), SQL === 'pglite' ? 1 : POOL);
     const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ');
     console.log(`send path bench (${SQL}): ${SENDERS} senders × window ${WINDOW}, ${CONVS} conversations, ${total} sends`);
@@ -171,6 +191,7 @@ async function main(): Promise<void> {
     console.log(`  CPU µs per send               : ${((nodeCpu.user + nodeCpu.system) / total).toFixed(0)} this process (server and clients), ${(pgCpuUs / total).toFixed(0)} PostgreSQL (${pgCpuUs > 0 ? 'its processes on this machine' : 'not on this machine'})`);
     console.log(`  batched-insert ceiling rows/s : ${ceiling.toFixed(0)}  (500 rows per INSERT, ${SQL === 'pglite' ? 1 : POOL} connections)`);
     console.log(`  ratio end to end / ceiling    : ${(sendsPerSec / ceiling).toFixed(3)}×  (target ≥ 0.5×)`);
+    console.log(`  service-level sends/s         : ${directPerSec.toFixed(0)}  (${direct} MessagesService.send calls, 512 in flight, no WebSocket): ${(directPerSec / ceiling).toFixed(3)}× the ceiling`);
     console.log(`  loadavg                       : ${load}`);
   } finally {
     await server.stop();
