@@ -238,8 +238,7 @@ export class MessagesService {
     const out = new Set<string>();
     if (parsed.all) memberIds.forEach((u) => out.add(u));
     if (parsed.here && !parsed.all) {
-      const states = await this.presence.get(memberIds);
-      for (const u of memberIds) if (states[u]?.status === 'online') out.add(u);
+      for (const u of await this.presence.online(memberIds)) out.add(u);
     }
     if (parsed.usernames.length) {
       const members = new Set(memberIds);

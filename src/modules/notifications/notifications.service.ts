@@ -185,7 +185,7 @@ export class NotificationsService {
     const conv = audience.conversation;
     const rows = audience.recipients.filter((r) => r.user_id !== message.senderId);
     const ids = rows.map((r) => r.user_id);
-    const [presence, active] = await Promise.all([this.d.presence.get(ids), this.d.activity.active(ids)]);
+    const [online, active] = await Promise.all([this.d.presence.online(ids), this.d.activity.active(ids)]);
     const mentioned = new Set(message.mentions);
     const now = new Date();
     const out = new Map<string, Decision>();
@@ -198,7 +198,7 @@ export class NotificationsService {
             level: r.level ?? defaultLevel(conv.type),
             mutedUntil: r.muted_until,
             mentioned: mentioned.has(r.user_id),
-            active: presence[r.user_id]?.status === 'online' && active.has(r.user_id),
+            active: online.has(r.user_id) && active.has(r.user_id),
             read: r.last_read_seq >= message.seq,
           },
           message.senderId,

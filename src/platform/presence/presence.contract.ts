@@ -62,6 +62,8 @@ export function presenceContract(factory: PresenceStoreFactory): void {
     assert.deepEqual(await s.touch(u, 'c1', 60), { becameOnline: false }, 'a heartbeat is not a new session');
     assert.deepEqual(await s.get([u, stranger]), { [u]: { status: 'online' }, [stranger]: { status: 'offline' } });
     assert.deepEqual(await s.get([]), {});
+    assert.deepEqual(await s.online([u, stranger, u]), new Set([u]));
+    assert.deepEqual(await s.online([]), new Set());
 
     const r1 = await s.remove(u, 'c1');
     assert.equal(r1.becameOffline, false, 'c2 is still live');
@@ -71,6 +73,7 @@ export function presenceContract(factory: PresenceStoreFactory): void {
     assertRecentIso(r2.lastSeenAt, 'lastSeenAt');
     const after = (await s.get([u]))[u];
     assert.equal(after?.status, 'offline');
+    assert.deepEqual(await s.online([u]), new Set());
     assert.equal(after?.lastSeenAt, r2.lastSeenAt);
 
     const again = await s.remove(u, 'c2');

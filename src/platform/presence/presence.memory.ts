@@ -62,6 +62,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return out;
   }
 
+  async online(userIds: readonly string[]): Promise<Set<string>> {
+    return new Set(userIds.filter((id) => this.liveCount(id) > 0));
+  }
+
   async reapExpired(): Promise<{ userId: string; lastSeenAt: string }[]> {
     const out: { userId: string; lastSeenAt: string }[] = [];
     const t = this.now();

@@ -121,6 +121,18 @@ function bucketOf(userId: string): number {
   return (h >>> 0) % BUCKETS;
 }
 
+/** The distinct `userIds` grouped by bucket. */
+function byBucket(userIds: readonly string[]): [number, string[]][] {
+  const m = new Map<number, string[]>();
+  for (const id of new Set(userIds)) {
+    const b = bucketOf(id);
+    const list = m.get(b);
+    if (list) list.push(id);
+    else m.set(b, [id]);
+  }
+  return [...m];
+}
+
 const usersKey = (b: number) => `presence:{${b}}:users`;
 const connsPrefix = (b: number) => `presence:{${b}}:conns:`;
 const seenPrefix = (b: number) => `presence:{${b}}:seen:`;
@@ -166,27 +178,16 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async get(userIds: readonly string[]): Promise<Record<string, PresenceState>> {
-    const ids = [...new Set(userIds)];
-    if (ids.length === 0) return {};
+    const buckets = byBucket(userIds);
+    if (buckets.length === 0) return {};
     // Per bucket, one ZMSCORE of its `users` set and one MGET of its `seen` keys (a bucket's
     // keys share a slot, so this holds in a cluster too): at most 33 commands for any number
     // of users, issued together (one round trip), where one ZSCORE and one GET per user cost
     // the worker some 200 commands per message to a room of 100.
-    const byBucket = new Map<number, string[]>();
-    for (const id of ids) {
-      const b = bucketOf(id);
-      const list = byBucket.get(b);
-      if (list) list.push(id);
-      else byBucket.set(b, [id]);
-    }
-    const buckets = [...byBucket];
-    const [time, ...replies] = await Promise.all([
-      this.redis.time(),
-      ...buckets.map(([b, members]) =>
-        Promise.all([this.redis.zmscore(usersKey(b), ...members), this.redis.mget(...members.map((id) => seenPrefix(b) + id))]),
-      ),
+    const [now, replies] = await Promise.all([
+      this.now(),
+      Promise.all(buckets.map(([b, members]) => Promise.all([this.redis.zmscore(usersKey(b), ...members), this.redis.mget(...members.map((id) => seenPrefix(b) + id))]))),
     ]);
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const out: Record<string, PresenceState> = {};
     buckets.forEach(([, members], i) => {
       const [scores, seens] = replies[i]!;
@@ -200,6 +201,27 @@ export class RedisPresenceStore implements PresenceStore {
     return out;
   }
 
+  async online(userIds: readonly string[]): Promise<Set<string>> {
+    const buckets = byBucket(userIds);
+    const out = new Set<string>();
+    if (buckets.length === 0) return out;
+    // The ZMSCOREs of `get` alone: the `seen` values are most of its reply, and unused here.
+    const [now, replies] = await Promise.all([this.now(), Promise.all(buckets.map(([b, members]) => this.redis.zmscore(usersKey(b), ...members)))]);
+    buckets.forEach(([, members], i) => {
+      const scores = replies[i]!;
+      members.forEach((id, j) => {
+        const score = scores[j];
+        if (score !== null && score !== undefined && Number(score) > now) out.add(id);
+      });
+    });
+    return out;
+  }
+
+  /** Redis server time in ms (expiries are written in it). */
+  private async now(): Promise<number> {
+    const time = await this.redis.time();
+    return Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+  }
 
   async reapExpired(): Promise<{ userId: string; lastSeenAt: string }[]> {
     const batches = await Promise.all(
