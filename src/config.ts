@@ -180,7 +180,7 @@ export const CONFIG_SPEC = {
   JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
   OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),
-  OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed within 20 ms, in one batch).'),
+  OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed about 20 ms after their commit, together with the commits right behind them).'),
   PROCESSED_JOBS_RETENTION: field('Jobs', '7d', duration, 'How long a completed job id is remembered (`processed_jobs`), so a redelivery within this time is dropped; older rows are pruned hourly by the worker role.'),
 
   // Auth

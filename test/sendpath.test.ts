@@ -184,6 +184,43 @@ for (const backend of SQL_BACKENDS) {
       assert.ok(batches > 0 && batches < 20, `sends were batched, and no batch fell back (${batches} send statements for ${N + 1} sends)`);
     });
 
+    test('a send that fails its batch statement is found by halving: the others are stored, in order, a few statements later', async () => {
+      const messages = s.parley.services.messages;
+      const sql = s.parley.platform.sql;
+      const g = await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'poison', memberIds: [bob.id] } });
+      const gid = g.body.id as string;
+      await sql.exec(`CREATE FUNCTION fail_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.text = 'poison' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$;
+        CREATE TRIGGER fail_poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION fail_poison();`);
+      try {
+        counter!.reset();
+        const N = 40;
+        const results = await Promise.all(
+          Array.from({ length: N }, (_, i) =>
+            messages.send(alice.id, { conversationId: gid, clientMsgId: `poison-${i}`, text: i === 17 ? 'poison' : `p${i}` }).then(
+              (r) => ({ i, seq: r.message.seq }),
+              (e: Error) => ({ i, error: e.message }),
+            ),
+          ),
+        );
+        const failed = results.filter((r) => 'error' in r);
+        assert.deepEqual(failed.map((r) => r.i), [17]);
+        assert.match((failed[0] as { error: string }).error, /injected failure/);
+        const stored = results.filter((r): r is { i: number; seq: number } => 'seq' in r);
+        assert.equal(stored.length, N - 1);
+        const bySeq = [...stored].sort((a, b) => a.seq - b.seq);
+        // The first two run at once, alone (two statements in flight: concurrent calls have
+        // no order); the rest waited and went as one batch, and its halves keep their order.
+        const batched = bySeq.filter((r) => r.i >= 2);
+        assert.deepEqual(batched.map((r) => r.i), stored.filter((r) => r.i >= 2).map((r) => r.i), 'the batch\'s sends stored in the order they came');
+        const seqs = bySeq.map((r) => r.seq);
+        assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, k) => seqs[0]! + k), 'no gap');
+        const statements = counter!.statements.filter((x) => x.text.startsWith('/* send */')).length;
+        assert.ok(statements < 30, `halving, not send by send (${statements} send statements for ${N} sends)`);
+      } finally {
+        await sql.exec('DROP TRIGGER fail_poison ON messages; DROP FUNCTION fail_poison();');
+      }
+    });
+
     test('sends racing the removal of their sender: each is stored before it or refused after it, no deadlock', async () => {
       const messages = s.parley.services.messages;
       const conversations = s.parley.services.conversations;

@@ -175,12 +175,11 @@ export class MessagesService {
     if (attachments.length) await this.attachments.attachable(userId, attachments);
     const mentions = text ? await this.resolveMentions(input.conversationId, userId, text) : [];
     const row = { id: newId(), conversationId: input.conversationId, senderId: userId, clientMsgId: input.clientMsgId, text, attachments, replyToId, mentions };
-    const jobs = jobsOfSend(mentions, this.jobsFor(text));
 
     let stored: StoredMessage;
     let created: boolean;
     if (this.store.inSqlDatabase) {
-      const r = await this.batcher.submit(row, jobs);
+      const r = await this.batcher.submit(row, jobsOfSend(mentions, this.jobsFor(text)));
       if (r.kind !== 'stored') {
         // Nothing written: a retry (everything of the first attempt committed with it, so
         // there is nothing to repair), a concurrent copy that won, or a non-member.
@@ -206,7 +205,9 @@ export class MessagesService {
     } else {
       const r = await this.store.insert({ ...row, kind: 'user', system: null });
       if (r.message.conversationId !== input.conversationId) throw conflict('This clientMsgId was already used for a message in another conversation.');
-      const side = await this.sends.storeSideEffects(r.message, jobs);
+      // The jobs of the message as stored: a retry completing an earlier attempt may have
+      // resolved its mentions differently (@here), and the stored ones are what it records.
+      const side = await this.sends.storeSideEffects(r.message, jobsOfSend(r.message.mentions, this.jobsFor(r.message.text)));
       // Removed between the check and the SQL half: the message stays in the history (as a
       // message sent just before the removal would), but gets no jobs and no activity.
       if (!side) throw notFound('Conversation not found.');

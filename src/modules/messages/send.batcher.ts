@@ -19,8 +19,8 @@ interface Pending extends SendItem {
  * Each send keeps its own outcome: the statement is built not to fail on the expected
  * refusals (non-member, blocked, repeated clientMsgId: they write nothing and answer
  * `absent`), and if it fails anyway (a concurrent copy on the unique index, a lost
- * connection) nothing of the batch is committed and every send of it runs again alone,
- * with its own result.
+ * connection) nothing of the batch is committed and it runs again in halves, down to
+ * single sends, each with its own result.
  */
 export class SendBatcher {
   private readonly queue: Pending[] = [];
@@ -82,21 +82,30 @@ export class SendBatcher {
     return batch;
   }
 
+  /**
+   * Stores a batch in one statement. If it fails (rolled back whole: a copy committed by
+   * another process, a deadlock, a lost connection), its halves run again one after the
+   * other, down to single sends: one statement at a time (the pool is not flooded with a
+   * batch's worth of them), a bad send found in a few steps, and one sender's sends still
+   * stored in the order they came.
+   */
   private async run(batch: Pending[]): Promise<void> {
     const repo = new SendRepository(this.db);
-    if (batch.length > 1) {
-      let outcomes: SendOutcome[] | undefined;
-      try {
-        outcomes = await repo.storeMany(batch);
-      } catch {
-        // Rolled back whole: each send on its own below.
-      }
-      if (outcomes) {
-        batch.forEach((p, i) => p.resolve(outcomes[i]!));
-        return;
-      }
+    if (batch.length === 1) {
+      const p = batch[0]!;
+      await storeAlone(repo, p).then(p.resolve, p.reject);
+      return;
     }
-    await Promise.all(batch.map((p) => storeAlone(repo, p).then(p.resolve, p.reject)));
+    let outcomes: SendOutcome[];
+    try {
+      outcomes = await repo.storeMany(batch);
+    } catch {
+      const half = Math.ceil(batch.length / 2);
+      await this.run(batch.slice(0, half));
+      await this.run(batch.slice(half));
+      return;
+    }
+    batch.forEach((p, i) => p.resolve(outcomes[i]!));
   }
 }
 

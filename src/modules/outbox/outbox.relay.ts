@@ -114,7 +114,8 @@ export class OutboxRelay {
         await this.sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (failures - 1)), false);
       } else if (moved < this.batchSize) {
         if (!this.woken) await this.sleep(this.opts.pollSeconds * 1000, true);
-        if (this.lingerMs > 0 && !this.stopped) await this.sleep(this.lingerMs, false);
+        // Woken by a commit (not by the poll timer): let the commits right behind it gather.
+        if (this.woken && this.lingerMs > 0 && !this.stopped) await this.sleep(this.lingerMs, false);
       }
     }
   }

@@ -103,9 +103,9 @@ export class PostgresDatabase implements SqlDatabase {
 
   /**
    * Runs a query, named (prepared on each connection) when `names` says so; scripts without
-   * parameters never are. A kept plan whose result columns changed under it (PostgreSQL
-   * refuses it with 0A000) is dropped for good and the statement runs again unnamed: in a
-   * transaction that first attempt aborted it, so there the error goes to the caller.
+   * parameters never are. A named statement the connection cannot run as kept (see
+   * isStalePlan) is never named again and runs again unnamed: in a transaction that first
+   * attempt aborted it, so there the error goes to the caller.
    */
   private async run(on: pg.Pool | pg.PoolClient, text: string, params: readonly unknown[] | undefined): Promise<pg.QueryResult> {
     const values = params as unknown[] | undefined;
@@ -163,7 +163,14 @@ export class PostgresDatabase implements SqlDatabase {
   }
 }
 
-/** PostgreSQL's refusal to run a kept plan whose result type changed ("cached plan must not change result type"). */
+/**
+ * A named statement the connection cannot run as kept: PostgreSQL refusing a plan whose
+ * result type changed (0A000, "cached plan must not change result type"), or a name the
+ * server does not hold as `pg` believes (26000: `pg` closed it after failing to encode a
+ * parameter; 42P05 and 26000 behind a pooler that moves sessions between connections).
+ */
 function isStalePlan(err: unknown): boolean {
-  return (err as { code?: string } | null)?.code === '0A000' && /cached plan must not change result type/.test(String((err as Error).message));
+  const code = (err as { code?: string } | null)?.code;
+  if (code === '26000' || code === '42P05') return true;
+  return code === '0A000' && /cached plan must not change result type/.test(String((err as Error).message));
 }
