@@ -26,8 +26,8 @@ export class StatementNames {
   constructor(private readonly max = 256) {}
 
   /**
-   * Never names `text` again: its kept plan no longer fits (a migration changed the
-   * columns a `*` stands for, under a process started before it).
+   * Never names `text` again: a connection could not run it as kept (see isStalePlan; e.g.
+   * a migration changed the columns a `*` stands for, under a process started before it).
    */
   forget(text: string): void {
     this.seen.set(text, true);
