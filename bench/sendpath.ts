@@ -188,7 +188,7 @@ async function main(): Promise<void> {
     console.log(`  SQL statements per send       : ${(statements / total).toFixed(2)}  (${statements} statements incl. outbox relay, ${transactions} batch transactions)`);
 
     console.log(`  statements by kind            : ${kinds}`);
-    console.log(`  CPU µs per send               : ${((nodeCpu.user + nodeCpu.system) / total).toFixed(0)} this process (server and clients), ${(pgCpuUs / total).toFixed(0)} PostgreSQL (${pgCpuUs > 0 ? 'its processes on this machine' : 'not on this machine'})`);
+    console.log(`  CPU µs per send               : ${((nodeCpu.user + nodeCpu.system) / total).toFixed(0)} this process (server and clients), ${SQL === 'pglite' ? 'PGlite runs in this process' : `${(pgCpuUs / total).toFixed(0)} PostgreSQL (${pgCpuUs > 0 ? 'its processes on this machine' : 'not on this machine'})`}`);
     console.log(`  batched-insert ceiling rows/s : ${ceiling.toFixed(0)}  (500 rows per INSERT, ${SQL === 'pglite' ? 1 : POOL} connections)`);
     console.log(`  ratio end to end / ceiling    : ${(sendsPerSec / ceiling).toFixed(3)}×  (target ≥ 0.5×)`);
     console.log(`  service-level sends/s         : ${directPerSec.toFixed(0)}  (${direct} MessagesService.send calls, 512 in flight, no WebSocket): ${(directPerSec / ceiling).toFixed(3)}× the ceiling`);
