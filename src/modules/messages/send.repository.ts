@@ -128,7 +128,7 @@ export interface SendItem {
  * Only a copy not yet committed (a concurrent statement, or two sends of one batch with the
  * same clientMsgId) can fail the statement, on the unique index.
  */
-export const SEND_MANY = `/* send */ WITH input AS (
+const SEND_MANY = `/* send */ WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY
       AS i(conversation_id, sender_id, id, client_msg_id, text, attachments, reply_to_id, mentions, ord)
   ),
@@ -170,7 +170,7 @@ export class SendRepository {
    * Stores user messages in the SQL message store, each with everything else its send
    * writes, in one statement; one outcome per send, in order. Alone (one send) a
    * concurrent copy on the unique index answers `duplicate`; in a batch it is thrown: it
-   * rolled the statement back, and the batch must be run again send by send.
+   * rolled the statement back, and the batcher runs the batch again in halves.
    */
   async storeMany(items: readonly SendItem[]): Promise<SendOutcome[]> {
     const col = <T>(f: (r: SendRow) => T) => items.map((it) => f(it.row));

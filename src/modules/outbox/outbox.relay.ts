@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.js';
 import type { JobQueue } from '../../platform/jobs/jobs.port.js';
-import { jobsOfRow, type OutboxRepository } from './outbox.repository.js';
+import { jobsOfRow, type OutboxRepository, type OutboxRow } from './outbox.repository.js';
 
 export interface OutboxRelayOptions {
   repo: OutboxRepository;
@@ -77,13 +77,19 @@ export class OutboxRelay {
   async relayOnce(): Promise<number> {
     const rows = await this.opts.repo.claim(this.batchSize, this.leaseSeconds);
     if (rows.length === 0) return 0;
-    const known = rows.map((r) => ({ row: r, jobs: jobsOfRow(r) })).filter((r) => r.jobs !== null);
-    if (known.length < rows.length) {
+    const known: { row: OutboxRow; jobs: NonNullable<ReturnType<typeof jobsOfRow>> }[] = [];
+    const unknown: string[] = [];
+    for (const row of rows) {
+      const jobs = jobsOfRow(row);
+      if (jobs) known.push({ row, jobs });
+      else unknown.push(row.id);
+    }
+    if (unknown.length) {
       // Written by a newer version of the code: leave them (held by the lease) for a process that knows them.
-      this.opts.logger.warn({ ids: rows.filter((r) => !jobsOfRow(r)).map((r) => r.id) }, 'outbox rows of an unknown job kind skipped');
+      this.opts.logger.warn({ ids: unknown }, 'outbox rows of an unknown job kind skipped');
     }
     try {
-      await this.opts.jobs.enqueueMany(known.flatMap((r) => r.jobs!));
+      await this.opts.jobs.enqueueMany(known.flatMap((r) => r.jobs));
     } catch (err) {
       await this.opts.repo.release(known.map((r) => r.row.id)).catch(() => undefined);
       throw err;

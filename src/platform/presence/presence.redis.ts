@@ -180,21 +180,16 @@ export class RedisPresenceStore implements PresenceStore {
   async get(userIds: readonly string[]): Promise<Record<string, PresenceState>> {
     const buckets = byBucket(userIds);
     if (buckets.length === 0) return {};
-    // Per bucket, one ZMSCORE of its `users` set and one MGET of its `seen` keys (a bucket's
-    // keys share a slot, so this holds in a cluster too): at most 33 commands for any number
-    // of users, issued together (one round trip), where one ZSCORE and one GET per user cost
-    // the worker some 200 commands per message to a room of 100.
-    const [now, replies] = await Promise.all([
-      this.now(),
-      Promise.all(buckets.map(([b, members]) => Promise.all([this.redis.zmscore(usersKey(b), ...members), this.redis.mget(...members.map((id) => seenPrefix(b) + id))]))),
-    ]);
+    // `online` (one ZMSCORE of each bucket's `users` set) and, beside it, one MGET of each
+    // bucket's `seen` keys (a bucket's keys share a slot, so this holds in a cluster too): at
+    // most 33 commands for any number of users, issued together (one round trip), where one
+    // ZSCORE and one GET per user cost the worker some 200 commands per message to a room of 100.
+    const [online, seens] = await Promise.all([this.online(userIds), Promise.all(buckets.map(([b, members]) => this.redis.mget(...members.map((id) => seenPrefix(b) + id))))]);
     const out: Record<string, PresenceState> = {};
     buckets.forEach(([, members], i) => {
-      const [scores, seens] = replies[i]!;
       members.forEach((id, j) => {
-        const score = scores[j] ?? null;
-        const seen = seens[j] ?? null;
-        if (score !== null && Number(score) > now) out[id] = { status: 'online' };
+        const seen = seens[i]![j] ?? null;
+        if (online.has(id)) out[id] = { status: 'online' };
         else out[id] = seen !== null ? { status: 'offline', lastSeenAt: new Date(Number(seen)).toISOString() } : { status: 'offline' };
       });
     });
@@ -205,7 +200,7 @@ export class RedisPresenceStore implements PresenceStore {
     const buckets = byBucket(userIds);
     const out = new Set<string>();
     if (buckets.length === 0) return out;
-    // The ZMSCOREs of `get` alone: the `seen` values are most of its reply, and unused here.
+    // One ZMSCORE per bucket (what `get` adds, the `seen` values, is most of its reply).
     const [now, replies] = await Promise.all([this.now(), Promise.all(buckets.map(([b, members]) => this.redis.zmscore(usersKey(b), ...members)))]);
     buckets.forEach(([, members], i) => {
       const scores = replies[i]!;
