@@ -104,23 +104,31 @@ export class FrameHandlers {
       return;
     }
     const f = frame as ClientFrame;
+    if (f.type === 'message.send') return this.enqueueSend(s, id, f);
     this.enqueue(s, id, async () => {
-      // Per-user budgets, shared with REST and every other connection of the user.
-      const budget = this.userLimits[f.type];
-      if (budget) await this.deps.limiter.user(s.userId, budget.action, budget.limit, budget.what);
+      await this.spend(s, f);
       await this.dispatch(s, f);
     });
   }
 
-  /** Runs `work` after the connection's earlier frames; errors become `error` frames. */
+  /** Per-user budgets, shared with REST and every other connection of the user. */
+  private async spend(s: ClientSession, f: ClientFrame): Promise<void> {
+    const budget = this.userLimits[f.type];
+    if (budget) await this.deps.limiter.user(s.userId, budget.action, budget.limit, budget.what);
+  }
+
+  /** Room for one more frame of `s`; if there is none, refuses it (true). */
+  private full(s: ClientSession, id: string | undefined): boolean {
+    if (s.pending < MAX_PENDING_FRAMES) return false;
+    s.sendError(id, new AppError('rate_limited', 'Too many frames waiting; slow down.', { retryAfterSeconds: 1 }));
+    return true;
+  }
+
+  /** Runs `work` after the connection's earlier frames (and their answers); errors become `error` frames. */
   private enqueue(s: ClientSession, id: string | undefined, work: () => Promise<void>, after?: () => void): void {
-    if (s.pending >= MAX_PENDING_FRAMES) {
-      after?.();
-      s.sendError(id, new AppError('rate_limited', 'Too many frames waiting; slow down.', { retryAfterSeconds: 1 }));
-      return;
-    }
+    if (this.full(s, id)) return after?.();
     s.pending += 1;
-    s.queue = s.queue.then(() =>
+    s.settled = s.settled.then(() =>
       (s.closed ? Promise.resolve() : work())
         .catch((err: unknown) => s.sendError(id, err))
         .finally(() => {
@@ -128,24 +136,61 @@ export class FrameHandlers {
           after?.();
         }),
     );
+    s.sendGate = s.settled;
   }
 
-  private async dispatch(s: ClientSession, f: ClientFrame): Promise<void> {
-    const { userId } = s;
-    const idPart = f.id === undefined ? {} : { id: f.id };
-    switch (f.type) {
-      case 'message.send': {
-        const { message } = await this.deps.messages.send(userId, {
+  /**
+   * A `message.send`, pipelined with the connection's sends before it: it starts as soon as
+   * the previous one has its place in the store's order (MessagesService.send `queued`),
+   * so a client with many sends in flight gets them stored together (group commit) rather
+   * than one commit after another. Its seq still follows the client's order, and its answer
+   * (ack or error) goes out after every earlier frame's.
+   */
+  private enqueueSend(s: ClientSession, id: string | undefined, f: Extract<ClientFrame, { type: 'message.send' }>): void {
+    if (this.full(s, id)) return;
+    s.pending += 1;
+    const before = s.settled;
+    let release!: () => void;
+    const queued = new Promise<void>((r) => (release = r));
+    const result = s.sendGate.then(async () => {
+      if (s.closed) return null;
+      await this.spend(s, f);
+      return this.deps.messages.send(
+        s.userId,
+        {
           conversationId: f.conversationId,
           clientMsgId: f.clientMsgId,
           ...(f.text !== undefined ? { text: f.text } : {}),
           ...(f.attachments ? { attachments: f.attachments } : {}),
           ...(f.replyToId ? { replyToId: f.replyToId } : {}),
           ...(f.threadRootId ? { threadRootId: f.threadRootId } : {}),
-        });
-        s.sendEvent({ type: 'ack', ...idPart, message });
-        return;
-      }
+        },
+        { queued: release },
+      );
+    });
+    const finished = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    s.sendGate = Promise.race([queued, finished]);
+    s.settled = Promise.all([before, finished])
+      .then(() =>
+        result.then(
+          (r) => {
+            if (r) s.sendEvent({ type: 'ack', ...(f.id === undefined ? {} : { id: f.id }), message: r.message });
+          },
+          (err: unknown) => s.sendError(id, err),
+        ),
+      )
+      .finally(() => {
+        s.pending -= 1;
+      });
+  }
+
+  private async dispatch(s: ClientSession, f: ClientFrame): Promise<void> {
+    const { userId } = s;
+    const idPart = f.id === undefined ? {} : { id: f.id };
+    switch (f.type) {
       case 'read': {
         const r = await this.deps.conversations.markRead(userId, f.conversationId, f.seq);
         s.sendEvent({ type: 'ack', ...idPart, ...r });

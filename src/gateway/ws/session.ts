@@ -57,9 +57,18 @@ export class ClientSession {
   /** Answered the last heartbeat ping. */
   alive = true;
   closed = false;
-  /** Frames are handled one after another, so acks and seqs follow the client's order. */
-  queue: Promise<void> = Promise.resolve();
-  /** Frames waiting in `queue` (bounded: a client cannot pile up unbounded work). */
+  /**
+   * Frames are handled one after another, so acks and seqs follow the client's order:
+   * settles when every frame so far has been handled and answered.
+   */
+  settled: Promise<void> = Promise.resolve();
+  /**
+   * Settles when the next `message.send` may start: consecutive sends are pipelined (each
+   * starts once the one before has its place in the store's order, not once it committed),
+   * and their answers still go out in order. Any other frame waits for `settled`.
+   */
+  sendGate: Promise<void> = Promise.resolve();
+  /** Frames waiting or being handled (bounded: a client cannot pile up unbounded work). */
   pending = 0;
   /** A `resume` is queued or replaying: at most one per connection. */
   resumeInFlight = false;

@@ -148,7 +148,14 @@ export class MessagesService {
    * idempotent instead, and a retry with the same clientMsgId completes whatever a failure
    * between them left out (then publishes, since the first attempt may not have).
    */
-  async send(userId: string, input: SendInput): Promise<{ message: Message; created: boolean }> {
+  /**
+   * `opts.queued` is called once the send has its place in the order of this sender's sends
+   * to the conversation (on the SQL store: handed to the group commit, which stores one
+   * sender's sends to a conversation in the order they were handed over). A caller may then
+   * start its next send without waiting for this one to commit. Never called on a path that
+   * has no such point before the end (the MongoDB store): the caller then waits for the result.
+   */
+  async send(userId: string, input: SendInput, opts: { queued?: () => void } = {}): Promise<{ message: Message; created: boolean }> {
     const text = input.text ?? null;
     const attachments = [...new Set(input.attachments ?? [])];
     if (!/^[\x21-\x7e]{1,64}$/.test(input.clientMsgId)) throw invalid('clientMsgId must be 1–64 printable ASCII characters.');
@@ -179,7 +186,9 @@ export class MessagesService {
     let stored: StoredMessage;
     let created: boolean;
     if (this.store.inSqlDatabase) {
-      const r = await this.batcher.submit(row, jobsOfSend(mentions, this.jobsFor(text)));
+      const submitted = this.batcher.submit(row, jobsOfSend(mentions, this.jobsFor(text)));
+      opts.queued?.();
+      const r = await submitted;
       if (r.kind !== 'stored') {
         // Nothing written: a retry (everything of the first attempt committed with it, so
         // there is nothing to repair), a concurrent copy that won, or a non-member.

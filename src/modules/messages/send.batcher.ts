@@ -27,6 +27,8 @@ export class SendBatcher {
   private inFlight = 0;
   /** (sender, clientMsgId) of every send in a running statement. */
   private readonly running = new Set<string>();
+  /** (sender, conversation) of every send in a running statement, with how many. */
+  private readonly runningStreams = new Map<string, number>();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -46,9 +48,19 @@ export class SendBatcher {
       const batch = this.take();
       if (batch.length === 0) return; // all that waits repeats a running send
       this.inFlight += 1;
-      for (const p of batch) this.running.add(keyOf(p));
+      for (const p of batch) {
+        this.running.add(keyOf(p));
+        const st = streamOf(p);
+        this.runningStreams.set(st, (this.runningStreams.get(st) ?? 0) + 1);
+      }
       void this.run(batch).finally(() => {
-        for (const p of batch) this.running.delete(keyOf(p));
+        for (const p of batch) {
+          this.running.delete(keyOf(p));
+          const st = streamOf(p);
+          const n = this.runningStreams.get(st)! - 1;
+          if (n === 0) this.runningStreams.delete(st);
+          else this.runningStreams.set(st, n);
+        }
         this.inFlight -= 1;
         this.pump();
       });
@@ -62,17 +74,26 @@ export class SendBatcher {
    * row) and the later would fail its statement on the unique index, sending its whole
    * batch the slow way. It waits until the other committed; then the gate answers it as a
    * repeat.
+   *
+   * One sender's sends to one conversation (a stream) are stored in the order they were
+   * submitted: seqs follow the order within a statement, but two statements running at
+   * once may commit in either order. So a stream with a send in a running statement waits
+   * for it, and once one of a stream's sends is held back, so are its later ones. A
+   * connection that pipelines its sends (gateway/ws/handlers.ts) relies on this.
    */
   private take(): Pending[] {
     const batch: Pending[] = [];
     const held: Pending[] = [];
     const keys = new Set<string>();
+    const heldStreams = new Set<string>();
     let i = 0;
     for (; i < this.queue.length && batch.length < this.opts.maxBatch; i++) {
       const p = this.queue[i]!;
       const key = keyOf(p);
-      if (keys.has(key) || this.running.has(key)) {
+      const stream = streamOf(p);
+      if (keys.has(key) || this.running.has(key) || this.runningStreams.has(stream) || heldStreams.has(stream)) {
         held.push(p);
+        heldStreams.add(stream);
       } else {
         keys.add(key);
         batch.push(p);
@@ -122,4 +143,8 @@ async function storeAlone(repo: SendRepository, p: Pending): Promise<SendOutcome
 
 function keyOf(p: Pending): string {
   return `${p.row.senderId}\u0000${p.row.clientMsgId}`;
+}
+
+function streamOf(p: Pending): string {
+  return `${p.row.senderId}\u0000${p.row.conversationId}`;
 }
