@@ -311,6 +311,45 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.equal(fcmFor(c.fcmToken)[1]!.notification?.title, 'Ada in Engines');
     });
 
+    test('messages whose jobs come together are decided together: one audience read per conversation, each message its own answer', async () => {
+      const a = await signup(server.url, 'Burst');
+      const c = await signup(server.url, 'Cyrus');
+      const g = await call(server.url, 'POST', '/v1/conversations', { token: a.accessToken, body: { type: 'group', title: 'Burst', memberIds: [c.id] } });
+      const other = await direct(a, c);
+      const plain = await send(a, g.body.id, 'plain');
+      const mention = await send(a, g.body.id, `@${c.username} you`);
+      const gone = await send(a, g.body.id, 'to be deleted');
+      const dm = await send(a, other, 'hello');
+      assert.equal((await call(server.url, 'DELETE', `/v1/conversations/${g.body.id}/messages/${gone.id}`, { token: a.accessToken })).status, 204);
+      for (const m of [plain, mention, gone, dm]) await jobsDone(m.id);
+      const svc = server.parley.services.notifications;
+      // The jobs' own answers are forgotten, so these calls decide afresh.
+      (svc as unknown as { recent: Map<string, unknown> }).recent.clear();
+      const repo = (svc as unknown as { d: { repo: { audience(id: string): Promise<unknown> } } }).d.repo;
+      const audience = repo.audience.bind(repo);
+      const asked: string[] = [];
+      repo.audience = (id: string) => (asked.push(id), audience(id));
+      try {
+        const p = (m: { id: string; seq: number }, conversationId: string) => ({ messageId: m.id, conversationId, seq: m.seq, senderId: a.id });
+        const [dPlain, dMention, dGone, dDm, dMissing] = await Promise.all([
+          svc.decisions(p(plain, g.body.id)),
+          svc.decisions(p(mention, g.body.id)),
+          svc.decisions(p(gone, g.body.id)),
+          svc.decisions(p(dm, other)),
+          svc.decisions({ ...p(plain, g.body.id), messageId: 'no-such-message' }),
+        ]);
+        assert.deepEqual(asked.sort(), [g.body.id, other].sort(), 'one audience read per conversation of the burst');
+        assert.equal(dPlain?.decisions.get(c.id), 'background', 'a plain group message is a background push (level mentions)');
+        assert.equal(dMention?.decisions.get(c.id), 'alert');
+        assert.equal(dDm?.decisions.get(c.id), 'alert', 'a direct message alerts');
+        assert.equal(dPlain?.decisions.has(a.id), false, 'never the sender');
+        assert.equal(dGone, null, 'a deleted message notifies no one');
+        assert.equal(dMissing, null);
+      } finally {
+        repo.audience = audience;
+      }
+    });
+
     test('privacy: with previews off, pushes carry no message text', async () => {
       const a = await signup(server.url, 'Ada');
       const b = await withDevices('Bob');

@@ -15,6 +15,7 @@ import { renderDigest, type DigestSection } from './notifications.digest.js';
 import type { SignedLinks } from './notifications.links.js';
 import { decide, defaultLevel, type Decision, type NotificationLevel } from './notifications.policy.js';
 import type { NotificationsRepository, PrefsRow } from './notifications.repository.js';
+import { TickBatcher } from '../../platform/batch/tick-batcher.js';
 
 /** What the send path queues for every stored message. */
 export interface MessageJobPayload {
@@ -90,6 +91,15 @@ const UNSUBSCRIBE = 'unsubscribe-email';
 export class NotificationsService {
   /** Recent answers of `decisions`, by message id, oldest first. */
   private readonly recent = new Map<string, { at: number; conversationId: string; answer: Promise<MessageDecisions | null> }>();
+
+  /**
+   * Decides the messages whose first job came in the same turn of the event loop together
+   * (`deciding`): under load a busy conversation's messages arrive in bursts, and they
+   * share one read of the conversation's members, one read of the messages and one presence
+   * and activity lookup for all their recipients (with a room of 100 that was most of the
+   * worker's work per message).
+   */
+  private readonly deciding = new TickBatcher<MessageJobPayload, MessageDecisions | null>((ps) => this.decideMany(ps), 200);
 
   constructor(private readonly d: NotificationsDeps) {}
 
@@ -178,35 +188,58 @@ export class NotificationsService {
     return answer;
   }
 
-  private async decide(p: MessageJobPayload): Promise<MessageDecisions | null> {
-    // Two reads at once: the message may live in another database (MongoDB).
-    const [message, audience] = await Promise.all([this.d.store.findById(p.conversationId, p.messageId), this.d.repo.audience(p.conversationId)]);
-    if (!message || message.deletedAt || message.kind !== 'user' || !audience) return null;
-    const conv = audience.conversation;
-    const rows = audience.recipients.filter((r) => r.user_id !== message.senderId);
-    const ids = rows.map((r) => r.user_id);
-    const [online, active] = await Promise.all([this.d.presence.online(ids), this.d.activity.active(ids)]);
-    const mentioned = new Set(message.mentions);
-    const now = new Date();
-    const out = new Map<string, Decision>();
-    for (const r of rows) {
-      out.set(
-        r.user_id,
-        decide(
-          {
-            userId: r.user_id,
-            level: r.level ?? defaultLevel(conv.type),
-            mutedUntil: r.muted_until,
-            mentioned: mentioned.has(r.user_id),
-            active: online.has(r.user_id) && active.has(r.user_id),
-            read: r.last_read_seq >= message.seq,
-          },
-          message.senderId,
-          now,
-        ),
-      );
+  private decide(p: MessageJobPayload): Promise<MessageDecisions | null> {
+    return this.deciding.add(p);
+  }
+
+  private async decideMany(ps: MessageJobPayload[]): Promise<(MessageDecisions | null)[]> {
+    const byConversation = new Map<string, string[]>();
+    for (const p of ps) {
+      const ids = byConversation.get(p.conversationId);
+      if (ids) ids.push(p.messageId);
+      else byConversation.set(p.conversationId, [p.messageId]);
     }
-    return { message, conversation: conv, decisions: out };
+    // Per conversation, its messages and its audience at once (the messages may live in another database: MongoDB).
+    const loaded = new Map(
+      await Promise.all(
+        [...byConversation].map(async ([conversationId, ids]) => {
+          const [messages, audience] = await Promise.all([this.d.store.findByIds(conversationId, ids), this.d.repo.audience(conversationId)]);
+          return [conversationId, { messages: new Map(messages.map((m) => [m.id, m])), audience }] as const;
+        }),
+      ),
+    );
+    const everyone = new Set<string>();
+    for (const { audience } of loaded.values()) for (const r of audience?.recipients ?? []) everyone.add(r.user_id);
+    const ids = [...everyone];
+    const [online, active] = await Promise.all([this.d.presence.online(ids), this.d.activity.active(ids)]);
+    const now = new Date();
+    return ps.map((p) => {
+      const { messages, audience } = loaded.get(p.conversationId)!;
+      const message = messages.get(p.messageId);
+      if (!message || message.deletedAt || message.kind !== 'user' || !audience) return null;
+      const conv = audience.conversation;
+      const mentioned = new Set(message.mentions);
+      const out = new Map<string, Decision>();
+      for (const r of audience.recipients) {
+        if (r.user_id === message.senderId) continue;
+        out.set(
+          r.user_id,
+          decide(
+            {
+              userId: r.user_id,
+              level: r.level ?? defaultLevel(conv.type),
+              mutedUntil: r.muted_until,
+              mentioned: mentioned.has(r.user_id),
+              active: online.has(r.user_id) && active.has(r.user_id),
+              read: r.last_read_seq >= message.seq,
+            },
+            message.senderId,
+            now,
+          ),
+        );
+      }
+      return { message, conversation: conv, decisions: out };
+    });
   }
 
   /** The user's total unread count over every conversation (the badge). */

@@ -238,6 +238,19 @@ export function messageStoreContract(factory: StoreFactory): void {
     assert.equal((await s.findById(c, m.id))?.clientMsgId, m.clientMsgId);
   });
 
+  withStore('findByIds: the conversation\'s messages among the ids, none of another conversation', async (s) => {
+    const c = newId();
+    const other = newId();
+    const a = msg(c, 'u1', 'a');
+    const b = msg(c, 'u2', 'b');
+    const elsewhere = msg(other, 'u1', 'elsewhere');
+    for (const m of [a, b, elsewhere]) await s.insert(m);
+    const got = await s.findByIds(c, [b.id, a.id, elsewhere.id, newId(), a.id]);
+    assert.deepEqual(got.map((m) => m.id).sort(), [a.id, b.id].sort());
+    assert.equal(got.find((m) => m.id === b.id)?.text, 'b');
+    assert.deepEqual(await s.findByIds(c, []), []);
+  });
+
   withStore('search: prefix terms, any language, only the given conversations, newest first, paged', async (s) => {
     const a = newId();
     const b = newId();

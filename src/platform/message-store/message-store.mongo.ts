@@ -504,6 +504,13 @@ export class MongoMessageStore implements MessageStore {
     return d && d.conversationId === conversationId ? toMessage(d) : null;
   }
 
+  async findByIds(conversationId: string, messageIds: readonly string[]): Promise<StoredMessage[]> {
+    // One `findOne` by `_id` each, at once: FerretDB pushes an `_id` equality down to its
+    // backend, but not an `$in` (that would scan the collection).
+    const found = await Promise.all([...new Set(messageIds)].map((id) => this.findById(conversationId, id)));
+    return found.filter((m): m is StoredMessage => m !== null);
+  }
+
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
     if (!this.index) return this.scanByClientMsgId(senderId, clientMsgId);
     // FerretDB: through the key document. A miss may be a key not written yet; the unique

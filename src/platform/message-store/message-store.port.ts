@@ -80,6 +80,8 @@ export interface MessageStore {
    */
   insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }>;
   findById(conversationId: string, messageId: string): Promise<StoredMessage | null>;
+  /** Messages of one conversation by id, in no particular order; ids not found (or of another conversation) are left out. */
+  findByIds(conversationId: string, messageIds: readonly string[]): Promise<StoredMessage[]>;
   findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null>;
   /** Messages by seq: newest page by default; ascending order in the result. */
   list(conversationId: string, opts: { beforeSeq?: number; afterSeq?: number; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }>;

@@ -114,6 +114,12 @@ export class SqlMessageStore implements MessageStore {
     return rows[0] ? toMessage(rows[0]) : null;
   }
 
+  async findByIds(conversationId: string, messageIds: readonly string[]): Promise<StoredMessage[]> {
+    if (messageIds.length === 0) return [];
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = ANY($1::text[]) AND conversation_id = $2`, [[...messageIds], conversationId]);
+    return rows.map(toMessage);
+  }
+
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
     const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`, [senderId, clientMsgId]);
     return rows[0] ? toMessage(rows[0]) : null;
