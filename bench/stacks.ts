@@ -365,6 +365,37 @@ async function pgBackends(databases: string[]): Promise<number[]> {
   }
 }
 
+/** Rows of history `seedHistory` writes: messages, and three processed jobs and one relayed outbox row per message. */
+export const SEED_MESSAGES = 100_000;
+
+/**
+ * Gives the bench's new database the history a database in use has (bench/README.md, "A
+ * database with a history"): messages of an old conversation, the processed jobs and
+ * relayed outbox rows they left, then ANALYZE. Without it every table starts empty and
+ * PostgreSQL plans the first statements for empty tables: a prepared statement keeps such a
+ * plan (a sequential scan) while its table grows through the run, until autovacuum's next
+ * ANALYZE (up to a minute on a new database): a cold start, not the steady state measured.
+ */
+async function seedHistory(databaseUrl: string, opts: { messages: boolean }): Promise<void> {
+  const c = new pg.Client({ connectionString: databaseUrl });
+  await c.connect();
+  try {
+    const n = SEED_MESSAGES;
+    await c.query(`INSERT INTO processed_jobs (id, kind, payload, processed_at)
+      SELECT k || ':seed-' || g, k, NULL, now() FROM generate_series(1, $1::int) g, unnest(ARRAY['notify.push', 'notify.email', 'notify.background']) k`, [n]);
+    await c.query(`INSERT INTO outbox (id, kind, payload, created_at, relayed_at)
+      SELECT 'message.sent:seed-' || g, 'message.sent', '{}'::jsonb, now(), now() FROM generate_series(1, $1::int) g`, [n]);
+    if (opts.messages) {
+      await c.query(`INSERT INTO messages (id, conversation_id, seq, rev, sender_id, client_msg_id, kind, text, created_at, updated_at)
+        SELECT 'seed-' || g, 'seed-conversation-' || (g % 100), g, g, 'seed-user', 'seed-' || g, 'user', 'an older message, number ' || g, now() - interval '30 days', now() - interval '30 days'
+          FROM generate_series(1, $1::int) g`, [n]);
+    }
+    await c.query('ANALYZE');
+  } finally {
+    await c.end();
+  }
+}
+
 /**
  * Parley as `start:fullstack` runs it, minus Nginx (the load generator spreads sockets over
  * the two gateways itself): `mongo` puts messages in MongoDB — FerretDB started here with
@@ -417,6 +448,7 @@ export async function startParleyFull(infra: ParleyInfra, mongo: { handler: Ferr
     const api = await start('api', 'api');
     procs.push(api);
     cleanups.push(() => api.stop());
+    await seedHistory(env.DATABASE_URL!, { messages: !mongo });
     const rest = await Promise.allSettled([start('ws1', 'ws'), start('ws2', 'ws'), start('worker', 'worker')]);
     for (const r of rest) if (r.status === 'fulfilled') {
       procs.push(r.value);

@@ -152,9 +152,13 @@ export class FrameHandlers {
     const before = s.settled;
     let release!: () => void;
     const queued = new Promise<void>((r) => (release = r));
+    // The budget is counted at once, beside the earlier sends (a burst's counts go to the
+    // store together); only the hand-over to the store waits for the earlier sends.
+    const spent = this.spend(s, f);
+    spent.catch(() => {});
     const result = s.sendGate.then(async () => {
+      await spent;
       if (s.closed) return null;
-      await this.spend(s, f);
       return this.deps.messages.send(
         s.userId,
         {
