@@ -301,6 +301,22 @@ function merge(reports: ReceiverReport[]): Merged {
   };
 }
 
+/**
+ * Waits until the server's processes together use under a tenth of a core over a quarter
+ * of a second (what a phase queued, e.g. a worker's backlog, has been done), or 30 s.
+ */
+async function quiet(pids: Iterable<number>): Promise<void> {
+  const list = [...pids];
+  const end = Date.now() + 30_000;
+  let a = cpuUs(list);
+  while (Date.now() < end) {
+    await sleep(250);
+    const b = cpuUs(list);
+    if (cpuDelta(a, b) < 25_000) return;
+    a = b;
+  }
+}
+
 /** One phase: the sender sends `count`; a phase still running after --phase-seconds is cut and reported as is. */
 async function runPhase(sender: Client, receivers: Client[], phase: Phase, count: number, window: number): Promise<{ s: SenderReport; r: Merged; cut: boolean }> {
   const end = Date.now() + PHASE_SECONDS * 1000;
@@ -352,13 +368,17 @@ async function runRoom(t: Target, room: number, profiler?: Profiler): Promise<Ro
     const pids0 = await t.pids();
     const cpu0 = cpuUs(pids0);
     const m = await runPhase(sender, rcs, 'm', MESSAGES, WINDOW);
-    const cpu1 = cpuUs(new Set([...pids0, ...(await t.pids())]));
+    // Work the phase queued (a worker's backlog of notification jobs) is part of its cost.
+    const pids1 = new Set([...pids0, ...(await t.pids())]);
+    await quiet(pids1);
+    const cpu1 = cpuUs(pids1);
     const cpuByLabel: Record<string, number> = {};
     if (t.label) for (const [pid, us] of cpu1) cpuByLabel[t.label(pid)] = (cpuByLabel[t.label(pid)] ?? 0) + us - (cpu0.get(pid) ?? 0);
     const profile = await profiler?.stop();
     let probe: { s: SenderReport; r: Merged } | undefined;
     if (PROBE > 0 && !m.cut) {
       await sleep(300);
+      await quiet(pids1); // latency without a queue: nothing of the phase before still running
       probe = await runPhase(sender, rcs, 'l', PROBE, 1);
     }
     return {
