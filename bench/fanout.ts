@@ -727,6 +727,8 @@ interface Derived {
   msgsPerSec: number;
   delivery: LatencyStats;
   probeDelivery?: LatencyStats;
+  /** send → ack of the probe's messages (the sender's own wait, before any fan-out). */
+  probeAck?: LatencyStats;
   cpuMsPer1000: number;
   lost: number;
   cut: boolean;
@@ -740,7 +742,7 @@ function derive(r: RoomResult): Derived {
     deliveriesPerSec: deliverySpanUs > 0 ? r.receivers.delivered / (deliverySpanUs / 1e6) : NaN,
     msgsPerSec: ackSpanUs > 0 ? r.sender.acked / (ackSpanUs / 1e6) : NaN,
     delivery: r.receivers.latency,
-    ...(r.probe ? { probeDelivery: r.probe.receivers.latency } : {}),
+    ...(r.probe ? { probeDelivery: r.probe.receivers.latency, probeAck: r.probe.sender.latency } : {}),
     cpuMsPer1000: r.receivers.delivered ? r.serverCpuUs / 1000 / (r.receivers.delivered / 1000) : NaN,
     lost,
     cut: r.sender.acked + r.sender.errors < MESSAGES,
@@ -785,6 +787,7 @@ function report(results: Result[], load0: string, cpuModel: string): void {
         ? [
             [`room ${room}: delivery p50 ms, 1 in flight`, ...cell((x) => ms(x.d.probeDelivery?.p50 ?? NaN))],
             [`room ${room}: delivery p99 ms, 1 in flight`, ...cell((x) => ms(x.d.probeDelivery?.p99 ?? NaN))],
+            [`room ${room}: ack p50 ms, 1 in flight`, ...cell((x) => ms(x.d.probeAck?.p50 ?? NaN))],
           ]
         : []),
       [`room ${room}: server CPU ms per 1,000 deliveries`, ...cell((x) => (Number.isFinite(x.d.cpuMsPer1000) ? x.d.cpuMsPer1000.toFixed(1) : '—'))],
