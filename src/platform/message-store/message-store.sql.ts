@@ -116,8 +116,11 @@ export class SqlMessageStore implements MessageStore {
 
   async findByIds(conversationId: string, messageIds: readonly string[]): Promise<StoredMessage[]> {
     if (messageIds.length === 0) return [];
-    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = ANY($1::text[]) AND conversation_id = $2`, [[...messageIds], conversationId]);
-    return rows.map(toMessage);
+    // By primary key alone, the conversation checked here: with `conversation_id = $2` in the
+    // statement, a planner that thinks the conversation small (new or stale statistics)
+    // scans all of its messages through the conversation's index instead.
+    const { rows } = await this.db.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE id = ANY($1::text[])`, [[...messageIds]]);
+    return rows.filter((r) => r.conversation_id === conversationId).map(toMessage);
   }
 
   async findByClientMsgId(senderId: string, clientMsgId: string): Promise<StoredMessage | null> {
