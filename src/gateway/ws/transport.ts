@@ -45,6 +45,7 @@ export class WsTransport {
   constructor(private readonly hooks: TransportHooks) {
     this.wss = new WebSocketServer({
       noServer: true,
+      clientTracking: false, // the hub tracks the sessions; a second set would only cost memory per connection
       maxPayload: MAX_FRAME_BYTES, // larger frames close the connection with 1009
       perMessageDeflate: false, // compression costs CPU per socket and defeats encode-once fan-out
       handleProtocols: (protocols) => {
@@ -59,8 +60,11 @@ export class WsTransport {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node drops its own error handler on upgraded sockets and `ws` adds one only inside
     // handleUpgrade: without this, a client resetting the connection during the
-    // asynchronous auth below would crash the process with an unhandled 'error'.
-    socket.on('error', () => socket.destroy());
+    // asynchronous auth below would crash the process with an unhandled 'error'. A function
+    // of the module, not a closure: a closure here would share this call's scope with the
+    // callbacks below and keep `req` and `head` alive as long as the socket (KiBs per
+    // connection).
+    socket.on('error', destroySocket);
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/v1/ws' || this.hooks.stopping()) {
       rejectUpgrade(socket, this.hooks.stopping() ? 503 : 404);
@@ -142,6 +146,10 @@ const STATUS_TEXT: Record<number, [string, string]> = {
   500: ['Internal Server Error', 'internal'],
   503: ['Service Unavailable', 'unavailable'],
 };
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
 
 function rejectUpgrade(socket: Duplex, status: number, retryAfterSeconds?: number): void {
   const [text, code] = STATUS_TEXT[status] ?? STATUS_TEXT[401]!;
