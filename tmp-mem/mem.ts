@@ -1,0 +1,22 @@
+import { fork } from 'node:child_process';
+import v8 from 'node:v8';
+import { signup, startTestServer } from '../test/harness.js';
+const N = 2000;
+const s = await startTestServer({ sql: 'pglite', roles: ['api', 'ws'], env: { WS_MAX_CONNECTIONS_PER_SESSION: '10000', WS_MAX_CONNECTIONS_PER_USER: '100000' } as any });
+const u = await signup(s.url, 'memuser');
+const gc = (globalThis as any).gc as () => void;
+const snap = () => { gc(); gc(); const m = process.memoryUsage(); return { rss: m.rss, heap: m.heapUsed, ext: m.external, ab: m.arrayBuffers }; };
+await new Promise((r) => setTimeout(r, 500));
+const a = snap();
+if (process.env.HEAPSNAP) v8.writeHeapSnapshot('/tmp/mem0.heapsnapshot');
+const child = fork(new URL('./clients.ts', import.meta.url).pathname, [s.wsUrl, u.accessToken, String(N)], { execArgv: ['--import', 'tsx'] });
+await new Promise<void>((res) => child.once('message', () => res()));
+await new Promise((r) => setTimeout(r, 3000));
+const b = snap();
+const per = (k: keyof typeof a) => ((b[k] - a[k]) / N / 1024).toFixed(2);
+console.log(`per connection KiB: rss ${per('rss')}, heapUsed ${per('heap')}, external ${per('ext')}, arrayBuffers ${per('ab')}`);
+if (process.env.HEAPSNAP) { v8.writeHeapSnapshot('/tmp/mem.heapsnapshot'); console.log('snapshot written'); }
+child.send('stop');
+await new Promise((r) => setTimeout(r, 500));
+await s.stop();
+process.exit(0);
