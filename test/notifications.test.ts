@@ -320,25 +320,32 @@ for (const { name: profile, sql, full } of PROFILES) {
       const mention = await send(a, g.body.id, `@${c.username} you`);
       const gone = await send(a, g.body.id, 'to be deleted');
       const dm = await send(a, other, 'hello');
+      const b = await call(server.url, 'POST', '/v1/conversations', { token: a.accessToken, body: { type: 'group', title: 'Broken', memberIds: [c.id] } });
+      const inBroken = await send(a, b.body.id, 'its audience cannot be read');
       assert.equal((await call(server.url, 'DELETE', `/v1/conversations/${g.body.id}/messages/${gone.id}`, { token: a.accessToken })).status, 204);
-      for (const m of [plain, mention, gone, dm]) await jobsDone(m.id);
+      for (const m of [plain, mention, gone, dm, inBroken]) await jobsDone(m.id);
       const svc = server.parley.services.notifications;
       // The jobs' own answers are forgotten, so these calls decide afresh.
       (svc as unknown as { recent: Map<string, unknown> }).recent.clear();
       const repo = (svc as unknown as { d: { repo: { audience(id: string): Promise<unknown> } } }).d.repo;
       const audience = repo.audience.bind(repo);
       const asked: string[] = [];
-      repo.audience = (id: string) => (asked.push(id), audience(id));
+      repo.audience = (id: string) => (asked.push(id), id === b.body.id ? Promise.reject(new Error('injected audience failure')) : audience(id));
       try {
         const p = (m: { id: string; seq: number }, conversationId: string) => ({ messageId: m.id, conversationId, seq: m.seq, senderId: a.id });
-        const [dPlain, dMention, dGone, dDm, dMissing] = await Promise.all([
+        const [dPlain, dMention, dGone, dDm, dMissing, dBroken] = await Promise.all([
           svc.decisions(p(plain, g.body.id)),
           svc.decisions(p(mention, g.body.id)),
           svc.decisions(p(gone, g.body.id)),
           svc.decisions(p(dm, other)),
           svc.decisions({ ...p(plain, g.body.id), messageId: 'no-such-message' }),
+          svc.decisions(p(inBroken, b.body.id)).then(
+            () => 'decided',
+            (e: Error) => e.message,
+          ),
         ]);
-        assert.deepEqual(asked.sort(), [g.body.id, other].sort(), 'one audience read per conversation of the burst');
+        assert.deepEqual(asked.sort(), [g.body.id, other, b.body.id].sort(), 'one audience read per conversation of the burst');
+        assert.equal(dBroken, 'injected audience failure', 'a conversation that cannot be read fails its own jobs only');
         assert.equal(dPlain?.decisions.get(c.id), 'background', 'a plain group message is a background push (level mentions)');
         assert.equal(dMention?.decisions.get(c.id), 'alert');
         assert.equal(dDm?.decisions.get(c.id), 'alert', 'a direct message alerts');

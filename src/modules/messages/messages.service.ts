@@ -12,6 +12,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import type { Metrics } from '../../gateway/metrics.js';
 import type { MessageViews } from './message.view.js';
 import { parseMentions } from './mentions.js';
+import { Lanes } from '../../platform/batch/lanes.js';
 import type { MessageEditsRepository } from './message-edits.repository.js';
 
 export const MAX_TEXT_LENGTH = 4000;
@@ -116,6 +117,8 @@ export class MessagesService {
   private readonly onDeleted: readonly ((conversationId: string, messageId: string, seq: number, actorId: string) => Promise<void>)[];
   private readonly threads: ThreadHooks;
   private readonly jobsFor: (text: string | null) => readonly JobKind[];
+  /** conversationId → this process's `message.new` publishes, in store order. */
+  private readonly publishLanes = new Lanes();
 
   constructor(deps: MessagesServiceDeps) {
     this.store = deps.store;
@@ -224,15 +227,28 @@ export class MessagesService {
       stored = r.message;
       created = r.created;
     }
+    const made = this.afterStore(stored, created, threadRoot);
+    // Published in the order this process stored the conversation's messages, whatever
+    // each one's view costs (a thread reply, attachments): a pipelined plain send must not
+    // overtake the reply before it, or every member sees a seq gap and fetches it. The lane
+    // is entered with no await since the store answered, so it follows the store's order.
+    const message = await this.publishLanes.run(stored.conversationId, async () => {
+      const m = await made;
+      // The sender's read position travels in the event (one frame per message for everyone).
+      await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message: m, senderReadSeq: stored.seq });
+      return m;
+    });
+    return { message, created };
+  }
+
+  /** What follows a stored send before it is published: thread bookkeeping, the outbox wake, the view. */
+  private async afterStore(stored: StoredMessage, created: boolean, threadRoot: StoredMessage | null): Promise<Message> {
     // Recorded before the view is made, so the new message's events name its thread.
     if (threadRoot) await this.threads.recordReply(stored, threadRoot);
     this.outbox.wake();
     this.metrics.messagesSent.inc();
     // A new message has no thread of its own yet; its root (if a reply) is known here.
-    const message = created ? await this.views.fresh(stored, threadRoot ? { threadRootId: threadRoot.id } : {}) : await this.views.one(stored);
-    // The sender's read position travels in the event (one frame per message for everyone).
-    await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message, senderReadSeq: stored.seq });
-    return { message, created };
+    return created ? this.views.fresh(stored, threadRoot ? { threadRootId: threadRoot.id } : {}) : this.views.one(stored);
   }
 
   private async sameConversation(m: StoredMessage, conversationId: string): Promise<Message> {

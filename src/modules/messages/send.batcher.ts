@@ -10,7 +10,8 @@ interface Pending extends SendItem {
 
 /**
  * Group commit for SQL-store sends. With fewer than `maxInFlight` statements running, a
- * send runs at once, alone (one statement, one round trip: no delay at low load). Sends
+ * send runs at once, alone (one statement, one round trip: no delay at low load), unless
+ * an earlier send of its stream is in a running statement (see `take`). Sends
  * that arrive while `maxInFlight` are running wait and go together, up to `maxBatch`, in
  * one statement (SendRepository.storeMany: one round trip, one commit and WAL flush for
  * all): so the delay is bounded by one statement's duration and the size by `maxBatch`,

@@ -99,7 +99,7 @@ export class NotificationsService {
    * and activity lookup for all their recipients (with a room of 100 that was most of the
    * worker's work per message).
    */
-  private readonly deciding = new TickBatcher<MessageJobPayload, MessageDecisions | null>((ps) => this.decideMany(ps), 200);
+  private readonly deciding = new TickBatcher<MessageJobPayload, MessageDecisions | null | Error>((ps) => this.decideMany(ps), 200);
 
   constructor(private readonly d: NotificationsDeps) {}
 
@@ -188,11 +188,17 @@ export class NotificationsService {
     return answer;
   }
 
-  private decide(p: MessageJobPayload): Promise<MessageDecisions | null> {
-    return this.deciding.add(p);
+  private async decide(p: MessageJobPayload): Promise<MessageDecisions | null> {
+    const r = await this.deciding.add(p);
+    if (r instanceof Error) throw r;
+    return r;
   }
 
-  private async decideMany(ps: MessageJobPayload[]): Promise<(MessageDecisions | null)[]> {
+  /**
+   * The decisions for a batch of messages. A conversation whose messages or audience cannot
+   * be read fails only its own messages' jobs (an Error in their places); the others go on.
+   */
+  private async decideMany(ps: MessageJobPayload[]): Promise<(MessageDecisions | null | Error)[]> {
     const byConversation = new Map<string, string[]>();
     for (const p of ps) {
       const ids = byConversation.get(p.conversationId);
@@ -200,21 +206,33 @@ export class NotificationsService {
       else byConversation.set(p.conversationId, [p.messageId]);
     }
     // Per conversation, its messages and its audience at once (the messages may live in another database: MongoDB).
-    const loaded = new Map(
+    type Loaded = { messages: Map<string, StoredMessage>; audience: Awaited<ReturnType<NotificationsRepository['audience']>> };
+    const loaded = new Map<string, Loaded | Error>(
       await Promise.all(
         [...byConversation].map(async ([conversationId, ids]) => {
-          const [messages, audience] = await Promise.all([this.d.store.findByIds(conversationId, ids), this.d.repo.audience(conversationId)]);
-          return [conversationId, { messages: new Map(messages.map((m) => [m.id, m])), audience }] as const;
+          try {
+            const [messages, audience] = await Promise.all([this.d.store.findByIds(conversationId, ids), this.d.repo.audience(conversationId)]);
+            const live = messages.filter((m) => !m.deletedAt && m.kind === 'user');
+            return [conversationId, { messages: new Map(live.map((m) => [m.id, m])), audience }] as [string, Loaded];
+          } catch (err) {
+            return [conversationId, err instanceof Error ? err : new Error(String(err))] as [string, Error];
+          }
         }),
       ),
     );
+    // Presence and activity of the members of conversations with something to notify.
     const everyone = new Set<string>();
-    for (const { audience } of loaded.values()) for (const r of audience?.recipients ?? []) everyone.add(r.user_id);
+    for (const c of loaded.values()) {
+      if (c instanceof Error || c.messages.size === 0) continue;
+      for (const r of c.audience?.recipients ?? []) everyone.add(r.user_id);
+    }
     const ids = [...everyone];
     const [online, active] = await Promise.all([this.d.presence.online(ids), this.d.activity.active(ids)]);
     const now = new Date();
     return ps.map((p) => {
-      const { messages, audience } = loaded.get(p.conversationId)!;
+      const c = loaded.get(p.conversationId)!;
+      if (c instanceof Error) return c;
+      const { messages, audience } = c;
       const message = messages.get(p.messageId);
       if (!message || message.deletedAt || message.kind !== 'user' || !audience) return null;
       const conv = audience.conversation;

@@ -3,6 +3,7 @@ import { AppError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { createdSince, type ChangeScan, type ChangeSnapshot } from '../changes.js';
 import { currentSnapshot, scanChanges } from '../sql/change-scan.js';
+import { Lanes } from '../batch/lanes.js';
 import type { SqlExecutor } from '../sql/sql.port.js';
 import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { escapeRegExp, searchTerms } from './search-terms.js';
@@ -225,8 +226,8 @@ export class MongoMessageStore implements MessageStore {
   private readonly index: Collection<IndexDoc> | null;
   /** conversationId → a seq known to be stored; Map order is recency (LRU). */
   private readonly seqHints = new Map<string, number>();
-  /** conversationId → the tail of this process's insert queue for it. */
-  private readonly lanes = new Map<string, Promise<unknown>>();
+  /** This process's inserts, one conversation at a time. */
+  private readonly lanes = new Lanes();
 
   constructor(
     private readonly client: MongoClient,
@@ -287,7 +288,7 @@ export class MongoMessageStore implements MessageStore {
   async insert(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
     // The send path has just looked the key up (MessagesService.send), so no second lookup
     // here: a retry that races past it is caught by the unique index (E11000 on the client key).
-    return this.inLane(msg.conversationId, () => this.insertWithNextSeq(msg));
+    return this.lanes.run(msg.conversationId, () => this.insertWithNextSeq(msg));
   }
 
   private async insertWithNextSeq(msg: NewMessage): Promise<{ message: StoredMessage; created: boolean }> {
@@ -481,21 +482,6 @@ export class MongoMessageStore implements MessageStore {
       const oldest = this.seqHints.keys().next().value;
       if (oldest !== undefined) this.seqHints.delete(oldest);
     }
-  }
-
-  /** Runs `fn` after every earlier insert of this process into the same conversation. */
-  private inLane<T>(conversationId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.lanes.get(conversationId) ?? Promise.resolve();
-    const run = prev.then(fn);
-    const tail = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.lanes.set(conversationId, tail);
-    void tail.then(() => {
-      if (this.lanes.get(conversationId) === tail) this.lanes.delete(conversationId);
-    });
-    return run;
   }
 
   async findById(conversationId: string, messageId: string): Promise<StoredMessage | null> {
