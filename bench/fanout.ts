@@ -315,6 +315,8 @@ async function quiet(pids: Iterable<number>): Promise<void> {
     if (cpuDelta(a, b) < 25_000) return;
     a = b;
   }
+  // Its CPU is then counted with the phase's: say so rather than let the figure drift.
+  console.warn('  (the server did not go quiet within 30 s: its CPU figures for this phase include the wait)');
 }
 
 /** One phase: the sender sends `count`; a phase still running after --phase-seconds is cut and reported as is. */
