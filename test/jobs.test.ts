@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import amqplib from 'amqplib';
 import { pino } from 'pino';
 import { CONTRACT_SETTINGS, jobQueueContract, waitFor } from '../src/platform/jobs/jobs.contract.js';
 import { MemoryIdempotencyStore, MemoryJobQueue } from '../src/platform/jobs/jobs.memory.js';
@@ -157,6 +158,47 @@ describe('jobs on RabbitMQ: setup and faults', () => {
     const memory = await openJobQueue(loadConfig({}, { dotenvPath: null }), silent);
     assert.ok(memory instanceof MemoryJobQueue);
     await memory.close();
+  });
+
+  test('jobs enqueued together travel in one message per kind and batch; each runs on its own, a failing one is retried alone, the others run once', async () => {
+    const prefix = `batch${randomBytes(4).toString('hex')}`;
+    const { logger, lines } = capturingLogger();
+    const q = await openRabbit({ prefix, batchMax: 16, prefetch: 4, logger });
+    await q.enqueueMany([
+      ...Array.from({ length: 40 }, (_, i) => ({ kind: 'notify.push' as const, payload: { i }, id: `b-${i}` })),
+      ...Array.from({ length: 5 }, (_, i) => ({ kind: 'notify.email' as const, payload: { i }, id: `e-${i}` })),
+    ]);
+    // What the broker holds before anyone consumes: 40 jobs in 3 messages (16 + 16 + 8), 5 in 1.
+    const conn = await amqplib.connect(url);
+    try {
+      const ch = await conn.createChannel();
+      assert.equal((await ch.checkQueue(`${prefix}.notify.push`)).messageCount, 3);
+      assert.equal((await ch.checkQueue(`${prefix}.notify.email`)).messageCount, 1);
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    const runs = new Map<string, number[]>();
+    let inHand = 0;
+    let most = 0;
+    for (const kind of ['notify.push', 'notify.email'] as const) {
+      await q.consume<{ i: number }>(kind, async (job) => {
+        runs.set(job.id, [...(runs.get(job.id) ?? []), job.attempt]);
+        inHand++;
+        most = Math.max(most, inHand);
+        await sleep(5);
+        inHand--;
+        if (job.id === 'b-7' && job.attempt === 1) throw new Error('b-7 fails once');
+      });
+    }
+    await waitFor('every job done, b-7 on its retry', () => runs.size === 45 && runs.get('b-7')?.length === 2, 30_000);
+    await sleep(300);
+    assert.deepEqual(runs.get('b-7'), [1, 2], 'the failing job retried alone');
+    for (const [id, attempts] of runs) if (id !== 'b-7') assert.deepEqual(attempts, [1], `${id} ran once`);
+    assert.ok(most <= 8, `at most JOB_PREFETCH jobs of each of the 2 kinds at once (saw ${most})`);
+    assert.deepEqual(await q.deadLetters('notify.push'), []);
+    assert.equal(lines.filter((l) => l.msg === 'job failed: will retry').length, 1);
+    await q.close();
   });
 
   test('an enqueue while the broker is unreachable fails loudly after the publish timeout', async () => {

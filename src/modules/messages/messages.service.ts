@@ -232,12 +232,14 @@ export class MessagesService {
     // each one's view costs (a thread reply, attachments): a pipelined plain send must not
     // overtake the reply before it, or every member sees a seq gap and fetches it. The lane
     // is entered with no await since the store answered, so it follows the store's order.
-    const message = await this.publishLanes.run(stored.conversationId, async () => {
+    // The lane only orders the issuing: the bus keeps the order of what was issued on it,
+    // so the next publish need not wait for this one's reply (sends stay concurrent).
+    const { message, sent } = await this.publishLanes.run(stored.conversationId, async () => {
       const m = await made;
       // The sender's read position travels in the event (one frame per message for everyone).
-      await this.realtime.toConversation(stored.conversationId, { type: 'message.new', message: m, senderReadSeq: stored.seq });
-      return m;
+      return { message: m, sent: this.realtime.toConversation(stored.conversationId, { type: 'message.new', message: m, senderReadSeq: stored.seq }) };
     });
+    await sent;
     return { message, created };
   }
 

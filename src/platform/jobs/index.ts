@@ -54,6 +54,7 @@ export async function openJobQueue(config: Config, logger: Logger, deps: JobQueu
       prefix: config.AMQP_QUEUE_PREFIX,
       queueType: config.AMQP_QUEUE_TYPE,
       deliveryLimit: config.JOB_DELIVERY_LIMIT,
+      batchMax: config.JOB_BATCH,
       logger,
       idempotency,
       ...metrics,

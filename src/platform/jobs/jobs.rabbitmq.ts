@@ -26,6 +26,20 @@
  * on the channel they came from, after the handler succeeded or after the retry/dead copy
  * was confirmed; if the process or the connection dies in between, the broker redelivers
  * (at-least-once; consumers drop duplicates by job id).
+ *
+ * Batches: the jobs of one kind in one `enqueueMany` (the outbox relay's batch: the push,
+ * email and background jobs of every message it moves) travel in one message of up to
+ * `batchMax` jobs, `{"batch": [envelope, …]}`, so the broker stores, confirms, delivers and
+ * acks one message where it did one per job; per job that was most of the broker's CPU and
+ * a good part of the worker's. A single job still travels as a bare envelope. The batch is
+ * the unit of transport only: its jobs run on their own (at most `prefetch` of a consumer
+ * at once, across all its deliveries), a failing one is retried or dead-lettered alone (a
+ * copy of that job, confirmed before the batch is acked), and the batch is acked once each
+ * of its jobs is done or handed on. If the worker dies first, the whole batch comes back
+ * and the jobs it had done are dropped as duplicates. Jobs not started when the consumer
+ * stops are published back (confirmed) before the batch is acked, so a clean shutdown
+ * repeats nothing. Consumers read both forms, so they must be upgraded before publishers
+ * that batch (JOB_BATCH=1 keeps one message per job).
  */
 import amqp from 'amqp-connection-manager';
 import type { AmqpConnectionManager, ChannelWrapper } from 'amqp-connection-manager';
@@ -54,6 +68,8 @@ const ERROR_HEADER = 'x-error';
 const DEAD_AT_HEADER = 'x-dead-at';
 /** `deadLetters` reads at most this many messages (it holds them unacked while reading). */
 const MAX_DEAD_LETTERS_READ = 1000;
+/** A batch message stays under this many bytes of JSON (a job larger than this travels alone). */
+const MAX_BATCH_BYTES = 256 * 1024;
 
 export type RabbitQueueType = 'classic' | 'quorum';
 
@@ -75,10 +91,12 @@ export interface RabbitJobQueueOptions extends JobQueueSettings {
   heartbeatSeconds?: number;
   /** How long `open` waits for the first connection. Default 10 s. */
   connectTimeoutMs?: number;
+  /** Jobs of one kind enqueued together travel in one message of up to this many (JOB_BATCH). Default 64. */
+  batchMax?: number;
 }
 
 /** The message body; the attempt number is a header because retries change it. */
-interface Envelope {
+export interface Envelope {
   id: string;
   kind: JobKind;
   payload: unknown;
@@ -93,7 +111,10 @@ interface Consumer {
   channel?: ConfirmChannel;
   tag?: string;
   stopped: boolean;
+  /** Deliveries being handled (each may carry several jobs). */
   inHand: Set<Promise<void>>;
+  /** Bounds the jobs running at once to `prefetch`, whatever the deliveries carry. */
+  slots: Slots;
 }
 
 class UnroutableError extends Error {}
@@ -107,6 +128,9 @@ export class RabbitJobQueue implements JobQueue {
   private readonly returned = new Set<string>();
   private readonly publishing = new Set<Promise<unknown>>();
   private readonly publishTimeoutMs: number;
+  private readonly batchMax: number;
+  /** Channels that closed: a job of a delivery on one is not started (the broker redelivers it). */
+  private readonly closedChannels = new WeakSet<Channel>();
   private closing: Promise<void> | undefined;
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -115,6 +139,7 @@ export class RabbitJobQueue implements JobQueue {
   private constructor(private readonly opts: RabbitJobQueueOptions) {
     this.logger = opts.logger.child({ component: 'jobs', driver: 'rabbitmq' });
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 30_000;
+    this.batchMax = Math.max(1, opts.batchMax ?? 64);
     this.conn = amqp.connect([opts.url], {
       heartbeatIntervalInSeconds: opts.heartbeatSeconds ?? 5,
       reconnectTimeInSeconds: opts.reconnectSeconds ?? 1,
@@ -264,12 +289,9 @@ export class RabbitJobQueue implements JobQueue {
       if (!isJobKind(j.kind)) throw new Error(`unknown job kind "${String(j.kind)}"`);
       return { id: j.id ?? newId(), kind: j.kind, payload: j.payload ?? null, enqueuedAt: new Date().toISOString() };
     });
-    const sends = envelopes.map((e) =>
-      this.publishConfirmed(this.workQueue(e.kind), Buffer.from(JSON.stringify(e)), {
-        messageId: e.id,
-        timestamp: Math.floor(Date.parse(e.enqueuedAt) / 1000),
-        headers: { [ATTEMPT_HEADER]: 1 },
-      }),
+    const timestamp = Math.floor(Date.now() / 1000);
+    const sends = batchesOf(envelopes, this.batchMax).map((b) =>
+      this.publishConfirmed(this.workQueue(b.kind), b.content, { messageId: b.messageId, timestamp, headers: { [ATTEMPT_HEADER]: 1 } }),
     );
     const all = Promise.all(sends);
     this.track(all);
@@ -320,7 +342,7 @@ export class RabbitJobQueue implements JobQueue {
     if (!isJobKind(kind)) throw new Error(`unknown job kind "${String(kind)}"`);
     if (this.closing) throw new Error('job queue is closed');
     if (this.consumers.has(kind)) throw new Error(`already consuming "${kind}"`);
-    const c: Consumer = { kind, handler: handler as JobHandler, stopped: false, inHand: new Set() };
+    const c: Consumer = { kind, handler: handler as JobHandler, stopped: false, inHand: new Set(), slots: new Slots(this.opts.prefetch) };
     this.consumers.set(kind, c);
     // One channel per kind, so its prefetch bounds that kind alone and an error on it stays there.
     c.wrapper = this.conn.createChannel({ name: `jobs consumer ${kind}`, confirm: true, setup: (ch: ConfirmChannel) => this.setupConsumer(c, ch) });
@@ -332,13 +354,15 @@ export class RabbitJobQueue implements JobQueue {
   private async setupConsumer(c: Consumer, ch: ConfirmChannel): Promise<void> {
     this.watchChannel(ch, `consumer ${c.kind}`);
     ch.on('close', () => {
+      this.closedChannels.add(ch);
       if (c.channel === ch) {
         c.channel = undefined;
         c.tag = undefined;
       }
     });
     await this.declare(ch, [c.kind]);
-    // Per-consumer limit (global=false): at most `prefetch` unacked jobs in hand.
+    // Per-consumer limit (global=false): at most `prefetch` unacked deliveries; `slots`
+    // bounds the jobs they carry that run at once to the same number.
     await ch.prefetch(this.opts.prefetch, false);
     if (c.stopped) return;
     const { consumerTag } = await ch.consume(
@@ -374,49 +398,80 @@ export class RabbitJobQueue implements JobQueue {
   }
 
   private async handle(c: Consumer, ch: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
-    let job: Job;
+    let jobs: Job[];
     try {
-      job = decode(msg, c.kind);
+      jobs = decode(msg, c.kind);
     } catch (err) {
       // Retrying cannot fix a body that does not parse: dead-letter it at once.
-      await this.publishOn(ch, this.deadQueue(c.kind), msg, { [ERROR_HEADER]: `undecodable job: ${errorMessage(err)}`, [DEAD_AT_HEADER]: new Date().toISOString() });
+      await this.publishCopy(ch, this.deadQueue(c.kind), msg, msg.content, msg.properties.messageId as string | undefined, {
+        [ERROR_HEADER]: `undecodable job: ${errorMessage(err)}`,
+        [DEAD_AT_HEADER]: new Date().toISOString(),
+      });
       settle(() => ch.ack(msg));
       this.logger.error({ kind: c.kind, err: errorMessage(err) }, 'undecodable job dead-lettered');
       return;
     }
-    try {
-      await c.handler(job, createJobContext(job, this.opts.idempotency));
-    } catch (err) {
-      await this.failed(ch, msg, job, err);
-      return;
+    const ran = await Promise.allSettled(jobs.map((job) => this.runJob(c, ch, msg, job)));
+    // A retry or dead copy that was not confirmed: no ack, so the broker redelivers the
+    // message, and the jobs of it that were done are dropped as duplicates.
+    const failure = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+    const notStarted = jobs.filter((_, i) => (ran[i] as PromiseFulfilledResult<boolean>).value === false);
+    if (notStarted.length > 0) {
+      // Its channel is gone: the broker redelivers the whole message by itself.
+      if (this.closedChannels.has(ch)) return;
+      // Stopping: hand the jobs not started back to the queue, so none is repeated.
+      const back = batchesOf(notStarted.map(envelopeOf), this.batchMax);
+      await Promise.all(back.map((b) => this.publishCopy(ch, this.workQueue(c.kind), msg, b.content, b.messageId, {})));
+      this.logger.info({ kind: c.kind, jobs: notStarted.length }, 'stopping: jobs not started handed back to the queue');
     }
     settle(() => ch.ack(msg));
-    this.opts.metrics?.inc({ kind: job.kind, outcome: 'ok' });
   }
 
+  /**
+   * Runs one job of a delivery once a slot is free; resolves false when it did not start
+   * (the consumer is stopping, or the delivery's channel closed meanwhile).
+   */
+  private async runJob(c: Consumer, ch: ConfirmChannel, msg: ConsumeMessage, job: Job): Promise<boolean> {
+    if (!(await c.slots.acquire())) return false;
+    try {
+      if (this.closedChannels.has(ch)) return false;
+      try {
+        await c.handler(job, createJobContext(job, this.opts.idempotency));
+      } catch (err) {
+        await this.failed(ch, msg, job, err);
+        return true;
+      }
+      this.opts.metrics?.inc({ kind: job.kind, outcome: 'ok' });
+      return true;
+    } finally {
+      c.slots.release();
+    }
+  }
+
+  /** Publishes a failed job's retry (or, after its last attempt, dead) copy and waits for the confirm. */
   private async failed(ch: ConfirmChannel, msg: ConsumeMessage, job: Job, err: unknown): Promise<void> {
     const error = errorMessage(err);
     const log = { jobId: job.id, kind: job.kind, attempt: job.attempt, error };
+    const content = Buffer.from(JSON.stringify(envelopeOf(job)));
     if (job.attempt >= this.opts.maxAttempts) {
-      await this.publishOn(ch, this.deadQueue(job.kind), msg, { [ATTEMPT_HEADER]: job.attempt, [ERROR_HEADER]: error, [DEAD_AT_HEADER]: new Date().toISOString() });
-      settle(() => ch.ack(msg));
+      await this.publishCopy(ch, this.deadQueue(job.kind), msg, content, job.id, { [ATTEMPT_HEADER]: job.attempt, [ERROR_HEADER]: error, [DEAD_AT_HEADER]: new Date().toISOString() });
       this.logger.error(log, 'job failed its last attempt: dead-lettered');
       this.opts.metrics?.inc({ kind: job.kind, outcome: 'dead' });
       return;
     }
     const retry = this.retryQueue(job.kind, job.attempt);
-    await this.publishOn(ch, retry.name, msg, { [ATTEMPT_HEADER]: job.attempt + 1, [ERROR_HEADER]: error });
-    settle(() => ch.ack(msg));
+    await this.publishCopy(ch, retry.name, msg, content, job.id, { [ATTEMPT_HEADER]: job.attempt + 1, [ERROR_HEADER]: error });
     this.logger.warn({ ...log, retryInMs: retry.delayMs }, 'job failed: will retry');
     this.opts.metrics?.inc({ kind: job.kind, outcome: 'retry' });
   }
 
   /**
-   * Publishes a copy of `msg` with updated headers on the channel it was delivered on and
-   * waits for the confirm; only then may the original be acked. If that channel closes
-   * first, this rejects and the original is redelivered.
+   * Publishes `content` with the delivered message's properties and updated headers on the
+   * channel `msg` came on, and waits for the confirm; only then may `msg` be acked. If that
+   * channel closes first, this rejects and `msg` is redelivered.
    */
-  private publishOn(ch: ConfirmChannel, queue: string, msg: Message, headers: Record<string, unknown>): Promise<void> {
+  private publishCopy(ch: ConfirmChannel, queue: string, msg: Message, content: Buffer, messageId: string | undefined, headers: Record<string, unknown>): Promise<void> {
     const p = msg.properties;
     // x-death is the broker's record of earlier dead-lettering; the copy starts its own.
     const { 'x-death': _death, 'x-first-death-exchange': _fe, 'x-first-death-queue': _fq, 'x-first-death-reason': _fr, ...kept } = (p.headers ?? {}) as Record<string, unknown>;
@@ -424,11 +479,11 @@ export class RabbitJobQueue implements JobQueue {
       try {
         ch.sendToQueue(
           queue,
-          msg.content,
+          content,
           {
             persistent: true,
             contentType: p.contentType as string | undefined,
-            messageId: p.messageId as string | undefined,
+            messageId,
             timestamp: p.timestamp as number | undefined,
             headers: { ...kept, ...headers },
           },
@@ -454,14 +509,15 @@ export class RabbitJobQueue implements JobQueue {
           const msg = await ch.get(this.deadQueue(kind), { noAck: false });
           if (!msg) break;
           const headers = (msg.properties.headers ?? {}) as Record<string, unknown>;
-          let job: Job;
+          let jobs: Job[];
           try {
-            job = decode(msg, kind);
+            // A batch is here whole only when the broker dead-lettered it (x-delivery-limit).
+            jobs = decode(msg, kind);
           } catch (err) {
-            job = { id: String(msg.properties.messageId ?? ''), kind, payload: msg.content.toString('utf8'), attempt: 0, enqueuedAt: '' };
+            jobs = [{ id: String(msg.properties.messageId ?? ''), kind, payload: msg.content.toString('utf8'), attempt: 0, enqueuedAt: '' }];
             headers[ERROR_HEADER] ??= errorMessage(err);
           }
-          out.push({ ...job, error: String(headers[ERROR_HEADER] ?? ''), deadAt: String(headers[DEAD_AT_HEADER] ?? '') });
+          for (const job of jobs) out.push({ ...job, error: String(headers[ERROR_HEADER] ?? ''), deadAt: String(headers[DEAD_AT_HEADER] ?? '') });
         }
       } finally {
         settle(() => ch.nackAll(true));
@@ -484,10 +540,12 @@ export class RabbitJobQueue implements JobQueue {
 
   private async shutdown(): Promise<void> {
     clearTimeout(this.reconnectTimer);
-    // 1. Take no new deliveries: cancel each consumer (a reconnect now will not resubscribe).
+    // 1. Take no new deliveries: cancel each consumer (a reconnect now will not resubscribe);
+    //    the jobs of deliveries in hand that have not started are handed back.
     await Promise.all(
       [...this.consumers.values()].map(async (c) => {
         c.stopped = true;
+        c.slots.close();
         if (c.channel && c.tag) await c.channel.cancel(c.tag).catch(() => undefined);
       }),
     );
@@ -514,12 +572,87 @@ function settle(fn: () => void): void {
   }
 }
 
-function decode(msg: Message, kind: JobKind): Job {
-  const body = JSON.parse(msg.content.toString('utf8')) as Partial<Envelope> | null;
-  if (!body || typeof body.id !== 'string' || body.kind !== kind || typeof body.enqueuedAt !== 'string') {
-    throw new Error('message body is not a job envelope');
-  }
+/**
+ * The jobs a message carries: a bare envelope, or `{"batch": [envelope, …]}`, all of `kind`,
+ * with the attempt from the header. Throws when any of it is not a job of that kind.
+ */
+function decode(msg: Message, kind: JobKind): Job[] {
+  const body = JSON.parse(msg.content.toString('utf8')) as (Partial<Envelope> & { batch?: unknown }) | null;
   const raw: unknown = (msg.properties.headers as Record<string, unknown> | undefined)?.[ATTEMPT_HEADER];
   const attempt = typeof raw === 'number' && Number.isInteger(raw) && raw >= 1 ? raw : 1;
-  return { id: body.id, kind, payload: body.payload ?? null, attempt, enqueuedAt: body.enqueuedAt };
+  const list: unknown[] = body && Array.isArray(body.batch) ? body.batch : [body];
+  if (list.length === 0) throw new Error('message body is an empty batch');
+  return list.map((item) => {
+    const e = item as Partial<Envelope> | null;
+    if (!e || typeof e !== 'object' || typeof e.id !== 'string' || e.kind !== kind || typeof e.enqueuedAt !== 'string') {
+      throw new Error('message body is not a job envelope');
+    }
+    return { id: e.id, kind, payload: e.payload ?? null, attempt, enqueuedAt: e.enqueuedAt };
+  });
+}
+
+function envelopeOf(job: Job): Envelope {
+  return { id: job.id, kind: job.kind, payload: job.payload, enqueuedAt: job.enqueuedAt };
+}
+
+/**
+ * Groups envelopes into messages: by kind, in order, up to `max` jobs and MAX_BATCH_BYTES
+ * each. A group of one is a bare envelope with the job's id as message id.
+ */
+export function batchesOf(envelopes: readonly Envelope[], max: number): { kind: JobKind; messageId: string; content: Buffer }[] {
+  const out: { kind: JobKind; messageId: string; content: Buffer }[] = [];
+  const open = new Map<JobKind, { ids: string[]; parts: string[]; bytes: number }>();
+  const flush = (kind: JobKind) => {
+    const g = open.get(kind);
+    if (!g) return;
+    open.delete(kind);
+    const single = g.parts.length === 1;
+    out.push({ kind, messageId: single ? g.ids[0]! : newId(), content: Buffer.from(single ? g.parts[0]! : `{"batch":[${g.parts.join(',')}]}`) });
+  };
+  for (const e of envelopes) {
+    const json = JSON.stringify(e);
+    const g = open.get(e.kind);
+    if (g && (g.parts.length >= max || g.bytes + json.length > MAX_BATCH_BYTES)) flush(e.kind);
+    const cur = open.get(e.kind) ?? { ids: [], parts: [], bytes: 0 };
+    cur.ids.push(e.id);
+    cur.parts.push(json);
+    cur.bytes += json.length + 1;
+    open.set(e.kind, cur);
+  }
+  for (const kind of [...open.keys()]) flush(kind);
+  return out;
+}
+
+/**
+ * At most `n` jobs running at once: `acquire` resolves true when one may start, false once
+ * `close` was called (the consumer is stopping: the job is not started).
+ */
+class Slots {
+  private free: number;
+  private readonly waiting: ((ok: boolean) => void)[] = [];
+  private closed = false;
+
+  constructor(n: number) {
+    this.free = Math.max(1, n);
+  }
+
+  acquire(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.closed ? undefined : this.waiting.shift();
+    if (next) next(true);
+    else this.free++;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w(false);
+  }
 }
