@@ -27,7 +27,7 @@ import { Session } from 'node:inspector/promises';
 import { call, signup, startTestServer, type TestServer } from '../test/harness.js';
 import type { SqlDatabase, SqlExecutor } from '../src/platform/sql/sql.port.js';
 import { startPeer } from './peers.js';
-import { cpuDelta, cpuUs, parleyInfra, peerToken, rssKiB, startCentrifugo, startParleyFull, startSocketIo, type ParleyFull, type ParleyInfra, type Stack } from './stacks.js';
+import { brokerProcesses, cpuDelta, cpuUs, parleyInfra, peerToken, rssKiB, startCentrifugo, startParleyFull, startSocketIo, type Broker, type ParleyFull, type ParleyInfra, type Stack } from './stacks.js';
 import { latencyStats, type Dial, type FromClient, type LatencyStats, type Phase, type Proto, type ReceiverReport, type SenderReport, type StormReport, type ToClient } from './fanout-shared.js';
 
 // ---------------------------------------------------------------------------------------
@@ -226,6 +226,8 @@ interface Target {
   /** The server's processes that hold connections (RSS per connection); default pids(). */
   rssPids?(): Promise<number[]>;
   label?(pid: number): string;
+  /** The machine's brokers it uses: their CPU counts as its own. */
+  brokers?: Broker[];
   setupMs: number;
   /** Parley's full stack: kill -9 of one gateway for the reconnect storm. */
   full?: ParleyFull;
@@ -367,7 +369,9 @@ async function runRoom(t: Target, room: number, profiler?: Profiler): Promise<Ro
     }
 
     await profiler?.start();
-    const pids0 = await t.pids();
+    const brokers = brokerProcesses(t.brokers ?? []);
+    const label = (pid: number) => brokers.get(pid) ?? t.label?.(pid);
+    const pids0 = [...(await t.pids()), ...brokers.keys()];
     const cpu0 = cpuUs(pids0);
     const m = await runPhase(sender, rcs, 'm', MESSAGES, WINDOW);
     // Work the phase queued (a worker's backlog of notification jobs) is part of its cost.
@@ -375,7 +379,10 @@ async function runRoom(t: Target, room: number, profiler?: Profiler): Promise<Ro
     await quiet(pids1);
     const cpu1 = cpuUs(pids1);
     const cpuByLabel: Record<string, number> = {};
-    if (t.label) for (const [pid, us] of cpu1) cpuByLabel[t.label(pid)] = (cpuByLabel[t.label(pid)] ?? 0) + us - (cpu0.get(pid) ?? 0);
+    for (const [pid, us] of cpu1) {
+      const l = label(pid);
+      if (l) cpuByLabel[l] = (cpuByLabel[l] ?? 0) + us - (cpu0.get(pid) ?? 0);
+    }
     const profile = await profiler?.stop();
     let probe: { s: SenderReport; r: Merged } | undefined;
     if (PROBE > 0 && !m.cut) {
@@ -555,13 +562,13 @@ async function withTarget<R>(kind: TargetKind, shared: { infra?: ParleyInfra; us
       servers.add(stack);
       // The runs of the full stack share the PostgreSQL database (users); each has its own rooms.
       const { tokens, ids } = await parleyUsers(full.apiUrl, shared.users);
-      t = { kind, name, proto: 'parley', wsUrls: full.wsUrls, tokens, rooms: await parleyRooms(full.apiUrl, tokens, ids), pids: () => full.pids(), rssPids: () => full.rssPids!(), label: (pid) => full.label!(pid), setupMs: 0, full };
+      t = { kind, name, proto: 'parley', wsUrls: full.wsUrls, tokens, rooms: await parleyRooms(full.apiUrl, tokens, ids), pids: () => full.pids(), rssPids: () => full.rssPids!(), label: (pid) => full.label!(pid), brokers: ['redis', 'rabbitmq'], setupMs: 0, full };
     } else if (kind === 'centrifugo' || kind === 'centrifugo-history' || kind === 'socketio') {
       const s: Stack = kind === 'socketio' ? await startSocketIo() : await startCentrifugo(kind === 'centrifugo-history');
       stack = s;
       servers.add(stack);
       const tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => peerToken(`u${i}`)));
-      t = { kind, name, proto: kind === 'socketio' ? 'socketio' : 'centrifugo', wsUrls: s.wsUrls, tokens, rooms: new Map(ROOMS.map((r) => [r, `room${r}`])), pids: () => s.pids(), label: (pid) => s.label!(pid), setupMs: 0 };
+      t = { kind, name, proto: kind === 'socketio' ? 'socketio' : 'centrifugo', wsUrls: s.wsUrls, tokens, rooms: new Map(ROOMS.map((r) => [r, `room${r}`])), pids: () => s.pids(), label: (pid) => s.label!(pid), brokers: ['redis'], setupMs: 0 };
     } else {
       const peer = await startPeer(kind);
       stack = peer;
@@ -885,7 +892,7 @@ function report(results: Result[], load0: string, cpuModel: string): void {
     console.log(table(lines.map(([a, b]) => [a, b])));
   }
 
-  console.log(`\nloadavg before ${load0}, after ${loadavg()} (${os.cpus().length} CPUs: ${cpuModel}). Server CPU: all the server's processes from /proc (Parley full: API, gateways, worker, FerretDB and its PostgreSQL backends; not the machine's shared Redis and RabbitMQ).`);
+  console.log(`\nloadavg before ${load0}, after ${loadavg()} (${os.cpus().length} CPUs: ${cpuModel}). Server CPU: all the server's processes from /proc (Parley full: API, gateways, worker, FerretDB and its PostgreSQL backends), and the machine's Redis (Parley full, Centrifugo, Socket.IO) and RabbitMQ (Parley full), which only the stack under test uses during its phases.`);
 
   const prof = ok.flatMap((r) => r.rooms).find((x) => x.profile);
   if (prof?.profile) printProfile(prof.profile, prof.sender.acked || 1);

@@ -14,7 +14,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +48,30 @@ export function cpuUs(pids: Iterable<number>): Map<number, number> {
       // The command name (2nd field) may hold spaces: count fields after its closing ')'.
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(pid, ((Number(f[11]) + Number(f[12])) * 1e6) / TICKS_PER_SECOND); // utime, stime (fields 14, 15)
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** The machine's shared brokers a stack may use: its Redis and RabbitMQ. */
+export type Broker = 'redis' | 'rabbitmq';
+const BROKER_COMMANDS: Record<string, Broker> = { 'redis-server': 'redis', 'beam.smp': 'rabbitmq' };
+
+/**
+ * The processes of the brokers named, by pid, found by command name in /proc. Only the
+ * stack under test uses them while it runs, so their CPU is part of its cost: a stack
+ * that needs RabbitMQ beside Redis pays for both.
+ */
+export function brokerProcesses(brokers: readonly Broker[]): Map<number, Broker> {
+  const out = new Map<number, Broker>();
+  if (brokers.length === 0) return out;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const b = BROKER_COMMANDS[readFileSync(`/proc/${d}/comm`, 'utf8').trim()];
+      if (b && brokers.includes(b)) out.set(Number(d), b);
     } catch {
       /* gone */
     }
