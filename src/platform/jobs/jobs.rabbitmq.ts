@@ -36,7 +36,9 @@
  * at once, across all its deliveries), a failing one is retried or dead-lettered alone (a
  * copy of that job, confirmed before the batch is acked), and the batch is acked once each
  * of its jobs is done or handed on. If the worker dies first, the whole batch comes back
- * and the jobs it had done are dropped as duplicates. Jobs not started when the consumer
+ * and the jobs it had done are dropped as duplicates (on quorum queues a batch that kills
+ * its worker JOB_DELIVERY_LIMIT times is dead-lettered whole; `deadLetters` lists each of
+ * its jobs). Jobs not started when the consumer
  * stops are published back (confirmed) before the batch is acked, so a clean shutdown
  * repeats nothing. Consumers read both forms, so they must be upgraded before publishers
  * that batch (JOB_BATCH=1 keeps one message per job).
