@@ -462,7 +462,8 @@ export async function startParleyFull(infra: ParleyInfra, mongo: { handler: Ferr
       // (a profile per process, written when the bench stops it).
       const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
       const p = await spawnProc(name, process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--roles', roles], {
-        env: { ...env, PORT: String(port), LOG_LEVEL: 'info' },
+        // PGAPPNAME (read by node-postgres): PostgreSQL's logs and pg_stat_activity name the process.
+        env: { ...env, PORT: String(port), LOG_LEVEL: 'info', PGAPPNAME: `parley-${name}` },
         readyLine: /"parley started"/,
       });
       (p as Proc & { port?: number }).port = port;

@@ -66,6 +66,9 @@ export interface MessageDecisions {
   message: StoredMessage;
   conversation: { id: string; type: 'direct' | 'group'; title: string | null };
   decisions: Map<string, Decision>;
+  /** The members decided `alert`, and `background`: what the push, email and background jobs each act on. */
+  alerted: string[];
+  background: string[];
 }
 
 /**
@@ -238,25 +241,27 @@ export class NotificationsService {
       const conv = audience.conversation;
       const mentioned = new Set(message.mentions);
       const out = new Map<string, Decision>();
+      const alerted: string[] = [];
+      const background: string[] = [];
       for (const r of audience.recipients) {
         if (r.user_id === message.senderId) continue;
-        out.set(
-          r.user_id,
-          decide(
-            {
-              userId: r.user_id,
-              level: r.level ?? defaultLevel(conv.type),
-              mutedUntil: r.muted_until,
-              mentioned: mentioned.has(r.user_id),
-              active: online.has(r.user_id) && active.has(r.user_id),
-              read: r.last_read_seq >= message.seq,
-            },
-            message.senderId,
-            now,
-          ),
+        const d = decide(
+          {
+            userId: r.user_id,
+            level: r.level ?? defaultLevel(conv.type),
+            mutedUntil: r.muted_until,
+            mentioned: mentioned.has(r.user_id),
+            active: online.has(r.user_id) && active.has(r.user_id),
+            read: r.last_read_seq >= message.seq,
+          },
+          message.senderId,
+          now,
         );
+        out.set(r.user_id, d);
+        if (d === 'alert') alerted.push(r.user_id);
+        else if (d === 'background') background.push(r.user_id);
       }
-      return { message, conversation: conv, decisions: out };
+      return { message, conversation: conv, decisions: out, alerted, background };
     });
   }
 
@@ -274,7 +279,7 @@ export class NotificationsService {
   async deliverAlerts(p: MessageJobPayload, step: StepRunner): Promise<number> {
     const d = await this.decisions(p);
     if (!d) return 0;
-    const userIds = [...d.decisions].filter(([, v]) => v === 'alert').map(([u]) => u);
+    const userIds = d.alerted;
     if (userIds.length === 0) return 0;
     const conv = d.conversation;
     const [sender] = await this.d.users.findByIds([d.message.senderId]);
@@ -300,7 +305,7 @@ export class NotificationsService {
   async deliverBackground(p: MessageJobPayload, step: StepRunner): Promise<number> {
     const d = await this.decisions(p);
     if (!d) return 0;
-    const userIds = [...d.decisions].filter(([, v]) => v === 'background').map(([u]) => u);
+    const userIds = d.background;
     if (userIds.length === 0) return 0;
     const push = backgroundPush(p.conversationId, p.messageId, d.message.seq);
     return this.pushToDevices(userIds, () => push, ['fcm', 'apns'], step);
@@ -348,7 +353,7 @@ export class NotificationsService {
   async scheduleEmails(p: MessageJobPayload): Promise<number> {
     const d = await this.decisions(p);
     if (!d) return 0;
-    const userIds = [...d.decisions].filter(([, v]) => v === 'alert').map(([u]) => u);
+    const userIds = d.alerted;
     if (userIds.length === 0) return 0;
     const prefs = await this.d.repo.prefs(userIds);
     const due: { userId: string; dueAt: Date }[] = [];
