@@ -15,3 +15,6 @@ export function messagePayload(deps: WorkerDeps, job: Job): MessageJobPayload | 
   deps.metrics?.jobsProcessed.inc({ kind: job.kind, outcome: 'invalid' });
   return null;
 }
+
+/** How a message's jobs are recorded as done: their id (`<kind>:<message id>`) says what they were about. */
+export const MESSAGE_JOB_RECORD = { recordPayload: false } as const;

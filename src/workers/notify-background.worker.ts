@@ -1,5 +1,5 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { messagePayload } from './message-job.js';
+import { MESSAGE_JOB_RECORD, messagePayload } from './message-job.js';
 import { jobSteps, runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
 /** `notify.background`: a data-only/silent push that makes offline mobile apps sync (members who get no alert). */
@@ -9,7 +9,7 @@ export function notifyBackgroundWorker(deps: WorkerDeps): JobHandler {
     if (!p) return;
     await runJobOnce(deps, job, async () => {
       const sent = await deps.notifications.deliverBackground(p, jobSteps(deps, job));
-        deps.logger.debug({ jobId: job.id, sent }, 'background pushes sent');
-    });
+      deps.logger.debug({ jobId: job.id, sent }, 'background pushes sent');
+    }, MESSAGE_JOB_RECORD);
   };
 }

@@ -1,5 +1,5 @@
 import type { JobHandler } from '../platform/jobs/jobs.port.js';
-import { messagePayload } from './message-job.js';
+import { MESSAGE_JOB_RECORD, messagePayload } from './message-job.js';
 import { runJobOnce, type WorkerDeps } from './processed-jobs.repository.js';
 
 /**
@@ -14,6 +14,6 @@ export function notifyEmailWorker(deps: WorkerDeps): JobHandler {
     await runJobOnce(deps, job, async () => {
       const n = await deps.notifications.scheduleEmails(p);
       deps.logger.debug({ jobId: job.id, scheduled: n }, 'digests scheduled');
-    });
+    }, MESSAGE_JOB_RECORD);
   };
 }

@@ -85,16 +85,18 @@ export class ProcessedJobsRepository {
 /**
  * Runs `work` for `job` unless an earlier delivery completed it, then records completion.
  * A failure propagates (the queue retries) and records nothing. Resolves false for a
- * duplicate (counted as `duplicate`).
+ * duplicate (counted as `duplicate`). `recordPayload: false` for jobs whose id already
+ * names what they were about (a message's jobs: `<kind>:<message id>`): binding a jsonb
+ * array of payloads was most of the cost of recording a batch of them.
  */
-export async function runJobOnce(deps: IdempotencyDeps, job: Job, work: () => Promise<void>): Promise<boolean> {
+export async function runJobOnce(deps: IdempotencyDeps, job: Job, work: () => Promise<void>, opts: { recordPayload?: boolean } = {}): Promise<boolean> {
   if (await deps.processed.isDone(job.id)) {
     deps.logger.debug({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job already processed: redelivery dropped');
     deps.metrics?.jobsProcessed.inc({ kind: job.kind, outcome: 'duplicate' });
     return false;
   }
   await work();
-  await deps.processed.markDone(job.id, job, true);
+  await deps.processed.markDone(job.id, job, opts.recordPayload ?? true);
   return true;
 }
 
