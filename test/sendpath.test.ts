@@ -226,6 +226,54 @@ for (const backend of SQL_BACKENDS) {
       }
     });
 
+    test('a send whose view fails while an earlier send holds the publish lane gets its error, and the server keeps serving', async () => {
+      const messages = s.parley.services.messages;
+      const g = await call(s.url, 'POST', '/v1/conversations', { token: alice.accessToken, body: { type: 'group', title: 'lane', memberIds: [bob.id] } });
+      const gid = g.body.id as string;
+      const root = await messages.send(alice.id, { conversationId: gid, clientMsgId: 'lane-root', text: 'root' });
+      // The thread reply's bookkeeping waits for `release`; the plain send after it fails
+      // making its view meanwhile, so its failure sits behind the reply in the lane.
+      const internals = messages as unknown as { threads: { recordReply: (...a: unknown[]) => Promise<void> }; views: { fresh: (m: { text: string | null }, ...a: unknown[]) => Promise<unknown> } };
+      const { threads, views } = internals;
+      const recordReply = threads.recordReply;
+      const fresh = views.fresh;
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      let atGate!: () => void;
+      const reachedGate = new Promise<void>((r) => (atGate = r));
+      let viewFailed!: () => void;
+      const failedView = new Promise<void>((r) => (viewFailed = r));
+      threads.recordReply = async (...a) => {
+        atGate();
+        await released;
+        return recordReply.apply(threads, a);
+      };
+      views.fresh = async (m, ...a) => {
+        if (m.text === 'view fails') {
+          viewFailed();
+          throw new Error('injected view failure');
+        }
+        return fresh.apply(views, [m, ...a]);
+      };
+      try {
+        const reply = messages.send(alice.id, { conversationId: gid, clientMsgId: 'lane-reply', text: 'reply', threadRootId: root.message.id });
+        await reachedGate; // the reply is stored and holds the lane
+        const failing = messages.send(alice.id, { conversationId: gid, clientMsgId: 'lane-fail', text: 'view fails' });
+        const failingResult = failing.then(() => 'stored', (e: Error) => e.message);
+        await failedView;
+        // Turns of the event loop for an unhandled rejection to be reported (it would end the process).
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+        release();
+        assert.equal((await reply).message.text, 'reply');
+        assert.equal(await failingResult, 'injected view failure');
+      } finally {
+        threads.recordReply = recordReply;
+        views.fresh = fresh;
+      }
+      const after = await messages.send(alice.id, { conversationId: gid, clientMsgId: 'lane-after', text: 'after' });
+      assert.equal(after.created, true);
+    });
+
     test('a send that fails its batch statement is found by halving: the others are stored, in order, a few statements later', async () => {
       const messages = s.parley.services.messages;
       const sql = s.parley.platform.sql;

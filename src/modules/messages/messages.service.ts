@@ -228,6 +228,10 @@ export class MessagesService {
       created = r.created;
     }
     const made = this.afterStore(stored, created, threadRoot);
+    // Handled here as well as in the lane: while an earlier send of the conversation holds
+    // the lane, nothing awaits `made` yet, and a rejection left unhandled that long would
+    // end the process. The lane's `await made` still hands the error to this send's caller.
+    made.catch(() => undefined);
     // Published in the order this process stored the conversation's messages, whatever
     // each one's view costs (a thread reply, attachments): a pipelined plain send must not
     // overtake the reply before it, or every member sees a seq gap and fetches it. The lane
