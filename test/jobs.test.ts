@@ -201,6 +201,43 @@ describe('jobs on RabbitMQ: setup and faults', () => {
     await q.close();
   });
 
+  test('a batch that comes back is split into one message per job before any runs; a job that failed before it came back has one retry chain', async () => {
+    const prefix = `split${randomBytes(4).toString('hex')}`;
+    const { logger, lines } = capturingLogger();
+    const q = await openRabbit({ prefix, batchMax: 16, prefetch: 4, logger });
+    await q.enqueueMany(['s-0', 's-1', 's-2'].map((id) => ({ kind: 'notify.push' as const, payload: {}, id })));
+    const runs = new Map<string, number[]>();
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await q.consume('notify.push', async (job) => {
+      const before = runs.get(job.id) ?? [];
+      runs.set(job.id, [...before, job.attempt]);
+      // s-0 fails on its first attempt (both deliveries of it); s-1's first run holds the
+      // batch unacked until the connection is gone.
+      if (job.id === 's-0' && job.attempt === 1) throw new Error('s-0 fails at attempt 1');
+      if (job.id === 's-1' && before.length === 0) await released;
+    });
+    await waitFor('the batch running, s-0 failed', () => runs.has('s-1') && runs.has('s-0') && runs.has('s-2'), 30_000);
+    await rabbitmqctl('close_all_connections', '-p', vhost, 'test: the batch comes back');
+    await waitFor('the batch split', () => lines.some((l) => l.msg === 'redelivered batch split into one message per job'), 30_000);
+    release();
+    await waitFor('every job run again, s-0 on its retry', () => runs.get('s-0')?.includes(2) === true && runs.get('s-1')?.length === 2 && runs.get('s-2')?.length === 2, 30_000);
+    const conn = await amqplib.connect(url);
+    try {
+      const ch = await conn.createChannel();
+      await waitFor('the queues empty', async () => (await ch.checkQueue(`${prefix}.notify.push`)).messageCount + (await ch.checkQueue(`${prefix}.notify.push.retry.100ms`)).messageCount === 0, 30_000);
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    // Before, the failed job's retry copy was published at its failure, beside the unacked
+    // batch: the redelivered batch ran it again at attempt 1 and made a second copy.
+    assert.deepEqual(runs.get('s-0'), [1, 1, 2], 's-0: its first delivery, its delivery after the split, its one retry');
+    assert.equal(lines.filter((l) => l.msg === 'job failed: will retry').length, 1, 'one retry copy published');
+    assert.deepEqual(await q.deadLetters('notify.push'), []);
+    await q.close();
+  });
+
   test('an enqueue while the broker is unreachable fails loudly after the publish timeout', async () => {
     const q = await openRabbit({ prefix: `t${randomBytes(4).toString('hex')}`, publishTimeoutMs: 1500, reconnectSeconds: 5 });
     // Block the guest user's access: reconnecting fails until permissions come back.

@@ -34,11 +34,12 @@
  * a good part of the worker's. A single job still travels as a bare envelope. The batch is
  * the unit of transport only: its jobs run on their own (at most `prefetch` of a consumer
  * at once, across all its deliveries), a failing one is retried or dead-lettered alone (a
- * copy of that job, confirmed before the batch is acked), and the batch is acked once each
- * of its jobs is done or handed on. If the worker dies first, the whole batch comes back
- * and the jobs it had done are dropped as duplicates (on quorum queues a batch that kills
- * its worker JOB_DELIVERY_LIMIT times is dead-lettered whole; `deadLetters` lists each of
- * its jobs). Jobs not started when the consumer
+ * copy of that job, published once every job of the batch is settled and confirmed before
+ * the batch is acked), and the batch is acked once each of its jobs is done or handed on.
+ * If the worker dies first, the whole batch comes back; a batch that comes back is split
+ * into one message per job before any of them runs, so each job has its own delivery count
+ * from then on (a job that kills its worker reaches JOB_DELIVERY_LIMIT alone), and the jobs
+ * it had done are dropped as duplicates. Jobs not started when the consumer
  * stops are published back (confirmed) before the batch is acked, so a clean shutdown
  * repeats nothing. Consumers read both forms, so they must be upgraded before publishers
  * that batch (JOB_BATCH=1 keeps one message per job).
@@ -392,8 +393,12 @@ export class RabbitJobQueue implements JobQueue {
     }
     const p: Promise<void> = this.handle(c, ch, msg)
       .catch((err: unknown) => {
-        // Not acked: the broker redelivers it once this channel is gone.
+        // A retry, dead or hand-back copy was not confirmed. Handed back to the queue at
+        // once (an unsettled delivery would hold its prefetch slot for as long as the
+        // channel lives): it comes back redelivered, is split into its jobs (see handle),
+        // and the ones done are dropped as duplicates.
         this.logger.warn({ kind: c.kind, err: errorMessage(err) }, 'could not settle a job: it will be redelivered');
+        if (!this.closedChannels.has(ch)) settle(() => ch.nack(msg, false, true));
       })
       .finally(() => c.inHand.delete(p));
     c.inHand.add(p);
@@ -413,39 +418,57 @@ export class RabbitJobQueue implements JobQueue {
       this.logger.error({ kind: c.kind, err: errorMessage(err) }, 'undecodable job dead-lettered');
       return;
     }
-    const ran = await Promise.allSettled(jobs.map((job) => this.runJob(c, ch, msg, job)));
-    // A retry or dead copy that was not confirmed: no ack, so the broker redelivers the
-    // message, and the jobs of it that were done are dropped as duplicates.
-    const failure = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw failure.reason;
-    const notStarted = jobs.filter((_, i) => (ran[i] as PromiseFulfilledResult<boolean>).value === false);
+    if (jobs.length > 1 && msg.fields.redelivered) {
+      // A batch that comes back (its worker died, its channel closed, a copy was refused)
+      // goes back to the queue as one message per job before any of them runs. Each job
+      // then has its own delivery count: one that kills its worker is dead-lettered alone
+      // at JOB_DELIVERY_LIMIT, instead of taking the jobs beside it to the dead queue.
+      await this.handBack(c, ch, msg, jobs, 1);
+      this.logger.info({ kind: c.kind, jobs: jobs.length }, 'redelivered batch split into one message per job');
+      settle(() => ch.ack(msg));
+      return;
+    }
+    const ran = await Promise.all(jobs.map((job) => this.runJob(c, ch, job)));
+    // Its channel is gone: the broker redelivers the whole message by itself, and nothing
+    // of it was handed on (the failed jobs' copies are published below), so each job comes
+    // back once, at the attempt it had.
+    if (this.closedChannels.has(ch)) return;
+    // The retry or dead copies of the jobs that failed, once every job of the delivery is
+    // settled, just before the ack: published as soon as a job failed, a copy would stand
+    // beside the unacked batch for as long as its slowest job ran, and a redelivery in
+    // that time would run the failed job again at the same attempt: two retry chains.
+    // A copy that is not confirmed throws: the delivery is handed back (see onDelivery).
+    await Promise.all(ran.map((r, i) => (r.outcome === 'failed' ? this.failed(ch, msg, jobs[i]!, r.error) : undefined)));
+    const notStarted = jobs.filter((_, i) => ran[i]!.outcome === 'not started');
     if (notStarted.length > 0) {
-      // Its channel is gone: the broker redelivers the whole message by itself.
-      if (this.closedChannels.has(ch)) return;
       // Stopping: hand the jobs not started back to the queue, so none is repeated.
-      const back = batchesOf(notStarted.map(envelopeOf), this.batchMax);
-      await Promise.all(back.map((b) => this.publishCopy(ch, this.workQueue(c.kind), msg, b.content, b.messageId, {})));
+      await this.handBack(c, ch, msg, notStarted, this.batchMax);
       this.logger.info({ kind: c.kind, jobs: notStarted.length }, 'stopping: jobs not started handed back to the queue');
     }
     settle(() => ch.ack(msg));
   }
 
+  /** Publishes `jobs` of `msg` to their work queue again, `perMessage` to a message, each at its attempt; waits for the confirms. */
+  private async handBack(c: Consumer, ch: ConfirmChannel, msg: ConsumeMessage, jobs: readonly Job[], perMessage: number): Promise<void> {
+    const back = batchesOf(jobs.map(envelopeOf), perMessage);
+    await Promise.all(back.map((b) => this.publishCopy(ch, this.workQueue(c.kind), msg, b.content, b.messageId, {})));
+  }
+
   /**
-   * Runs one job of a delivery once a slot is free; resolves false when it did not start
-   * (the consumer is stopping, or the delivery's channel closed meanwhile).
+   * Runs one job of a delivery once a slot is free: `not started` when the consumer is
+   * stopping or the delivery's channel closed meanwhile; `failed` with what the handler threw.
    */
-  private async runJob(c: Consumer, ch: ConfirmChannel, msg: ConsumeMessage, job: Job): Promise<boolean> {
-    if (!(await c.slots.acquire())) return false;
+  private async runJob(c: Consumer, ch: ConfirmChannel, job: Job): Promise<JobRun> {
+    if (!(await c.slots.acquire())) return { outcome: 'not started' };
     try {
-      if (this.closedChannels.has(ch)) return false;
+      if (this.closedChannels.has(ch)) return { outcome: 'not started' };
       try {
         await c.handler(job, createJobContext(job, this.opts.idempotency));
       } catch (err) {
-        await this.failed(ch, msg, job, err);
-        return true;
+        return { outcome: 'failed', error: err };
       }
       this.opts.metrics?.inc({ kind: job.kind, outcome: 'ok' });
-      return true;
+      return { outcome: 'ok' };
     } finally {
       c.slots.release();
     }
@@ -476,7 +499,8 @@ export class RabbitJobQueue implements JobQueue {
   private publishCopy(ch: ConfirmChannel, queue: string, msg: Message, content: Buffer, messageId: string | undefined, headers: Record<string, unknown>): Promise<void> {
     const p = msg.properties;
     // x-death is the broker's record of earlier dead-lettering; the copy starts its own.
-    const { 'x-death': _death, 'x-first-death-exchange': _fe, 'x-first-death-queue': _fq, 'x-first-death-reason': _fr, ...kept } = (p.headers ?? {}) as Record<string, unknown>;
+    // x-delivery-count is the quorum queue's count of this delivery's redeliveries.
+    const { 'x-death': _death, 'x-first-death-exchange': _fe, 'x-first-death-queue': _fq, 'x-first-death-reason': _fr, 'x-delivery-count': _dc, ...kept } = (p.headers ?? {}) as Record<string, unknown>;
     return new Promise((resolve, reject) => {
       try {
         ch.sendToQueue(
@@ -566,6 +590,9 @@ export class RabbitJobQueue implements JobQueue {
 }
 
 /** Acks/nacks on a channel that may have closed meanwhile; then the broker redelivers by itself. */
+/** How one job of a delivery went. */
+type JobRun = { outcome: 'ok' } | { outcome: 'not started' } | { outcome: 'failed'; error: unknown };
+
 function settle(fn: () => void): void {
   try {
     fn();
