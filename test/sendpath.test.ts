@@ -380,6 +380,28 @@ describe('send path with the MongoDB message store', { skip: mongo || ci ? false
     assert.ok(counter!.statements.length <= 3, counter!.statements.map((x) => x.text.slice(0, 60)).join(' | '));
   });
 
+  test('concurrent sends are published in the order MongoDB stored them, however long each SQL half takes', async () => {
+    const messages = s.parley.services.messages;
+    const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);
+    // The first send's SQL half is slow: the sends behind it must not be published first.
+    const sends = (messages as unknown as { sends: { storeSideEffects: (m: { clientMsgId: string }, ...a: unknown[]) => Promise<unknown> } }).sends;
+    const storeSideEffects = sends.storeSideEffects;
+    sends.storeSideEffects = async (m, ...a) => {
+      if (m.clientMsgId === 'order-0') await new Promise((r) => setTimeout(r, 200));
+      return storeSideEffects.apply(sends, [m, ...a]);
+    };
+    try {
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => messages.send(i % 2 ? bob.id : alice.id, { conversationId: cid, clientMsgId: `order-${i}`, text: `o${i}` })));
+      const ids = new Set(results.map((r) => r.message.id));
+      await ws.waitFor(() => ws.frames.filter((f) => f.type === 'message.new' && ids.has(f.message.id)).length === 6, 30_000);
+      const published = ws.frames.filter((f) => f.type === 'message.new' && ids.has(f.message.id)).map((f) => f.message.seq as number);
+      assert.deepEqual(published, [...published].sort((a, b) => a - b), 'message.new in seq order');
+    } finally {
+      sends.storeSideEffects = storeSideEffects;
+      ws.close();
+    }
+  });
+
   test('the SQL half failing after the MongoDB insert is completed by the retry, which also publishes', async () => {
     const sql = s.parley.platform.sql;
     const ws = await WsTestClient.connect(s.wsUrl, bob.accessToken);

@@ -188,6 +188,8 @@ export class MessagesService {
 
     let stored: StoredMessage;
     let created: boolean;
+    /** The view to publish, or null when there is nothing to publish (a completed retry). */
+    let made: Promise<Message | null>;
     if (this.store.inSqlDatabase) {
       const submitted = this.batcher.submit(row, jobsOfSend(mentions, this.jobsFor(text)));
       opts.queued?.();
@@ -214,20 +216,25 @@ export class MessagesService {
       }
       stored = r.message;
       created = true;
+      made = this.afterStore(stored, created, threadRoot);
     } else {
       const r = await this.store.insert({ ...row, kind: 'user', system: null });
       if (r.message.conversationId !== input.conversationId) throw conflict('This clientMsgId was already used for a message in another conversation.');
-      // The jobs of the message as stored: a retry completing an earlier attempt may have
-      // resolved its mentions differently (@here), and the stored ones are what it records.
-      const side = await this.sends.storeSideEffects(r.message, jobsOfSend(r.message.mentions, this.jobsFor(r.message.text)));
-      // Removed between the check and the SQL half: the message stays in the history (as a
-      // message sent just before the removal would), but gets no jobs and no activity.
-      if (!side) throw notFound('Conversation not found.');
-      if (!r.created && !side.completedNow) return { message: await this.views.one(r.message), created: false };
       stored = r.message;
       created = r.created;
+      // The SQL half runs inside the lane's wait: the store answered in seq order, and an
+      // await before entering the lane would let a later send of the conversation in first.
+      made = (async () => {
+        // The jobs of the message as stored: a retry completing an earlier attempt may have
+        // resolved its mentions differently (@here), and the stored ones are what it records.
+        const side = await this.sends.storeSideEffects(r.message, jobsOfSend(r.message.mentions, this.jobsFor(r.message.text)));
+        // Removed between the check and the SQL half: the message stays in the history (as a
+        // message sent just before the removal would), but gets no jobs and no activity.
+        if (!side) throw notFound('Conversation not found.');
+        if (!r.created && !side.completedNow) return null;
+        return this.afterStore(r.message, r.created, threadRoot);
+      })();
     }
-    const made = this.afterStore(stored, created, threadRoot);
     // Handled here as well as in the lane: while an earlier send of the conversation holds
     // the lane, nothing awaits `made` yet, and a rejection left unhandled that long would
     // end the process. The lane's `await made` still hands the error to this send's caller.
@@ -238,13 +245,15 @@ export class MessagesService {
     // is entered with no await since the store answered, so it follows the store's order.
     // The lane only orders the issuing: the bus keeps the order of what was issued on it,
     // so the next publish need not wait for this one's reply (sends stay concurrent).
-    const { message, sent } = await this.publishLanes.run(stored.conversationId, async () => {
+    const published = await this.publishLanes.run(stored.conversationId, async () => {
       const m = await made;
+      if (!m) return null;
       // The sender's read position travels in the event (one frame per message for everyone).
       return { message: m, sent: this.realtime.toConversation(stored.conversationId, { type: 'message.new', message: m, senderReadSeq: stored.seq }) };
     });
-    await sent;
-    return { message, created };
+    if (!published) return { message: await this.views.one(stored), created: false };
+    await published.sent;
+    return { message: published.message, created };
   }
 
   /** What follows a stored send before it is published: thread bookkeeping, the outbox wake, the view. */
