@@ -589,10 +589,10 @@ export class RabbitJobQueue implements JobQueue {
   }
 }
 
-/** Acks/nacks on a channel that may have closed meanwhile; then the broker redelivers by itself. */
 /** How one job of a delivery went. */
 type JobRun = { outcome: 'ok' } | { outcome: 'not started' } | { outcome: 'failed'; error: unknown };
 
+/** Acks/nacks on a channel that may have closed meanwhile; then the broker redelivers by itself. */
 function settle(fn: () => void): void {
   try {
     fn();
