@@ -213,6 +213,10 @@ for (const backend of SQL_BACKENDS) {
         assert.equal(answers[20].type, 'error');
         assert.equal(answers[20].code, 'not_found');
         assert.equal(answers[40].type, 'ack');
+        // The read runs after the sends before it were answered, so it sees their commits:
+        // alice's read position is her own latest message (a read below it does not move it back).
+        assert.equal(answers[40].lastReadSeq, answers[39].message.seq, 'the read between the sends sees the sends before it');
+        assert.equal(answers[40].unreadCount, 0);
         const seqs = answers.filter((f, i) => i !== 20 && i !== 40).map((f) => f.message.seq);
         assert.deepEqual(seqs, Array.from({ length: N - 2 }, (_, k) => seqs[0]! + k), 'seqs follow the order sent, no gap');
         const texts = answers.filter((f, i) => i !== 20 && i !== 40).map((f) => f.message.text);
