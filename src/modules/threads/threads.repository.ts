@@ -1,4 +1,5 @@
 import type { SqlExecutor } from '../../platform/sql/index.js';
+import { seqPageQuery, seqPageResult } from '../../platform/sql/seq-page.js';
 
 export interface ThreadSummaryRow {
   root_id: string;
@@ -64,21 +65,10 @@ export class ThreadsRepository {
 
   /** A page of a thread's reply ids by seq (newest page by default), ascending. */
   async page(rootId: string, opts: { beforeSeq?: number; afterSeq?: number; limit: number }): Promise<{ ids: string[]; hasMore: boolean }> {
-    const params: unknown[] = [rootId, opts.limit + 1];
-    let where = 'root_id = $1';
-    if (opts.afterSeq !== undefined) {
-      params.push(opts.afterSeq);
-      where += ` AND seq > $${params.length}`;
-    }
-    if (opts.beforeSeq !== undefined) {
-      params.push(opts.beforeSeq);
-      where += ` AND seq < $${params.length}`;
-    }
-    const order = opts.afterSeq !== undefined ? 'ASC' : 'DESC';
+    const { where, order, params } = seqPageQuery('root_id', rootId, opts);
     const { rows } = await this.db.query<{ message_id: string }>(`SELECT message_id FROM thread_messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
-    const ids = rows.slice(0, opts.limit).map((r) => r.message_id);
-    if (order === 'DESC') ids.reverse();
-    return { ids, hasMore: rows.length > opts.limit };
+    const { page, hasMore } = seqPageResult(rows, opts, order);
+    return { ids: page.map((r) => r.message_id), hasMore };
   }
 
   /** Follows (or unfollows) a thread. `onlyIfNew`: leave an existing choice alone (automatic follows). */

@@ -1,6 +1,7 @@
 import type { SqlDatabase, SqlExecutor } from '../sql/index.js';
 import { isUniqueViolation } from '../sql/index.js';
 import { scanChanges, currentSnapshot } from '../sql/change-scan.js';
+import { seqPageQuery, seqPageResult } from '../sql/seq-page.js';
 import { createdSince, type ChangeScan, type ChangeSnapshot } from '../changes.js';
 import type { MessageChange, MessageChangeRow, MessageSearch, MessageStore, NewMessage, StoredMessage } from './message-store.port.js';
 import { applyChange } from './message-change.js';
@@ -129,26 +130,14 @@ export class SqlMessageStore implements MessageStore {
   }
 
   async list(conversationId: string, opts: { beforeSeq?: number; afterSeq?: number; limit: number }): Promise<{ messages: StoredMessage[]; hasMore: boolean }> {
-    const params: unknown[] = [conversationId, opts.limit + 1];
-    let where = 'conversation_id = $1';
-    if (opts.afterSeq !== undefined) {
-      params.push(opts.afterSeq);
-      where += ` AND seq > $${params.length}`;
-    }
-    if (opts.beforeSeq !== undefined) {
-      params.push(opts.beforeSeq);
-      where += ` AND seq < $${params.length}`;
-    }
     // "after" pages forward from the cursor; otherwise the newest page (before the cursor).
-    const order = opts.afterSeq !== undefined ? 'ASC' : 'DESC';
+    const { where, order, params } = seqPageQuery('conversation_id', conversationId, opts);
     // An older page (before a seq the client already holds) is settled history: a replica
     // may serve it. The newest page and forward pages (gap fills) must see the latest writes.
     const reader = opts.beforeSeq !== undefined && opts.afterSeq === undefined ? this.db.lagTolerant : this.db;
     const { rows } = await reader.query<MessageRow>(`SELECT ${MESSAGE_COLS} FROM messages WHERE ${where} ORDER BY seq ${order} LIMIT $2`, params);
-    const hasMore = rows.length > opts.limit;
-    const page = rows.slice(0, opts.limit).map(toMessage);
-    if (order === 'DESC') page.reverse();
-    return { messages: page, hasMore };
+    const { page, hasMore } = seqPageResult(rows, opts, order);
+    return { messages: page.map(toMessage), hasMore };
   }
 
   async apply(conversationId: string, messageId: string, change: MessageChange): Promise<{ message: StoredMessage; changed: boolean } | null> {
