@@ -18,6 +18,7 @@ import { SQL_BACKENDS, call, signup, startTestServer, type TestServer, type Test
 import { ApnsStandIn, FcmStandIn, WebPushStandIn, type TestSubscription } from './support/push-standins.js';
 import { TestSmtpServer } from './support/smtp-server.js';
 import { createTestCa, type TestCa } from './support/test-ca.js';
+import { createLogger } from '../src/logger.js';
 import { WsTestClient } from './support/ws-client.js';
 
 const JOB_KINDS = ['notify.push', 'notify.email', 'notify.background', 'mentions.detect'];
@@ -52,6 +53,14 @@ for (const { name: profile, sql, full } of PROFILES) {
     let server: TestServer;
     let keysDir: string;
     let vhost: { url: string; drop(): Promise<void> } | undefined;
+    /** Ids of the jobs the server logged as done (`job done`, at debug level). */
+    const jobsLoggedDone = new Set<string>();
+    // Only the lines of a job's end are parsed; the rest of the debug output is dropped.
+    const logger = createLogger('debug', {}, {
+      write(line: string) {
+        if (line.includes('"msg":"job done"')) jobsLoggedDone.add((JSON.parse(line) as { jobId: string }).jobId);
+      },
+    });
 
     before(async () => {
       const stack: Record<string, string> = {};
@@ -64,6 +73,7 @@ for (const { name: profile, sql, full } of PROFILES) {
       keysDir = mkdtempSync(join(tmpdir(), 'parley-keys-'));
       server = await startTestServer({
         sql,
+        logger,
         env: {
           FCM_SERVICE_ACCOUNT_FILE: fcm.writeServiceAccount(keysDir),
           FCM_BASE_URL: fcm.baseUrl,
@@ -123,17 +133,16 @@ for (const { name: profile, sql, full } of PROFILES) {
       return r.body;
     }
 
-    /** Waits until every job of the message (as its outbox row names them) completed: their processed_jobs rows exist. */
+    /**
+     * Waits until every job of the message (as its outbox row names them) completed, as the
+     * server logs it. Not their processed_jobs rows: a job that had nothing to do leaves none.
+     */
     async function jobsDone(messageId: string): Promise<void> {
       const row = await server.parley.platform.sql.query<{ jobs: string[] }>(`SELECT payload->'jobs' AS jobs FROM outbox WHERE id = $1`, [`message.sent:${messageId}`]);
       const kinds = row.rows[0]?.jobs ?? [];
       assert.ok(JOB_KINDS.slice(0, 3).every((k) => kinds.includes(k)), `the message's outbox row names its notification jobs (${JSON.stringify(kinds)})`);
       const ids = kinds.map((k) => `${k}:${messageId}`);
-      await waitFor(
-        `jobs of ${messageId} done`,
-        async () => (await server.parley.platform.sql.query('SELECT id FROM processed_jobs WHERE id = ANY($1::text[])', [ids])).rows.length === ids.length,
-        30_000,
-      );
+      await waitFor(`jobs of ${messageId} done`, () => ids.every((id) => jobsLoggedDone.has(id)), 30_000);
     }
 
     const fcmFor = (token: string) => fcm.received.filter((m) => m.token === token);
@@ -196,6 +205,29 @@ for (const { name: profile, sql, full } of PROFILES) {
       assert.deepEqual(apns.rejected, []);
       assert.deepEqual(webpush.rejected, []);
       assert.deepEqual(fcm.rejected, []);
+    });
+
+    test('processed_jobs keeps the jobs that touched something: a push job and its device steps, not the jobs that had nothing to do', async () => {
+      const a = await signup(server.url, 'Ada');
+      const b = await withDevices('Bob');
+      const conv = await direct(a, b.user);
+      const m = await send(a, conv, 'Bob is offline: his devices get this');
+      await jobsDone(m.id);
+      const rows = async (messageId: string) =>
+        (await server.parley.platform.sql.query<{ id: string }>('SELECT id FROM processed_jobs WHERE id LIKE $1 ORDER BY id', [`%:${messageId}%`])).rows.map((r) => r.id);
+      const recorded = await rows(m.id);
+      // Bob was alerted: the push job and one step per device; his digest was armed.
+      assert.ok(recorded.includes(`notify.push:${m.id}`), JSON.stringify(recorded));
+      assert.equal(recorded.filter((id) => id.startsWith(`notify.push:${m.id}#device:`)).length, 3, JSON.stringify(recorded));
+      assert.ok(recorded.includes(`notify.email:${m.id}`), JSON.stringify(recorded));
+      // Nobody got a silent push (the alerted member gets no background push): no row.
+      assert.ok(!recorded.some((id) => id.startsWith(`notify.background:${m.id}`)), JSON.stringify(recorded));
+
+      // A sender alone in a group: every job of the message has nothing to do, and leaves nothing.
+      const g = await call(server.url, 'POST', '/v1/conversations', { token: a.accessToken, body: { type: 'group', title: 'alone', memberIds: [] } });
+      const alone = await send(a, g.body.id, 'nobody to notify');
+      await jobsDone(alone.id);
+      assert.deepEqual(await rows(alone.id), []);
     });
 
     test('B online and active: the WebSocket event only, no push; B idle or offline again: pushes', async () => {

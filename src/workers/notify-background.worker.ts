@@ -8,8 +8,10 @@ export function notifyBackgroundWorker(deps: WorkerDeps): JobHandler {
     const p = messagePayload(deps, job);
     if (!p) return;
     await runJobOnce(deps, job, async () => {
-      const sent = await deps.notifications.deliverBackground(p, jobSteps(deps, job));
-      deps.logger.debug({ jobId: job.id, sent }, 'background pushes sent');
+      const r = await deps.notifications.deliverBackground(p, jobSteps(deps, job));
+      deps.logger.debug({ jobId: job.id, devices: r.devices, sent: r.sent }, 'background pushes sent');
+      // Every device it addressed is a step recorded on its own; with none, nothing to record.
+      return r.devices > 0;
     }, MESSAGE_JOB_RECORD);
   };
 }

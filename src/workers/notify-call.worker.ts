@@ -36,7 +36,7 @@ export function notifyCallWorker(deps: WorkerDeps): JobHandler {
       const ringing = new Set((await calls.participants([call.id])).filter((x) => x.state === 'invited').map((x) => x.user_id));
       const to = p.userIds.filter((u) => ringing.has(u));
       const [caller] = await users.findByIds([call.created_by]);
-      const sent = await deps.notifications.deliverCallRing(
+      const r = await deps.notifications.deliverCallRing(
         to,
         {
           kind: 'alert',
@@ -48,7 +48,7 @@ export function notifyCallWorker(deps: WorkerDeps): JobHandler {
         },
         jobSteps(deps, job),
       );
-      deps.logger.debug({ jobId: job.id, sent }, 'call ring pushes sent');
+      deps.logger.debug({ jobId: job.id, devices: r.devices, sent: r.sent }, 'call ring pushes sent');
     });
   };
 }

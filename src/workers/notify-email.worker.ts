@@ -14,6 +14,7 @@ export function notifyEmailWorker(deps: WorkerDeps): JobHandler {
     await runJobOnce(deps, job, async () => {
       const n = await deps.notifications.scheduleEmails(p);
       deps.logger.debug({ jobId: job.id, scheduled: n }, 'digests scheduled');
+      return n > 0;
     }, MESSAGE_JOB_RECORD);
   };
 }

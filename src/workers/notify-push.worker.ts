@@ -8,8 +8,10 @@ export function notifyPushWorker(deps: WorkerDeps): JobHandler {
     const p = messagePayload(deps, job);
     if (!p) return;
     await runJobOnce(deps, job, async () => {
-      const sent = await deps.notifications.deliverAlerts(p, jobSteps(deps, job));
-      deps.logger.debug({ jobId: job.id, sent }, 'alert pushes sent');
+      const r = await deps.notifications.deliverAlerts(p, jobSteps(deps, job));
+      deps.logger.debug({ jobId: job.id, devices: r.devices, sent: r.sent }, 'alert pushes sent');
+      // Every device it addressed is a step recorded on its own; with none, nothing to record.
+      return r.devices > 0;
     }, MESSAGE_JOB_RECORD);
   };
 }

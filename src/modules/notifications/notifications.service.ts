@@ -31,6 +31,14 @@ export interface MessageJobPayload {
  */
 export type StepRunner = (names: readonly string[], work: (name: string) => Promise<void>) => Promise<void>;
 
+/** What a push job did: the devices it addressed (each one a step) and how many of them took the push. */
+export interface PushTally {
+  devices: number;
+  sent: number;
+}
+
+const NO_PUSH: PushTally = { devices: 0, sent: 0 };
+
 export interface ConversationNotificationSettings {
   level: NotificationLevel;
   mutedUntil: string | null;
@@ -276,11 +284,11 @@ export class NotificationsService {
   // ---- deliveries ----
 
   /** `notify.push`: a visible push to every device of each member the policy says `alert` for. */
-  async deliverAlerts(p: MessageJobPayload, step: StepRunner): Promise<number> {
+  async deliverAlerts(p: MessageJobPayload, step: StepRunner): Promise<PushTally> {
     const d = await this.decisions(p);
-    if (!d) return 0;
+    if (!d) return NO_PUSH;
     const userIds = d.alerted;
-    if (userIds.length === 0) return 0;
+    if (userIds.length === 0) return NO_PUSH;
     const conv = d.conversation;
     const [sender] = await this.d.users.findByIds([d.message.senderId]);
     const prefs = await this.d.repo.prefs(userIds);
@@ -302,11 +310,11 @@ export class NotificationsService {
   }
 
   /** `notify.background`: a silent push to the mobile devices of members who get no alert but should sync. */
-  async deliverBackground(p: MessageJobPayload, step: StepRunner): Promise<number> {
+  async deliverBackground(p: MessageJobPayload, step: StepRunner): Promise<PushTally> {
     const d = await this.decisions(p);
-    if (!d) return 0;
+    if (!d) return NO_PUSH;
     const userIds = d.background;
-    if (userIds.length === 0) return 0;
+    if (userIds.length === 0) return NO_PUSH;
     const push = backgroundPush(p.conversationId, p.messageId, d.message.seq);
     return this.pushToDevices(userIds, () => push, ['fcm', 'apns'], step);
   }
@@ -315,8 +323,8 @@ export class NotificationsService {
    * `notify.call`: a visible push of a ringing call to every device of `userIds` (the
    * callees who had no live connection when it started). Content comes from the caller.
    */
-  async deliverCallRing(userIds: string[], push: PushMessage, step: StepRunner): Promise<number> {
-    if (userIds.length === 0) return 0;
+  async deliverCallRing(userIds: string[], push: PushMessage, step: StepRunner): Promise<PushTally> {
+    if (userIds.length === 0) return NO_PUSH;
     return this.pushToDevices(userIds, () => push, ['fcm', 'apns', 'webpush'], step);
   }
 
@@ -325,7 +333,7 @@ export class NotificationsService {
    * repeats only the devices that failed). Dead tokens are deleted; a device whose
    * provider kept failing makes the whole call throw after the others were tried.
    */
-  private async pushToDevices(userIds: string[], messageFor: (userId: string) => PushMessage, platforms: PushPlatform[], steps: StepRunner): Promise<number> {
+  private async pushToDevices(userIds: string[], messageFor: (userId: string) => PushMessage, platforms: PushPlatform[], steps: StepRunner): Promise<PushTally> {
     const devices = new Map((await this.d.devices.listForUsers(userIds)).filter((x) => platforms.includes(x.platform)).map((x) => [`device:${x.id}`, x]));
     let sent = 0;
     await steps([...devices.keys()], async (name) => {
@@ -346,7 +354,7 @@ export class NotificationsService {
         this.d.logger.info({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push token gone: device removed');
       } else this.d.logger.warn({ deviceId: dev.id, platform: dev.platform, status: r.status, reason: r.reason }, 'push rejected by the provider (not retried)');
     });
-    return sent;
+    return { devices: devices.size, sent };
   }
 
   /** `notify.email`: arms the missed-messages digest of each member who was alerted (batched: one pending digest per user). */

@@ -155,6 +155,7 @@ export class MemoryJobQueue implements JobQueue {
     try {
       await handler(job, createJobContext(job, this.idempotency));
       this.opts.metrics?.inc({ kind: e.kind, outcome: 'ok' });
+      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ jobId: e.id, kind: e.kind, attempt: e.attempt }, 'job done');
     } catch (err) {
       this.failed(e, err);
     }

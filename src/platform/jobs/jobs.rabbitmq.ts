@@ -468,6 +468,7 @@ export class RabbitJobQueue implements JobQueue {
         return { outcome: 'failed', error: err };
       }
       this.opts.metrics?.inc({ kind: job.kind, outcome: 'ok' });
+      if (this.logger.isLevelEnabled('debug')) this.logger.debug({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job done');
       return { outcome: 'ok' };
     } finally {
       c.slots.release();
