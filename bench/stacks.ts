@@ -405,8 +405,9 @@ async function seedHistory(databaseUrl: string, opts: { messages: boolean }): Pr
   await c.connect();
   try {
     const n = SEED_MESSAGES;
+    // What a message's jobs leave there: its device pushes, one row per device.
     await c.query(`INSERT INTO processed_jobs (id, kind, payload, processed_at)
-      SELECT k || ':seed-' || g, k, NULL, now() FROM generate_series(1, $1::int) g, unnest(ARRAY['notify.push', 'notify.email', 'notify.background']) k`, [n]);
+      SELECT k || ':seed-' || g || '#device:seed-' || d, k, NULL, now() FROM generate_series(1, $1::int) g, unnest(ARRAY['notify.push', 'notify.background']) k, generate_series(1, 2) d`, [n]);
     await c.query(`INSERT INTO outbox (id, kind, payload, created_at, relayed_at)
       SELECT 'message.sent:seed-' || g, 'message.sent', '{}'::jsonb, now(), now() FROM generate_series(1, $1::int) g`, [n]);
     if (opts.messages) {

@@ -3,6 +3,14 @@ import type { MessageJobPayload } from '../modules/notifications/notifications.s
 import type { WorkerDeps } from './processed-jobs.repository.js';
 
 /**
+ * A stored message's notification jobs (`notify.push`, `notify.email`, `notify.background`)
+ * keep no record of their own in processed_jobs: what they do is safe to do again (device
+ * pushes are steps recorded one by one, digests are armed by an upsert), and a redelivery
+ * is rare, while recording three rows per message, and checking them, was a third of
+ * PostgreSQL's work per message in a busy group. A redelivered one decides again.
+ */
+
+/**
  * The payload the send path queues for a stored message, checked: a malformed one can
  * never succeed, so it is logged and dropped instead of retried into the dead letters.
  */
@@ -15,6 +23,3 @@ export function messagePayload(deps: WorkerDeps, job: Job): MessageJobPayload | 
   deps.metrics?.jobsProcessed.inc({ kind: job.kind, outcome: 'invalid' });
   return null;
 }
-
-/** How a message's jobs are recorded as done: their id (`<kind>:<message id>`) says what they were about. */
-export const MESSAGE_JOB_RECORD = { recordPayload: false } as const;

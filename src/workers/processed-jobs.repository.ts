@@ -30,18 +30,18 @@ export interface WorkerDeps {
 export class ProcessedJobsRepository {
   /**
    * The check and the record of every job run in one turn of the event loop go to the
-   * database together (the 4 jobs of a sent message arrive together): one statement each
-   * per batch instead of one per job.
+   * database together (jobs arrive in batches): one statement each per batch instead of
+   * one per job.
    */
   private readonly checks: TickBatcher<string, boolean>;
-  private readonly records: TickBatcher<{ id: string; kind: string; payload: string | null }, void>;
+  private readonly records: TickBatcher<{ id: string; kind: string; payload: string }, void>;
 
   constructor(private readonly sql: SqlExecutor) {
     this.checks = new TickBatcher(async (ids) => {
       const done = await this.doneAmong(ids);
       return ids.map((id) => done.has(id));
     });
-    this.records = new TickBatcher<{ id: string; kind: string; payload: string | null }, void>(async (rows) => {
+    this.records = new TickBatcher<{ id: string; kind: string; payload: string }, void>(async (rows) => {
       await this.sql.query(
         `INSERT INTO processed_jobs (id, kind, payload, processed_at)
          SELECT id, kind, payload, now() FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS t(id, kind, payload)
@@ -58,8 +58,8 @@ export class ProcessedJobsRepository {
   }
 
   /** Records that `id` completed (a second record of the same id is a no-op). */
-  markDone(id: string, job: Job, withPayload: boolean): Promise<void> {
-    return this.records.add({ id, kind: job.kind, payload: withPayload ? JSON.stringify(job.payload) : null });
+  markDone(id: string, job: Job): Promise<void> {
+    return this.records.add({ id, kind: job.kind, payload: JSON.stringify(job.payload) });
   }
 
   /** Which of `ids` were completed before. */
@@ -85,24 +85,16 @@ export class ProcessedJobsRepository {
 /**
  * Runs `work` for `job` unless an earlier delivery completed it, then records completion.
  * A failure propagates (the queue retries) and records nothing. Resolves false for a
- * duplicate (counted as `duplicate`). `recordPayload: false` for jobs whose id already
- * names what they were about (a message's jobs: `<kind>:<message id>`): binding a jsonb
- * array of payloads was most of the cost of recording a batch of them.
- *
- * `work` resolves `false` when it touched nothing (a message's notification job that found
- * every member online, or no device to push to): there is no effect a redelivery could
- * repeat, so nothing is recorded, and a redelivery decides again. Most of a busy group's
- * message jobs are like that, and their rows were a quarter of PostgreSQL's work per
- * message (three rows per message, each with two index entries and its WAL).
+ * duplicate (counted as `duplicate`).
  */
-export async function runJobOnce(deps: IdempotencyDeps, job: Job, work: () => Promise<boolean | void>, opts: { recordPayload?: boolean } = {}): Promise<boolean> {
+export async function runJobOnce(deps: IdempotencyDeps, job: Job, work: () => Promise<void>): Promise<boolean> {
   if (await deps.processed.isDone(job.id)) {
     deps.logger.debug({ jobId: job.id, kind: job.kind, attempt: job.attempt }, 'job already processed: redelivery dropped');
     deps.metrics?.jobsProcessed.inc({ kind: job.kind, outcome: 'duplicate' });
     return false;
   }
-  if ((await work()) === false) return true;
-  await deps.processed.markDone(job.id, job, opts.recordPayload ?? true);
+  await work();
+  await deps.processed.markDone(job.id, job);
   return true;
 }
 
