@@ -142,10 +142,11 @@ export type CallCredentials =
 export interface SearchHit {
   message: Message;
   conversationId: string;
+  /** The message's seq: the client opens the conversation there. */
   seq: number;
   /** A window of the text around the first match. */
   snippet: string;
-  /** Matched words in `snippet` (UTF-16 offsets). */
+  /** Matched words in `snippet`, as UTF-16 offsets (render them highlighted). */
   highlights: { start: number; length: number }[];
 }
 
@@ -184,6 +185,7 @@ export interface Report {
   reporterId: string;
   reportedUserId: string;
   reason: string;
+  /** The message text when it was reported. */
   messageText: string | null;
   status: 'open' | 'resolved';
   createdAt: string;
@@ -198,7 +200,7 @@ export interface PresenceEvent {
 }
 
 /** Server → client frames, by type. */
-/** An Open Graph preview of a link in a message (plain text; render as text). */
+/** An Open Graph preview of a link in a message (all plain text, to render as text; `imageUrl` is the page's own). */
 export interface LinkPreview {
   url: string;
   title: string | null;

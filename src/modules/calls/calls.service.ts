@@ -1,4 +1,4 @@
-import { AppError, conflict, forbidden, invalid, notFound } from '../../errors.js';
+import { AppError, conflict, forbidden, notFound } from '../../errors.js';
 import { isId, newId } from '../../ids.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
@@ -11,6 +11,7 @@ import type { Call, CallCredentials, CallKind, CallProvider } from '../../../sdk
 import type { Realtime } from '../realtime/realtime.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { CallsRepository, callView, type CallRow, type EndReason, type ParticipantRow } from './calls.repository.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
 
 /** What the WebSocket gateway needs to relay `call.signal` frames (injected into it). */
 export interface CallSignals {
@@ -32,19 +33,6 @@ interface Change {
 
 const cacheKey = (id: string) => `call:${id}`;
 
-function encodeCursor(c: Call): string {
-  return Buffer.from(JSON.stringify([c.createdAt, c.id])).toString('base64url');
-}
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [unknown, unknown];
-    const d = new Date(String(at));
-    if (!isId(id) || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw new Error('bad');
-    return { at: d, id };
-  } catch {
-    throw invalid('Invalid cursor.');
-  }
-}
 
 /** "12 min", "45 s", "1 h 5 min": how long a call lasted, for its system message. */
 export function durationText(seconds: number): string {
@@ -135,12 +123,12 @@ export class CallsService implements CallSignals {
   /** A conversation's calls, newest first, for its members. */
   async history(userId: string, conversationId: string, opts: { cursor?: string; limit: number }): Promise<{ calls: Call[]; nextCursor: string | null }> {
     await this.deps.conversations.requireMember(userId, conversationId);
-    const before = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+    const before = opts.cursor ? decodeKeysetCursor(opts.cursor) : undefined;
     const rows = await this.repo.history(conversationId, opts.limit + 1, before);
     const page = rows.slice(0, opts.limit);
     const parts = await this.repo.participants(page.map((r) => r.id));
     const calls = page.map((r) => callView(r, parts.filter((p) => p.call_id === r.id)));
-    return { calls, nextCursor: rows.length > opts.limit ? encodeCursor(calls[calls.length - 1]!) : null };
+    return { calls, nextCursor: rows.length > opts.limit ? encodeKeysetCursor(calls[calls.length - 1]!.createdAt, calls[calls.length - 1]!.id) : null };
   }
 
   // --- changes ----------------------------------------------------------------------------

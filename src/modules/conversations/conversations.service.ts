@@ -1,5 +1,5 @@
 import { forbidden, invalid, notFound } from '../../errors.js';
-import { isId, newId } from '../../ids.js';
+import { newId } from '../../ids.js';
 import type { Config } from '../../config.js';
 import type { SqlDatabase } from '../../platform/sql/index.js';
 import type { MessageStore } from '../../platform/message-store/index.js';
@@ -8,31 +8,10 @@ import type { UsersRepository } from '../users/users.repository.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { MessageViews } from '../messages/message.view.js';
 import { ConversationsRepository, type MembershipRow } from './conversations.repository.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
 
 const MANAGERS: readonly Role[] = ['owner', 'admin'];
 
-/** The position of a page of conversations: (last activity, id) of the last one returned. */
-function encodeCursor(row: MembershipRow): string {
-  return Buffer.from(JSON.stringify([row.last_activity_at.toISOString(), row.id])).toString('base64url');
-}
-/**
- * Decodes a conversations cursor and checks it field by field: exactly [ISO date, id],
- * the date a real one (year 2000 to 9999), the id of the one id shape. Anything else is
- * a forged cursor and `invalid_request`, before any query sees it.
- */
-export function decodeCursor(cursor: string): { at: Date; id: string } {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (!Array.isArray(parsed) || parsed.length !== 2) throw new Error('bad');
-    const [at, id] = parsed as unknown[];
-    if (typeof at !== 'string' || at.length > 40 || !isId(id)) throw new Error('bad');
-    const d = new Date(at);
-    if (Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw new Error('bad');
-    return { at: d, id };
-  } catch {
-    throw invalid('Invalid cursor.');
-  }
-}
 
 function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
@@ -139,12 +118,12 @@ export class ConversationsService {
   }
 
   async list(userId: string, opts: { cursor?: string; limit: number }): Promise<{ conversations: Conversation[]; nextCursor: string | null }> {
-    const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+    const after = opts.cursor ? decodeKeysetCursor(opts.cursor) : undefined;
     const rows = await this.repo.listForUser(userId, opts.limit + 1, after);
     const page = rows.slice(0, opts.limit);
     return {
       conversations: await this.views_(userId, page),
-      nextCursor: rows.length > opts.limit ? encodeCursor(page[page.length - 1]!) : null,
+      nextCursor: rows.length > opts.limit ? encodeKeysetCursor(page[page.length - 1]!.last_activity_at, page[page.length - 1]!.id) : null,
     };
   }
 

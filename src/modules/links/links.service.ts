@@ -7,15 +7,7 @@ import type { Realtime } from '../realtime/realtime.js';
 import { GuardError, guardedFetch, type GuardOptions } from './link.guard.js';
 import { extractUrls, parsePageMeta } from './link.parse.js';
 import type { LinksRepository, PreviewRow } from './links.repository.js';
-
-/** A link preview as clients see it (all plain text; `imageUrl` is the page's own). */
-export interface LinkPreview {
-  url: string;
-  title: string | null;
-  description: string | null;
-  imageUrl: string | null;
-  siteName: string | null;
-}
+import type { LinkPreview } from '../../../sdk/types.js';
 
 /**
  * The `links.preview` job. It is an outbox row written by the send statement itself (so a

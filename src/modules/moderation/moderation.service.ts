@@ -6,21 +6,10 @@ import type { ConversationsService } from '../conversations/conversations.servic
 import type { MessagesService } from '../messages/messages.service.js';
 import type { UsersRepository } from '../users/users.repository.js';
 import type { ReportRow, ReportsRepository } from './reports.repository.js';
+import type { Report } from '../../../sdk/types.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
 
-export interface Report {
-  id: string;
-  conversationId: string;
-  messageId: string;
-  reporterId: string;
-  reportedUserId: string;
-  reason: string;
-  /** The message text when it was reported. */
-  messageText: string | null;
-  status: 'open' | 'resolved';
-  createdAt: string;
-  resolvedAt?: string;
-  resolvedBy?: string;
-}
+const cursorOf = (r: ReportRow) => encodeKeysetCursor(r.created_at, r.id);
 
 function toReport(r: ReportRow): Report {
   const out: Report = {
@@ -39,18 +28,6 @@ function toReport(r: ReportRow): Report {
   return out;
 }
 
-function encodeCursor(r: ReportRow): string {
-  return Buffer.from(JSON.stringify([r.created_at.getTime(), r.id])).toString('base64url');
-}
-function decodeCursor(raw: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [number, string];
-    if (!Number.isInteger(at) || at < Date.UTC(2000, 0, 1) || at > Date.UTC(9999, 11, 31) || typeof id !== 'string' || !/^[0-9a-f]{1,64}$/.test(id)) throw new Error('bad');
-    return { at: new Date(at), id };
-  } catch {
-    throw invalid('Invalid cursor.');
-  }
-}
 
 /**
  * Reports by members, and what a deployment administrator (the server-wide `admin` flag,
@@ -86,9 +63,9 @@ export class ModerationService {
 
   async listReports(adminId: string, opts: { status: 'open' | 'resolved'; cursor?: string; limit: number }): Promise<{ reports: Report[]; nextCursor: string | null }> {
     await this.requireAdmin(adminId);
-    const rows = await this.reports.list(opts.status, opts.limit + 1, opts.cursor ? decodeCursor(opts.cursor) : undefined);
+    const rows = await this.reports.list(opts.status, opts.limit + 1, opts.cursor ? decodeKeysetCursor(opts.cursor) : undefined);
     const page = rows.slice(0, opts.limit);
-    return { reports: page.map(toReport), nextCursor: rows.length > opts.limit ? encodeCursor(page[page.length - 1]!) : null };
+    return { reports: page.map(toReport), nextCursor: rows.length > opts.limit ? cursorOf(page[page.length - 1]!) : null };
   }
 
   async resolveReport(adminId: string, reportId: string): Promise<Report> {

@@ -1,10 +1,10 @@
-import { invalid } from '../../errors.js';
 import type { KeyValueStore } from '../../platform/kv/index.js';
 import type { MessageStore } from '../../platform/message-store/index.js';
 import type { Message } from '../../../sdk/types.js';
 import type { MessageViews } from '../messages/message.view.js';
-import type { MentionsRepository, MentionRow } from './mentions.repository.js';
+import type { MentionsRepository } from './mentions.repository.js';
 import type { MessageJobPayload } from './notifications.service.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
 
 export interface MentionItem {
   conversationId: string;
@@ -24,19 +24,6 @@ export interface MentionsPage {
 
 const PAGE = 20;
 
-function encodeCursor(r: MentionRow): string {
-  return Buffer.from(JSON.stringify([r.created_at.toISOString(), r.message_id])).toString('base64url');
-}
-function decodeCursor(c: string): { at: Date; messageId: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(c, 'base64url').toString()) as [string, string];
-    const d = new Date(at);
-    if (typeof id !== 'string' || id.length > 64 || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000 || d.getUTCFullYear() > 9999) throw new Error('bad');
-    return { at: d, messageId: id };
-  } catch {
-    throw invalid('Invalid cursor.');
-  }
-}
 
 /**
  * Mentions across conversations: the mention job records them; the first page and the
@@ -88,7 +75,8 @@ export class MentionsService {
       const cached = await this.kv.get(this.pageKey(userId)).catch(() => null);
       if (cached !== null) return JSON.parse(cached) as MentionsPage;
     }
-    const rows = await this.repo.list(userId, PAGE + 1, cursor ? decodeCursor(cursor) : undefined);
+    const after = cursor ? decodeKeysetCursor(cursor) : undefined;
+    const rows = await this.repo.list(userId, PAGE + 1, after && { at: after.at, messageId: after.id });
     const page = rows.slice(0, PAGE);
     const stored = await Promise.all(page.map((r) => this.store.findById(r.conversation_id, r.message_id)));
     const views = await this.views.many(stored.filter((m) => m !== null));
@@ -104,7 +92,7 @@ export class MentionsService {
         message: byId.get(r.message_id) ?? null,
       })),
       unreadCount: await this.unreadCount(userId),
-      nextCursor: rows.length > PAGE ? encodeCursor(page[page.length - 1]!) : null,
+      nextCursor: rows.length > PAGE ? encodeKeysetCursor(page[page.length - 1]!.created_at, page[page.length - 1]!.message_id) : null,
     };
     if (first) await this.kv.set(this.pageKey(userId), JSON.stringify(out), this.cacheTtlSeconds).catch(() => {});
     return out;

@@ -1,24 +1,14 @@
 import { invalid } from '../../errors.js';
-import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
+import type { MessageStore } from '../../platform/message-store/index.js';
 import { MAX_QUERY_TERMS, searchTerms, words } from '../../platform/message-store/search-terms.js';
-import type { Message } from '../../../sdk/types.js';
+import type { SearchHit } from '../../../sdk/types.js';
+import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { MessageViews } from '../messages/message.view.js';
 
 /** Characters of context a snippet keeps around the first match. */
 const SNIPPET_BEFORE = 60;
 const SNIPPET_LENGTH = 200;
-
-export interface SearchHit {
-  message: Message;
-  conversationId: string;
-  /** The message's seq: the client opens the conversation there. */
-  seq: number;
-  /** A window of the text around the first match. */
-  snippet: string;
-  /** Matched words in `snippet`, as UTF-16 offsets (render them highlighted). */
-  highlights: { start: number; length: number }[];
-}
 
 export interface SearchInput {
   q: string;
@@ -31,19 +21,7 @@ export interface SearchInput {
   limit: number;
 }
 
-function encodeCursor(m: StoredMessage): string {
-  return Buffer.from(JSON.stringify([m.createdAt.getTime(), m.id])).toString('base64url');
-}
 
-function decodeCursor(raw: string): { at: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [number, string];
-    if (!Number.isInteger(at) || at < Date.UTC(2000, 0, 1) || at > Date.UTC(9999, 11, 31) || typeof id !== 'string' || !/^[0-9a-f]{1,64}$/.test(id)) throw new Error('bad');
-    return { at: new Date(at), id };
-  } catch {
-    throw invalid('Invalid search cursor.');
-  }
-}
 
 function parseDate(name: string, raw: string | undefined): Date | undefined {
   if (raw === undefined) return undefined;
@@ -82,7 +60,7 @@ export class SearchService {
     if (terms.length === 0) throw invalid('q must contain at least one word.');
     const before = parseDate('before', input.before);
     const after = parseDate('after', input.after);
-    const olderThan = input.cursor ? decodeCursor(input.cursor) : undefined;
+    const olderThan = input.cursor ? decodeKeysetCursor(input.cursor) : undefined;
     let conversationIds: string[];
     if (input.conversationId !== undefined) {
       await this.conversations.requireMember(userId, input.conversationId);
@@ -103,6 +81,6 @@ export class SearchService {
     const page = found.slice(0, input.limit);
     const views = await this.views.many(page);
     const results = page.map((m, i) => ({ message: views[i]!, conversationId: m.conversationId, seq: m.seq, ...snippetOf(m.text ?? '', terms) }));
-    return { results, nextCursor: found.length > input.limit ? encodeCursor(page[page.length - 1]!) : null };
+    return { results, nextCursor: found.length > input.limit ? encodeKeysetCursor(page[page.length - 1]!.createdAt, page[page.length - 1]!.id) : null };
   }
 }

@@ -1,18 +1,13 @@
 import { invalid, notFound } from '../../errors.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
-import type { Message } from '../../../sdk/types.js';
+import type { Message, ThreadSummary as FollowedThread } from '../../../sdk/types.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { MessageViews } from '../messages/message.view.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { ThreadSummaryRow, ThreadsRepository } from './threads.repository.js';
 
-export interface ThreadSummary {
-  conversationId: string;
-  rootId: string;
-  replyCount: number;
-  lastReplyAt?: string;
-  participants: string[];
-}
+/** A thread's summary as every member sees it (`thread.updated`); a followed thread adds the reader's unread count. */
+export type ThreadSummary = Omit<FollowedThread, 'unreadCount'>;
 
 function toSummary(r: ThreadSummaryRow): ThreadSummary {
   const out: ThreadSummary = { conversationId: r.conversation_id, rootId: r.root_id, replyCount: Number(r.reply_count), participants: [...r.participants] };
@@ -118,7 +113,7 @@ export class ThreadsService {
   }
 
   /** Threads of the conversation the caller follows, newest reply first, with unread reply counts. */
-  async followed(userId: string, conversationId: string): Promise<{ threads: (ThreadSummary & { unreadCount: number })[] }> {
+  async followed(userId: string, conversationId: string): Promise<{ threads: FollowedThread[] }> {
     await this.conversations.requireMember(userId, conversationId);
     const rows = await this.repo.followed(userId, conversationId);
     return { threads: rows.map((r) => ({ ...toSummary(r), unreadCount: r.unread })) };
