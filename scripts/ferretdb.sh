@@ -34,14 +34,17 @@ binary_build() {
   local work=$1 moddir
   # Module-mode download from the Go module proxy; prints the extracted dir.
   moddir=$(cd "$work" && go mod download -json "$MODULE@$VERSION" |
-    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || return 1
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p') || {
+    log "go mod download $MODULE@$VERSION failed"
+    return 1
+  }
   if [ -z "$moddir" ] || [ ! -f "$moddir/go.mod" ]; then
     log "go mod download $MODULE@$VERSION gave no module dir"
     return 1
   fi
   cp -R "$moddir" "$work/src" && chmod -R u+w "$work/src" || return 1
-  echo "$VERSION" >"$work/src/build/version/version.txt"
-  mkdir -p "$work/gobin"
+  echo "$VERSION" >"$work/src/build/version/version.txt" || return 1
+  mkdir -p "$work/gobin" || return 1
   # -trimpath keeps build-cache hits across different temp dirs;
   # -buildvcs=false so a surrounding git repo never leaks into the binary.
   (cd "$work/src" && GOBIN="$work/gobin" GOFLAGS="-buildvcs=false -mod=readonly" \

@@ -10,7 +10,9 @@
 #   BUILD_TIME  how long a cold build takes, for the log (2-4 min)
 # defines
 #   binary_ok PATH      true when PATH is an executable that reports VERSION
-#   binary_build WORK   builds into the empty directory WORK (stdout: only the built binary's path)
+#   binary_build WORK   builds into the empty directory WORK (stdout: only the built binary's
+#                       path). It runs in a command substitution, where `set -e` does not
+#                       apply: it checks each step itself (`|| return 1`).
 # and ends with `go_binary_main "$@"`, which takes `path` (print the binary's path on
 # stdout) or nothing (log to stderr), and exits.
 #

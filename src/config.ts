@@ -182,7 +182,7 @@ export const CONFIG_SPEC = {
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
   OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),
   OUTBOX_POLL_INTERVAL: field('Jobs', '1s', duration, 'How often the outbox relay looks for rows written by other processes (rows this process commits are relayed about 20 ms after their commit, together with the commits right behind them).'),
-  PROCESSED_JOBS_RETENTION: field('Jobs', '7d', duration, 'How long a completed job id is remembered (`processed_jobs`), so a redelivery within this time is dropped; older rows are pruned hourly by the worker role.'),
+  PROCESSED_JOBS_RETENTION: field('Jobs', '7d', duration, 'How long a completed job id (or push step) is remembered (`processed_jobs`), so a redelivery within this time is dropped (a message\'s notification jobs remember only their device pushes, and decide again); older rows are pruned hourly by the worker role.'),
 
   // Auth
   JWT_SECRET: field('Auth', '', str, 'HMAC secret (at least 32 characters) for access tokens. Unset: generated once and kept in `DATA_DIR/jwt-secret`. Set it (the same everywhere) when running several processes.', true),

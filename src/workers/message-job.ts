@@ -2,13 +2,15 @@ import type { Job } from '../platform/jobs/jobs.port.js';
 import type { MessageJobPayload } from '../modules/notifications/notifications.service.js';
 import type { WorkerDeps } from './processed-jobs.repository.js';
 
-/**
- * A stored message's notification jobs (`notify.push`, `notify.email`, `notify.background`)
- * keep no record of their own in processed_jobs: what they do is safe to do again (device
- * pushes are steps recorded one by one, digests are armed by an upsert), and a redelivery
- * is rare, while recording three rows per message, and checking them, was a third of
- * PostgreSQL's work per message in a busy group. A redelivered one decides again.
- */
+// A stored message's notification jobs (`notify.push`, `notify.email`, `notify.background`)
+// keep no record of their own in processed_jobs, and a redelivered one decides again:
+// - device pushes are steps recorded one by one, so no device gets the same push twice;
+// - digests are armed by an upsert, and a digest never re-sends what it emailed.
+// What a redelivery (a lost ack: rare) can do that the first delivery did not: push a
+// device registered since, or a member who went offline since, for that message (they have
+// not read it), and arm a digest once more (it mails only what is unread and not yet
+// emailed). In exchange PostgreSQL no longer inserts three rows per message, nor checks
+// them: about a fifth of its CPU per message in a busy group (bench/README.md, 2026-12-07).
 
 /**
  * The payload the send path queues for a stored message, checked: a malformed one can
