@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { SQL_BACKENDS, TEST_JWT_SECRET, call, signup, startTestServer, type TestServer, type TestUser } from './harness.js';
+import { SQL_BACKENDS, TEST_JWT_SECRET, call, signup, startTestServer, type Res, type TestServer, type TestUser } from './harness.js';
 import { WsTestClient, settle } from './support/ws-client.js';
 import { createTestDatabase } from './support/postgres.js';
 import { freeLoopbackPort } from './support/process.js';
@@ -165,6 +165,33 @@ for (const backend of SQL_BACKENDS) {
       const all = [...p1.body.conversations, ...p2.body.conversations].map((c: any) => c.id);
       assert.deepEqual(all.sort(), [...ids].sort());
       assert.equal((await call(s.url, 'GET', '/v1/conversations?cursor=garbage', { token: u.accessToken })).status, 400);
+    });
+
+    test('pages of conversations active within the same millisecond skip none and repeat none', async () => {
+      const u = await signup(s.url, 'samems');
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const g = await call(s.url, 'POST', '/v1/conversations', { token: u.accessToken, body: { type: 'group', title: `same ms ${i}`, memberIds: [] } });
+        ids.push(g.body.id);
+      }
+      // Five activity times inside one millisecond, microseconds apart (a busy server gives
+      // such): the cursor holds milliseconds, so paging must not lose the ones in between.
+      await s.parley.platform.sql.query(
+        `UPDATE conversations SET last_activity_at = '2030-01-01T00:00:00.123Z'::timestamptz + make_interval(secs => x.n * 0.0001)
+           FROM unnest($1::text[]) WITH ORDINALITY AS x(id, n) WHERE conversations.id = x.id`,
+        [ids],
+      );
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const r: Res<{ conversations: { id: string }[]; nextCursor: string | null }> = await call(s.url, 'GET', `/v1/conversations?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: u.accessToken });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        seen.push(...r.body.conversations.map((c) => c.id));
+        cursor = r.body.nextCursor;
+        if (!cursor) break;
+      }
+      assert.deepEqual([...seen].sort(), [...ids].sort(), 'every conversation once');
+      assert.equal(new Set(seen).size, seen.length);
     });
 
     test('authorization matrix: a non-member gets not_found from every conversation route and frame', async () => {

@@ -137,9 +137,12 @@ export class CallsRepository {
 
   /** Newest first, keyset-paged by (created_at, id). */
   async history(conversationId: string, limit: number, before?: { at: Date; id: string }): Promise<CallRow[]> {
+    // Ordered and compared at the cursor's precision (milliseconds: a JS Date), or calls
+    // started later in the same millisecond as a page's last one would be skipped.
+    const at = `date_trunc('milliseconds', created_at)`;
     const r = before
-      ? await this.sql.query<CallRow>(`SELECT ${CALL_COLS} FROM calls WHERE conversation_id = $1 AND (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $4`, [conversationId, before.at, before.id, limit])
-      : await this.sql.query<CallRow>(`SELECT ${CALL_COLS} FROM calls WHERE conversation_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [conversationId, limit]);
+      ? await this.sql.query<CallRow>(`SELECT ${CALL_COLS} FROM calls WHERE conversation_id = $1 AND (${at}, id) < ($2, $3) ORDER BY ${at} DESC, id DESC LIMIT $4`, [conversationId, before.at, before.id, limit])
+      : await this.sql.query<CallRow>(`SELECT ${CALL_COLS} FROM calls WHERE conversation_id = $1 ORDER BY ${at} DESC, id DESC LIMIT $2`, [conversationId, limit]);
     return r.rows;
   }
 

@@ -84,11 +84,13 @@ export class ConversationsRepository {
     let cond = '';
     if (after) {
       params.push(after.at, after.id);
-      cond = 'AND (c.last_activity_at, c.id) < ($3, $4)';
+      cond = `AND (date_trunc('milliseconds', c.last_activity_at), c.id) < ($3, $4)`;
     }
+    // Ordered and compared at the cursor's precision (milliseconds: a JS Date), or the
+    // conversations active later in the same millisecond as a page's last one would be skipped.
     const { rows } = await this.db.query<MembershipRow>(
       `SELECT ${CONV}, m.role, m.last_read_seq FROM members m JOIN conversations c ON c.id = m.conversation_id
-       WHERE m.user_id = $1 ${cond} ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $2`,
+       WHERE m.user_id = $1 ${cond} ORDER BY date_trunc('milliseconds', c.last_activity_at) DESC, c.id DESC LIMIT $2`,
       params,
     );
     return rows;

@@ -32,15 +32,17 @@ export class MentionsRepository {
     let where = '';
     if (before) {
       params.push(before.at, before.messageId);
-      where = 'AND (n.created_at, n.message_id) < ($3, $4)';
+      where = `AND (date_trunc('milliseconds', n.created_at), n.message_id) < ($3, $4)`;
     }
+    // Ordered and compared at the cursor's precision (milliseconds: a JS Date), or mentions
+    // made later in the same millisecond as a page's last one would be skipped.
     const { rows } = await this.db.query<MentionRow>(
       `SELECT n.message_id, n.conversation_id, n.seq, n.sender_id, n.created_at, mb.last_read_seq
          FROM mention_notifications n
          JOIN mentions x ON x.user_id = n.user_id AND x.conversation_id = n.conversation_id AND x.seq = n.seq
          JOIN members mb ON mb.conversation_id = n.conversation_id AND mb.user_id = n.user_id
         WHERE n.user_id = $1 ${where}
-        ORDER BY n.created_at DESC, n.message_id DESC
+        ORDER BY date_trunc('milliseconds', n.created_at) DESC, n.message_id DESC
         LIMIT $2`,
       params,
     );
