@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeKeysetCursor, encodeKeysetCursor } from './keyset-cursor.js';
+import { decodeKeysetCursor, encodeKeysetCursor, keysetPage } from './keyset-cursor.js';
 import { AppError } from '../errors.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
@@ -33,4 +33,12 @@ test('anything but [time, id] is invalid_request', () => {
   ]) {
     assert.throws(() => decodeKeysetCursor(raw), (e: unknown) => e instanceof AppError && e.code === 'invalid_request', raw);
   }
+});
+
+test('keysetPage: the first `limit` rows, and a cursor from the last of them only when there is more', () => {
+  const rows = [1, 2, 3].map((n) => ({ at: new Date(Date.UTC(2026, 0, n)), id: ID.slice(0, 31) + n }));
+  const more = keysetPage(rows, 2, (r) => [r.at, r.id]);
+  assert.deepEqual(more.page, rows.slice(0, 2));
+  assert.deepEqual(decodeKeysetCursor(more.nextCursor!), { at: rows[1]!.at, id: rows[1]!.id });
+  assert.deepEqual(keysetPage(rows, 3, (r) => [r.at, r.id]), { page: rows, nextCursor: null });
 });

@@ -12,6 +12,15 @@ export function encodeKeysetCursor(at: Date | string, id: string): string {
   return Buffer.from(JSON.stringify([at instanceof Date ? at.toISOString() : at, id])).toString('base64url');
 }
 
+/**
+ * The first `limit` of `rows` (read with one more than `limit`), and the cursor of the page
+ * after them: from the last row's (time, id), or null when the extra row was not there.
+ */
+export function keysetPage<T>(rows: readonly T[], limit: number, keyOf: (row: T) => [at: Date | string, id: string]): { page: T[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  return { page, nextCursor: rows.length > limit ? encodeKeysetCursor(...keyOf(page[page.length - 1]!)) : null };
+}
+
 const CURSOR_ID = /^[0-9a-f]{1,64}$/;
 
 /**

@@ -11,7 +11,7 @@ import type { Call, CallCredentials, CallKind, CallProvider } from '../../../sdk
 import type { Realtime } from '../realtime/realtime.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import { CallsRepository, callView, type CallRow, type EndReason, type ParticipantRow } from './calls.repository.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 
 /** What the WebSocket gateway needs to relay `call.signal` frames (injected into it). */
 export interface CallSignals {
@@ -32,7 +32,6 @@ interface Change {
 }
 
 const cacheKey = (id: string) => `call:${id}`;
-
 
 /** "12 min", "45 s", "1 h 5 min": how long a call lasted, for its system message. */
 export function durationText(seconds: number): string {
@@ -125,10 +124,10 @@ export class CallsService implements CallSignals {
     await this.deps.conversations.requireMember(userId, conversationId);
     const before = opts.cursor ? decodeKeysetCursor(opts.cursor) : undefined;
     const rows = await this.repo.history(conversationId, opts.limit + 1, before);
-    const page = rows.slice(0, opts.limit);
+    const { page, nextCursor } = keysetPage(rows, opts.limit, (r) => [r.created_at, r.id]);
     const parts = await this.repo.participants(page.map((r) => r.id));
     const calls = page.map((r) => callView(r, parts.filter((p) => p.call_id === r.id)));
-    return { calls, nextCursor: rows.length > opts.limit ? encodeKeysetCursor(calls[calls.length - 1]!.createdAt, calls[calls.length - 1]!.id) : null };
+    return { calls, nextCursor };
   }
 
   // --- changes ----------------------------------------------------------------------------

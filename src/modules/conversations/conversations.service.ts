@@ -8,10 +8,9 @@ import type { UsersRepository } from '../users/users.repository.js';
 import type { Realtime } from '../realtime/realtime.js';
 import type { MessageViews } from '../messages/message.view.js';
 import { ConversationsRepository, type MembershipRow } from './conversations.repository.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 
 const MANAGERS: readonly Role[] = ['owner', 'admin'];
-
 
 function directKey(a: string, b: string): string {
   return a < b ? `${a}:${b}` : `${b}:${a}`;
@@ -120,10 +119,10 @@ export class ConversationsService {
   async list(userId: string, opts: { cursor?: string; limit: number }): Promise<{ conversations: Conversation[]; nextCursor: string | null }> {
     const after = opts.cursor ? decodeKeysetCursor(opts.cursor) : undefined;
     const rows = await this.repo.listForUser(userId, opts.limit + 1, after);
-    const page = rows.slice(0, opts.limit);
+    const { page, nextCursor } = keysetPage(rows, opts.limit, (r) => [r.last_activity_at, r.id]);
     return {
       conversations: await this.views_(userId, page),
-      nextCursor: rows.length > opts.limit ? encodeKeysetCursor(page[page.length - 1]!.last_activity_at, page[page.length - 1]!.id) : null,
+      nextCursor,
     };
   }
 

@@ -7,9 +7,7 @@ import type { MessagesService } from '../messages/messages.service.js';
 import type { UsersRepository } from '../users/users.repository.js';
 import type { ReportRow, ReportsRepository } from './reports.repository.js';
 import type { Report } from '../../../sdk/types.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
-
-const cursorOf = (r: ReportRow) => encodeKeysetCursor(r.created_at, r.id);
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 
 function toReport(r: ReportRow): Report {
   const out: Report = {
@@ -27,7 +25,6 @@ function toReport(r: ReportRow): Report {
   if (r.resolved_by) out.resolvedBy = r.resolved_by;
   return out;
 }
-
 
 /**
  * Reports by members, and what a deployment administrator (the server-wide `admin` flag,
@@ -64,8 +61,8 @@ export class ModerationService {
   async listReports(adminId: string, opts: { status: 'open' | 'resolved'; cursor?: string; limit: number }): Promise<{ reports: Report[]; nextCursor: string | null }> {
     await this.requireAdmin(adminId);
     const rows = await this.reports.list(opts.status, opts.limit + 1, opts.cursor ? decodeKeysetCursor(opts.cursor) : undefined);
-    const page = rows.slice(0, opts.limit);
-    return { reports: page.map(toReport), nextCursor: rows.length > opts.limit ? cursorOf(page[page.length - 1]!) : null };
+    const { page, nextCursor } = keysetPage(rows, opts.limit, (r) => [r.created_at, r.id]);
+    return { reports: page.map(toReport), nextCursor };
   }
 
   async resolveReport(adminId: string, reportId: string): Promise<Report> {

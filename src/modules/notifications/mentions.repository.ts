@@ -27,11 +27,11 @@ export class MentionsRepository {
    * A user's mentions, newest first, only where they are still a member and the message
    * still mentions them (an edit can take a mention away; a delete takes all).
    */
-  async list(userId: string, limit: number, before?: { at: Date; messageId: string }): Promise<MentionRow[]> {
+  async list(userId: string, limit: number, before?: { at: Date; id: string }): Promise<MentionRow[]> {
     const params: unknown[] = [userId, limit];
     let where = '';
     if (before) {
-      params.push(before.at, before.messageId);
+      params.push(before.at, before.id);
       where = `AND (date_trunc('milliseconds', n.created_at), n.message_id) < ($3, $4)`;
     }
     // Ordered and compared at the cursor's precision (milliseconds: a JS Date), or mentions

@@ -4,7 +4,7 @@ import type { Message } from '../../../sdk/types.js';
 import type { MessageViews } from '../messages/message.view.js';
 import type { MentionsRepository } from './mentions.repository.js';
 import type { MessageJobPayload } from './notifications.service.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 
 export interface MentionItem {
   conversationId: string;
@@ -23,7 +23,6 @@ export interface MentionsPage {
 }
 
 const PAGE = 20;
-
 
 /**
  * Mentions across conversations: the mention job records them; the first page and the
@@ -75,9 +74,8 @@ export class MentionsService {
       const cached = await this.kv.get(this.pageKey(userId)).catch(() => null);
       if (cached !== null) return JSON.parse(cached) as MentionsPage;
     }
-    const after = cursor ? decodeKeysetCursor(cursor) : undefined;
-    const rows = await this.repo.list(userId, PAGE + 1, after && { at: after.at, messageId: after.id });
-    const page = rows.slice(0, PAGE);
+    const rows = await this.repo.list(userId, PAGE + 1, cursor ? decodeKeysetCursor(cursor) : undefined);
+    const { page, nextCursor } = keysetPage(rows, PAGE, (r) => [r.created_at, r.message_id]);
     const stored = await Promise.all(page.map((r) => this.store.findById(r.conversation_id, r.message_id)));
     const views = await this.views.many(stored.filter((m) => m !== null));
     const byId = new Map(views.map((v) => [v.id, v]));
@@ -92,7 +90,7 @@ export class MentionsService {
         message: byId.get(r.message_id) ?? null,
       })),
       unreadCount: await this.unreadCount(userId),
-      nextCursor: rows.length > PAGE ? encodeKeysetCursor(page[page.length - 1]!.created_at, page[page.length - 1]!.message_id) : null,
+      nextCursor,
     };
     if (first) await this.kv.set(this.pageKey(userId), JSON.stringify(out), this.cacheTtlSeconds).catch(() => {});
     return out;

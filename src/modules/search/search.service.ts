@@ -2,7 +2,7 @@ import { invalid } from '../../errors.js';
 import type { MessageStore } from '../../platform/message-store/index.js';
 import { MAX_QUERY_TERMS, searchTerms, words } from '../../platform/message-store/search-terms.js';
 import type { SearchHit } from '../../../sdk/types.js';
-import { decodeKeysetCursor, encodeKeysetCursor } from '../keyset-cursor.js';
+import { decodeKeysetCursor, keysetPage } from '../keyset-cursor.js';
 import type { ConversationsService } from '../conversations/conversations.service.js';
 import type { MessageViews } from '../messages/message.view.js';
 
@@ -20,8 +20,6 @@ export interface SearchInput {
   cursor?: string;
   limit: number;
 }
-
-
 
 function parseDate(name: string, raw: string | undefined): Date | undefined {
   if (raw === undefined) return undefined;
@@ -78,9 +76,9 @@ export class SearchService {
       ...(input.has === 'attachment' ? { hasAttachment: true } : {}),
       ...(olderThan ? { olderThan } : {}),
     });
-    const page = found.slice(0, input.limit);
+    const { page, nextCursor } = keysetPage(found, input.limit, (m) => [m.createdAt, m.id]);
     const views = await this.views.many(page);
     const results = page.map((m, i) => ({ message: views[i]!, conversationId: m.conversationId, seq: m.seq, ...snippetOf(m.text ?? '', terms) }));
-    return { results, nextCursor: found.length > input.limit ? encodeKeysetCursor(page[page.length - 1]!.createdAt, page[page.length - 1]!.id) : null };
+    return { results, nextCursor };
   }
 }
