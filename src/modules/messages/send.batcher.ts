@@ -6,6 +6,10 @@ import { SendRepository, type SendItem, type SendOutcome, type SendRow } from '.
 interface Pending extends SendItem {
   resolve: (o: SendOutcome) => void;
   reject: (err: unknown) => void;
+  /** (sender, clientMsgId): see `take`. */
+  key: string;
+  /** (sender, conversation): see `take`. */
+  stream: string;
 }
 
 /**
@@ -30,6 +34,8 @@ export class SendBatcher {
   private readonly running = new Set<string>();
   /** (sender, conversation) of every send in a running statement, with how many. */
   private readonly runningStreams = new Map<string, number>();
+  /** (sender, conversation) of every queued send, with how many. */
+  private readonly queuedStreams = new Map<string, number>();
 
   constructor(
     private readonly db: SqlDatabase,
@@ -39,8 +45,16 @@ export class SendBatcher {
   /** Stores one send (see SendRepository.storeMany), batched with concurrent ones. */
   submit(row: SendRow, kinds: readonly JobKind[]): Promise<SendOutcome> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ row, kinds, resolve, reject });
-      this.pump();
+      const p: Pending = { row, kinds, resolve, reject, key: `${row.senderId}\u0000${row.clientMsgId}`, stream: `${row.senderId}\u0000${row.conversationId}` };
+      // After a pump either `maxInFlight` statements run or every queued send is held back
+      // (see `take`), and only a statement's end changes that (it pumps). So a new send
+      // that is held back too needs no pump: a connection pipelining a burst into a stream
+      // with a running statement (the common case under load) would otherwise rescan the
+      // whole queue for every send of the burst.
+      const waits = this.inFlight >= this.opts.maxInFlight || this.running.has(p.key) || this.runningStreams.has(p.stream) || this.queuedStreams.has(p.stream);
+      this.queue.push(p);
+      bump(this.queuedStreams, p.stream, 1);
+      if (!waits) this.pump();
     });
   }
 
@@ -50,17 +64,13 @@ export class SendBatcher {
       if (batch.length === 0) return; // all that waits repeats a running send
       this.inFlight += 1;
       for (const p of batch) {
-        this.running.add(keyOf(p));
-        const st = streamOf(p);
-        this.runningStreams.set(st, (this.runningStreams.get(st) ?? 0) + 1);
+        this.running.add(p.key);
+        bump(this.runningStreams, p.stream, 1);
       }
       void this.run(batch).finally(() => {
         for (const p of batch) {
-          this.running.delete(keyOf(p));
-          const st = streamOf(p);
-          const n = this.runningStreams.get(st)! - 1;
-          if (n === 0) this.runningStreams.delete(st);
-          else this.runningStreams.set(st, n);
+          this.running.delete(p.key);
+          bump(this.runningStreams, p.stream, -1);
         }
         this.inFlight -= 1;
         this.pump();
@@ -90,17 +100,16 @@ export class SendBatcher {
     let i = 0;
     for (; i < this.queue.length && batch.length < this.opts.maxBatch; i++) {
       const p = this.queue[i]!;
-      const key = keyOf(p);
-      const stream = streamOf(p);
-      if (keys.has(key) || this.running.has(key) || this.runningStreams.has(stream) || heldStreams.has(stream)) {
+      if (keys.has(p.key) || this.running.has(p.key) || this.runningStreams.has(p.stream) || heldStreams.has(p.stream)) {
         held.push(p);
-        heldStreams.add(stream);
+        heldStreams.add(p.stream);
       } else {
-        keys.add(key);
+        keys.add(p.key);
         batch.push(p);
+        bump(this.queuedStreams, p.stream, -1);
       }
     }
-    this.queue.splice(0, i, ...held);
+    if (batch.length > 0) this.queue.splice(0, i, ...held);
     return batch;
   }
 
@@ -142,10 +151,9 @@ async function storeAlone(repo: SendRepository, p: Pending): Promise<SendOutcome
   }
 }
 
-function keyOf(p: Pending): string {
-  return `${p.row.senderId}\u0000${p.row.clientMsgId}`;
-}
-
-function streamOf(p: Pending): string {
-  return `${p.row.senderId}\u0000${p.row.conversationId}`;
+/** Adds `by` to a count, dropping it at zero. */
+function bump(counts: Map<string, number>, k: string, by: number): void {
+  const n = (counts.get(k) ?? 0) + by;
+  if (n === 0) counts.delete(k);
+  else counts.set(k, n);
 }
