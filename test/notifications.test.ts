@@ -345,16 +345,20 @@ for (const { name: profile, sql, full } of PROFILES) {
     test('messages whose jobs come together are decided together: one audience read per conversation, each message its own answer', async () => {
       const a = await signup(server.url, 'Burst');
       const c = await signup(server.url, 'Cyrus');
-      const g = await call(server.url, 'POST', '/v1/conversations', { token: a.accessToken, body: { type: 'group', title: 'Burst', memberIds: [c.id] } });
+      const here = await signup(server.url, 'Hera');
+      const g = await call(server.url, 'POST', '/v1/conversations', { token: a.accessToken, body: { type: 'group', title: 'Burst', memberIds: [c.id, here.id] } });
       const other = await direct(a, c);
       const plain = await send(a, g.body.id, 'plain');
-      const mention = await send(a, g.body.id, `@${c.username} you`);
+      const mention = await send(a, g.body.id, `@${c.username} @${here.username} you`);
       const gone = await send(a, g.body.id, 'to be deleted');
       const dm = await send(a, other, 'hello');
       const b = await call(server.url, 'POST', '/v1/conversations', { token: a.accessToken, body: { type: 'group', title: 'Broken', memberIds: [c.id] } });
       const inBroken = await send(a, b.body.id, 'its audience cannot be read');
       assert.equal((await call(server.url, 'DELETE', `/v1/conversations/${g.body.id}/messages/${gone.id}`, { token: a.accessToken })).status, 204);
       for (const m of [plain, mention, gone, dm, inBroken]) await jobsDone(m.id);
+      // Hera is connected (online and active) while the burst is decided: nothing for her, mentioned or not.
+      const ws = await WsTestClient.connect(server.wsUrl, here.accessToken);
+      await waitFor('Hera online', async () => (await server.parley.platform.presence.get([here.id]))[here.id]?.status === 'online');
       const svc = server.parley.services.notifications;
       // The jobs' own answers are forgotten, so these calls decide afresh.
       (svc as unknown as { recent: Map<string, unknown> }).recent.clear();
@@ -377,14 +381,14 @@ for (const { name: profile, sql, full } of PROFILES) {
         ]);
         assert.deepEqual(asked.sort(), [g.body.id, other, b.body.id].sort(), 'one audience read per conversation of the burst');
         assert.equal(dBroken, 'injected audience failure', 'a conversation that cannot be read fails its own jobs only');
-        assert.equal(dPlain?.decisions.get(c.id), 'background', 'a plain group message is a background push (level mentions)');
-        assert.equal(dMention?.decisions.get(c.id), 'alert');
-        assert.equal(dDm?.decisions.get(c.id), 'alert', 'a direct message alerts');
-        assert.equal(dPlain?.decisions.has(a.id), false, 'never the sender');
+        assert.deepEqual(dPlain && [dPlain.alerted, dPlain.background], [[], [c.id]], 'a plain group message is a background push (level mentions); never the sender, nothing for an active member');
+        assert.deepEqual(dMention && [dMention.alerted, dMention.background], [[c.id], []], 'a mention alerts, but not a mentioned member who is active');
+        assert.deepEqual(dDm && [dDm.alerted, dDm.background], [[c.id], []], 'a direct message alerts');
         assert.equal(dGone, null, 'a deleted message notifies no one');
         assert.equal(dMissing, null);
       } finally {
         repo.audience = audience;
+        ws.ws.close();
       }
     });
 

@@ -38,3 +38,21 @@ export function decide(r: RecipientState, senderId: string, now: Date): Decision
   if (r.level === 'all' || r.mentioned) return 'alert';
   return 'background';
 }
+
+/** What decides a member's answer before any message is looked at (RecipientState without the message's part). */
+export type StandingState = Omit<RecipientState, 'mentioned' | 'read'>;
+
+/**
+ * Whether `decide` answers `none` for this member whatever the message is (mentioned or not,
+ * read or not, sent by anyone else): active, level `none`, or muted. A batch of messages
+ * asks this once per member instead of deciding every message for every member (with a room
+ * of 100 whose members are all connected, that is the whole decision). Defined through
+ * `decide` itself, at the message that notifies most (mentioned, unread), so the two can
+ * never disagree: `decide` never notifies less for a message that mentions and is unread.
+ */
+export function neverNotified(r: StandingState, now: Date): boolean {
+  return decide({ ...r, mentioned: true, read: false }, NO_SENDER, now) === 'none';
+}
+
+/** No user has an empty id: as the sender, nobody's own message. */
+const NO_SENDER = '';

@@ -13,7 +13,7 @@ import type { ActivityService } from './activity.service.js';
 import { alertPush, backgroundPush, truncate } from './notifications.content.js';
 import { renderDigest, type DigestSection } from './notifications.digest.js';
 import type { SignedLinks } from './notifications.links.js';
-import { decide, defaultLevel, type Decision, type NotificationLevel } from './notifications.policy.js';
+import { decide, defaultLevel, neverNotified, type NotificationLevel, type StandingState } from './notifications.policy.js';
 import type { NotificationsRepository, PrefsRow } from './notifications.repository.js';
 import { TickBatcher } from '../../platform/batch/tick-batcher.js';
 
@@ -73,11 +73,18 @@ export interface NotificationsDeps {
 export interface MessageDecisions {
   message: StoredMessage;
   conversation: { id: string; type: 'direct' | 'group'; title: string | null };
-  decisions: Map<string, Decision>;
-  /** The members decided `alert`, and `background`: what the push, email and background jobs each act on. */
+  /** The members decided `alert`, and `background` (every other member: `none`): what the push, email and background jobs each act on. */
   alerted: string[];
   background: string[];
 }
+
+/** A member some message of a batch could notify, with what the policy needs of them (see neverNotified). */
+type Recipient = StandingState & { lastReadSeq: number };
+
+/** A conversation and the members a message of it may notify (null: the conversation is gone). */
+type Audience = Awaited<ReturnType<NotificationsRepository['audience']>>;
+
+const NOBODY: ReadonlySet<string> = new Set();
 
 /**
  * How long one message's decisions are reused by its other jobs. They are a snapshot of
@@ -174,8 +181,9 @@ export class NotificationsService {
   // ---- the decision ----
 
   /**
-   * The decision for every member of the message's conversation, or null when there is
-   * nothing to notify (message gone, deleted, or a system message).
+   * Who of the message's conversation is alerted and who gets a background push (everyone
+   * else: nothing), or null when nobody is notified at all: every member is active, muted
+   * or at level none, or the message is gone, deleted, or a system message.
    */
   async decisions(p: MessageJobPayload): Promise<MessageDecisions | null> {
     // The push, background and email jobs of one message all ask, within milliseconds of
@@ -216,62 +224,59 @@ export class NotificationsService {
       if (ids) ids.push(p.messageId);
       else byConversation.set(p.conversationId, [p.messageId]);
     }
-    // Per conversation, its messages and its audience at once (the messages may live in another database: MongoDB).
-    type Loaded = { messages: Map<string, StoredMessage>; audience: Awaited<ReturnType<NotificationsRepository['audience']>> };
-    const loaded = new Map<string, Loaded | Error>(
+    const failure = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+    // 1. Each conversation's audience; 2. the presence and activity of all their members at once.
+    const audiences = new Map<string, Audience | Error>(
+      await Promise.all([...byConversation.keys()].map(async (conversationId) => [conversationId, await this.d.repo.audience(conversationId).catch(failure)] as const)),
+    );
+    const everyone = new Set<string>();
+    for (const a of audiences.values()) if (a && !(a instanceof Error)) for (const r of a.recipients) everyone.add(r.user_id);
+    const ids = [...everyone];
+    const [online, active] = await Promise.all([this.d.presence.online(ids), this.d.activity.active(ids)]);
+    const now = new Date();
+    // 3. Per conversation, the members some message could notify, and only if there are
+    // any, its messages (they may live in another database: MongoDB). Most members of a busy
+    // conversation are connected and active: then its messages are not even read.
+    type Decidable = { audience: NonNullable<Audience>; members: Recipient[]; messages: Map<string, StoredMessage> };
+    const decidable = new Map<string, Decidable | null | Error>(
       await Promise.all(
-        [...byConversation].map(async ([conversationId, ids]) => {
+        [...byConversation].map(async ([conversationId, messageIds]): Promise<[string, Decidable | null | Error]> => {
+          const audience = audiences.get(conversationId)!;
+          if (!audience || audience instanceof Error) return [conversationId, audience];
+          const members: Recipient[] = [];
+          for (const r of audience.recipients) {
+            const standing = { userId: r.user_id, level: r.level ?? defaultLevel(audience.conversation.type), mutedUntil: r.muted_until, active: online.has(r.user_id) && active.has(r.user_id) };
+            if (!neverNotified(standing, now)) members.push({ ...standing, lastReadSeq: r.last_read_seq });
+          }
+          if (members.length === 0) return [conversationId, null];
           try {
-            const [messages, audience] = await Promise.all([this.d.store.findByIds(conversationId, ids), this.d.repo.audience(conversationId)]);
-            const live = messages.filter((m) => !m.deletedAt && m.kind === 'user');
-            return [conversationId, { messages: new Map(live.map((m) => [m.id, m])), audience }] as [string, Loaded];
+            const messages = await this.d.store.findByIds(conversationId, messageIds);
+            return [conversationId, { audience, members, messages: new Map(messages.map((m) => [m.id, m])) }];
           } catch (err) {
-            return [conversationId, err instanceof Error ? err : new Error(String(err))] as [string, Error];
+            return [conversationId, failure(err)];
           }
         }),
       ),
     );
-    // Presence and activity of the members of conversations with something to notify.
-    const everyone = new Set<string>();
-    for (const c of loaded.values()) {
-      if (c instanceof Error || c.messages.size === 0) continue;
-      for (const r of c.audience?.recipients ?? []) everyone.add(r.user_id);
-    }
-    const ids = [...everyone];
-    const [online, active] = await Promise.all([this.d.presence.online(ids), this.d.activity.active(ids)]);
-    const now = new Date();
+    // 4. Each message: its members' answers.
     return ps.map((p) => {
-      const c = loaded.get(p.conversationId)!;
-      if (c instanceof Error) return c;
-      const { messages, audience } = c;
-      const message = messages.get(p.messageId);
-      if (!message || message.deletedAt || message.kind !== 'user' || !audience) return null;
-      const conv = audience.conversation;
-      const mentioned = new Set(message.mentions);
-      const out = new Map<string, Decision>();
+      const c = decidable.get(p.conversationId)!;
+      if (!c || c instanceof Error) return c;
+      const message = c.messages.get(p.messageId);
+      if (!message || message.deletedAt || message.kind !== 'user') return null;
       const alerted: string[] = [];
       const background: string[] = [];
-      for (const r of audience.recipients) {
-        if (r.user_id === message.senderId) continue;
-        const d = decide(
-          {
-            userId: r.user_id,
-            level: r.level ?? defaultLevel(conv.type),
-            mutedUntil: r.muted_until,
-            mentioned: mentioned.has(r.user_id),
-            active: online.has(r.user_id) && active.has(r.user_id),
-            read: r.last_read_seq >= message.seq,
-          },
-          message.senderId,
-          now,
-        );
-        out.set(r.user_id, d);
-        if (d === 'alert') alerted.push(r.user_id);
-        else if (d === 'background') background.push(r.user_id);
+      const mentioned = message.mentions.length > 0 ? new Set(message.mentions) : NOBODY;
+      for (const r of c.members) {
+        if (r.userId === message.senderId) continue;
+        const d = decide({ ...r, mentioned: mentioned.has(r.userId), read: r.lastReadSeq >= message.seq }, message.senderId, now);
+        if (d === 'alert') alerted.push(r.userId);
+        else if (d === 'background') background.push(r.userId);
       }
-      return { message, conversation: conv, decisions: out, alerted, background };
+      return { message, conversation: c.audience.conversation, alerted, background };
     });
   }
+
 
   /** The user's total unread count over every conversation (the badge). */
   async badge(userId: string): Promise<number> {
