@@ -54,6 +54,20 @@ export function presenceContract(factory: PresenceStoreFactory): void {
     return all;
   }
 
+  withStore('online() over many users at once: each answer is its own (every bucket, hundreds of users in each)', async (s) => {
+    const users = Array.from({ length: 9_000 }, () => newId());
+    const live = users.filter((_, i) => i % 3 === 0);
+    const gone = users.filter((_, i) => i % 3 === 1);
+    for (let i = 0; i < live.length; i += 500) await Promise.all(live.slice(i, i + 500).map((u) => s.touch(u, 'c', 60)));
+    for (let i = 0; i < gone.length; i += 500) {
+      await Promise.all(gone.slice(i, i + 500).map((u) => s.touch(u, 'c', 60)));
+      await Promise.all(gone.slice(i, i + 500).map((u) => s.remove(u, 'c')));
+    }
+    assert.deepEqual(await s.online([...users].reverse()), new Set(live));
+    assert.deepEqual(await s.online(gone), new Set());
+    assert.deepEqual(await s.online([live[7]!, gone[7]!, live[7]!]), new Set([live[7]]));
+  });
+
   withStore('online with the first connection, offline with the last', async (s) => {
     const u = newId();
     const stranger = newId();
