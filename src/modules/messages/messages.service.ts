@@ -1,7 +1,7 @@
 import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { MessageStore, StoredMessage } from '../../platform/message-store/index.js';
-import type { JobKind } from '../../platform/jobs/jobs.port.js';
+import { MESSAGE_JOB_KINDS, type JobKind } from '../../platform/jobs/jobs.port.js';
 import type { SendRepository } from './send.repository.js';
 import type { SendBatcher } from './send.batcher.js';
 import type { PresenceStore } from '../../platform/presence/index.js';
@@ -46,7 +46,7 @@ export interface OutboxWaker {
 }
 
 /** Jobs queued (through the outbox) for every stored message (design flow 1). */
-export const SEND_JOBS: readonly JobKind[] = ['notify.push', 'notify.email', 'notify.background'];
+export const SEND_JOBS: readonly JobKind[] = MESSAGE_JOB_KINDS;
 
 /**
  * Mention detection, queued with SEND_JOBS for a message that mentions someone. The send

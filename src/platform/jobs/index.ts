@@ -1,7 +1,7 @@
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import type { SqlExecutor } from '../sql/sql.port.js';
-import type { IdempotencyStore, JobKind, JobOutcomeCounter, JobQueue, JobQueueSettings } from './jobs.port.js';
+import { MESSAGE_JOB_KINDS, type IdempotencyStore, type JobKind, type JobOutcomeCounter, type JobQueue, type JobQueueSettings } from './jobs.port.js';
 
 export interface JobQueueDeps {
   /** Where `JobContext.once` keeps its claims (the `processed_jobs` table). Unset: in-process only. */
@@ -33,6 +33,7 @@ export class SqlIdempotencyStore implements IdempotencyStore {
 export function jobQueueSettings(config: Config): JobQueueSettings {
   return {
     prefetch: config.JOB_PREFETCH,
+    prefetchOf: Object.fromEntries(MESSAGE_JOB_KINDS.map((k) => [k, config.JOB_PREFETCH_MESSAGE])),
     maxAttempts: config.JOB_MAX_ATTEMPTS,
     retryDelaySeconds: config.JOB_RETRY_DELAY,
     shutdownGraceSeconds: config.SHUTDOWN_GRACE,

@@ -187,6 +187,31 @@ export function jobQueueContract(factory: JobQueueFactory): void {
     assert.equal(most, 3);
   });
 
+  withQueue('a kind with a prefetch of its own (prefetchOf) has that many in hand at once, the others JOB_PREFETCH', { prefetch: 2, prefetchOf: { 'notify.push': 5 } }, async (q) => {
+    const run = async (kind: 'notify.push' | 'notify.email', limit: number) => {
+      // Each job waits for the test to let it end, so the jobs in hand pile up to the limit.
+      const gates: (() => void)[] = [];
+      let inHand = 0;
+      let most = 0;
+      let done = 0;
+      await q.consume(kind, async () => {
+        inHand++;
+        most = Math.max(most, inHand);
+        await new Promise<void>((r) => gates.push(r));
+        inHand--;
+        done++;
+      });
+      await q.enqueueMany(Array.from({ length: 12 }, (_, i) => ({ kind, payload: { i } })));
+      await waitFor(`${kind}: ${limit} jobs in hand`, () => inHand === limit);
+      while (done < 12) {
+        await waitFor(`${kind}: a job to let end`, () => gates.length > 0 || done === 12);
+        gates.shift()?.();
+      }
+      assert.equal(most, limit);
+    };
+    await Promise.all([run('notify.push', 5), run('notify.email', 2)]);
+  });
+
   if (factory.durable) {
     withQueue('a job whose enqueue resolved outlives the process that enqueued it', {}, async (q, opened) => {
       const id = await q.enqueue('notify.push', { keep: true });

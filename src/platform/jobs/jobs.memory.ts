@@ -11,6 +11,7 @@ import {
   createJobContext,
   errorMessage,
   isJobKind,
+  prefetchFor,
   retryDelayMs,
   type DeadJob,
   type IdempotencyStore,
@@ -138,7 +139,7 @@ export class MemoryJobQueue implements JobQueue {
     const s = this.state(kind);
     const handler = s.handler;
     if (!handler) return;
-    while (!this.closing && s.running < this.opts.prefetch && s.ready.length > 0) {
+    while (!this.closing && s.running < prefetchFor(this.opts, kind) && s.ready.length > 0) {
       const entry = s.ready.shift()!;
       s.running++;
       const p: Promise<void> = this.run(handler, entry).finally(() => {

@@ -12,7 +12,8 @@
  *   the dead-letter queue of its kind.
  * - Each job has a unique `id`; handlers must be idempotent (use `JobContext.once`, or
  *   record the id in the same transaction as the effect).
- * - At most JOB_PREFETCH jobs of one kind are in hand at once per consumer.
+ * - At most JOB_PREFETCH jobs of one kind are in hand at once per consumer
+ *   (JOB_PREFETCH_MESSAGE for MESSAGE_JOB_KINDS).
  * - `close()` stops taking new jobs and waits for the ones in hand (up to SHUTDOWN_GRACE).
  */
 export const JOB_KINDS = [
@@ -26,6 +27,9 @@ export const JOB_KINDS = [
   'links.preview',
 ] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
+
+/** The jobs every stored message gets (design flow 1), queued through the outbox by the send. */
+export const MESSAGE_JOB_KINDS: readonly JobKind[] = ['notify.push', 'notify.email', 'notify.background'];
 
 export function isJobKind(kind: string): kind is JobKind {
   return (JOB_KINDS as readonly string[]).includes(kind);
@@ -77,7 +81,10 @@ export interface JobQueue {
 
 /** The knobs both adapters take (from JOB_* and SHUTDOWN_GRACE). */
 export interface JobQueueSettings {
+  /** Jobs of one kind a consumer runs at once (RabbitMQ: also its prefetch, in messages). */
   prefetch: number;
+  /** Kinds that take another number than `prefetch`. */
+  prefetchOf?: Partial<Record<JobKind, number>>;
   maxAttempts: number;
   /** Delay before the first retry, in seconds; each later retry waits twice as long. */
   retryDelaySeconds: number;
@@ -123,4 +130,9 @@ export function createJobContext(job: Job, store: IdempotencyStore): JobContext 
 export function errorMessage(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.length > 1000 ? `${msg.slice(0, 1000)}…` : msg;
+}
+
+/** What `settings` lets a consumer of `kind` run at once. */
+export function prefetchFor(settings: JobQueueSettings, kind: JobKind): number {
+  return settings.prefetchOf?.[kind] ?? settings.prefetch;
 }

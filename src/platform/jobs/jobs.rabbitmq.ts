@@ -55,6 +55,7 @@ import {
   createJobContext,
   errorMessage,
   isJobKind,
+  prefetchFor,
   retryDelayMs,
   type DeadJob,
   type IdempotencyStore,
@@ -345,7 +346,7 @@ export class RabbitJobQueue implements JobQueue {
     if (!isJobKind(kind)) throw new Error(`unknown job kind "${String(kind)}"`);
     if (this.closing) throw new Error('job queue is closed');
     if (this.consumers.has(kind)) throw new Error(`already consuming "${kind}"`);
-    const c: Consumer = { kind, handler: handler as JobHandler, stopped: false, inHand: new Set(), slots: new Slots(this.opts.prefetch) };
+    const c: Consumer = { kind, handler: handler as JobHandler, stopped: false, inHand: new Set(), slots: new Slots(prefetchFor(this.opts, kind)) };
     this.consumers.set(kind, c);
     // One channel per kind, so its prefetch bounds that kind alone and an error on it stays there.
     c.wrapper = this.conn.createChannel({ name: `jobs consumer ${kind}`, confirm: true, setup: (ch: ConfirmChannel) => this.setupConsumer(c, ch) });
@@ -366,7 +367,7 @@ export class RabbitJobQueue implements JobQueue {
     await this.declare(ch, [c.kind]);
     // Per-consumer limit (global=false): at most `prefetch` unacked deliveries; `slots`
     // bounds the jobs they carry that run at once to the same number.
-    await ch.prefetch(this.opts.prefetch, false);
+    await ch.prefetch(prefetchFor(this.opts, c.kind), false);
     if (c.stopped) return;
     const { consumerTag } = await ch.consume(
       this.workQueue(c.kind),
