@@ -9,6 +9,7 @@ import { convTopic, userTopic } from '../../platform/bus/index.js';
 import type { Logger } from '../../logger.js';
 import type { ControlFrame } from '../../modules/realtime/realtime.js';
 import { CLOSE_POLICY, type ClientSession } from './session.js';
+import { encodeEvent, type EncodedEvent } from './frame.js';
 
 interface Topic {
   readonly sessions: Set<ClientSession>;
@@ -125,7 +126,8 @@ export class Hub {
 
   /** Writes the same bytes to every session (e.g. `sync.required`). */
   broadcast(bytes: Buffer): void {
-    for (const s of this.sessions) s.write(bytes);
+    const e = encodeEvent(bytes);
+    for (const s of this.sessions) s.writeEncoded(e);
   }
 
   private deliver(topic: string, payload: string): void {
@@ -135,13 +137,13 @@ export class Hub {
       this.control(t, JSON.parse(payload) as ControlFrame);
       return;
     }
-    // The hot path: one encode, the same bytes to every session of the topic.
-    const bytes = Buffer.from(payload);
+    // The hot path: one encode, the same frame to every session of the topic.
+    const e = encodeEvent(Buffer.from(payload));
     if (payload.startsWith(PRESENCE_PREFIX)) {
-      this.deliverPresence(t, payload, bytes);
+      this.deliverPresence(t, payload, e);
       return;
     }
-    for (const s of t.sessions) s.write(bytes);
+    for (const s of t.sessions) s.writeEncoded(e);
   }
 
   /**
@@ -149,7 +151,7 @@ export class Hub {
    * a contact sharing several conversations hears it once. One publisher sends all copies
    * of a change before the next change, so a different payload means a new change.
    */
-  private deliverPresence(t: Topic, payload: string, bytes: Buffer): void {
+  private deliverPresence(t: Topic, payload: string, e: EncodedEvent): void {
     const { userId } = JSON.parse(payload) as { userId: string };
     const now = Date.now();
     let seen = this.presenceSeen.get(userId);
@@ -160,7 +162,7 @@ export class Hub {
     for (const s of t.sessions) {
       if (seen.sessions.has(s)) continue;
       seen.sessions.add(s);
-      s.write(bytes);
+      s.writeEncoded(e);
     }
   }
 

@@ -10,6 +10,7 @@ import type { ServerEvent } from '../../../sdk/types.js';
 import { mapError } from '../error-mapping.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { EncodedEvent } from './frame.js';
 
 export const CLOSE_POLICY = 1008;
 export const CLOSE_GOING_AWAY_RESTART = 1012;
@@ -106,12 +107,12 @@ export class ClientSession {
    * syscall instead of one per message (on loopback a write syscall also runs the receiving
    * side's TCP stack; it was most of a gateway's CPU in `npm run bench`).
    */
-  attach(ws: WebSocket, tcp?: Pick<Duplex, 'cork' | 'uncork'>): void {
+  attach(ws: WebSocket, tcp?: Pick<Duplex, 'cork' | 'uncork' | 'write'>): void {
     this.ws = ws;
     this.tcp = tcp ?? null;
   }
 
-  private tcp: Pick<Duplex, 'cork' | 'uncork'> | null = null;
+  private tcp: Pick<Duplex, 'cork' | 'uncork' | 'write'> | null = null;
   private corked = false;
   private readonly uncork = (): void => {
     this.corked = false;
@@ -135,19 +136,35 @@ export class ClientSession {
    * that its buffer passes the bound is dropped; it reconnects and resumes from its cursor.
    */
   write(bytes: Buffer): void {
-    if (this.closed) return;
+    if (this.admit(bytes)) this.socket.send(bytes, { binary: false });
+  }
+
+  /**
+   * `write` for an event encoded once for many sessions (the hub's fan-out): its frame goes
+   * straight to the connection, in order with what `ws` itself writes there (with
+   * compression off, as it is, `ws` writes every frame at once, never from a queue).
+   */
+  writeEncoded(e: EncodedEvent): void {
+    if (!this.admit(e.payload)) return;
+    if (this.tcp) this.tcp.write(e.frame);
+    else this.socket.send(e.payload, { binary: false });
+  }
+
+  /** True when `bytes` may go out now (the socket is corked for this turn); held before `ready`, dropped when closed or too far behind. */
+  private admit(bytes: Buffer): boolean {
+    if (this.closed) return false;
     if (this.early) {
       this.early.push(bytes);
       if (this.early.length > MAX_EARLY_EVENTS) this.close(CLOSE_TRY_AGAIN_LATER, 'too much before ready');
-      return;
+      return false;
     }
-    if (!this.open) return;
+    if (!this.open) return false;
     if (this.socket.bufferedAmount + bytes.length > this.env.limits.maxBufferedBytes) {
       this.env.metrics.wsSlowClosed.inc();
       this.closed = true;
       this.socket.close(CLOSE_TRY_AGAIN_LATER, 'slow consumer');
       setTimeout(() => this.socket.terminate(), 1000).unref();
-      return;
+      return false;
     }
     this.env.metrics.wsEventsOut.inc();
     this.framesOut += 1;
@@ -156,7 +173,7 @@ export class ClientSession {
       this.tcp.cork();
       process.nextTick(this.uncork);
     }
-    this.socket.send(bytes, { binary: false });
+    return true;
   }
 
   sendEvent(event: ServerEvent): void {
