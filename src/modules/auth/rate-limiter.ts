@@ -8,8 +8,18 @@ import type { KeyValueStore } from '../../platform/kv/index.js';
  */
 export type UserAction = 'send' | 'typing' | 'read' | 'signal';
 
+type Count = { count: number; ttlMs: number };
+
+/** Hits of one key in this turn of the event loop, counted together (see `count`). */
+interface PendingHits {
+  windowSeconds: number;
+  waiters: { resolve: (c: Count) => void; reject: (err: unknown) => void }[];
+}
+
 /** Fixed-window rate limits over the key-value store, so every process shares the counts. */
 export class RateLimiter {
+  private readonly pending = new Map<string, PendingHits>();
+
   constructor(private readonly kv: KeyValueStore) {}
 
   /** Counts one `action` of `userId` against its per-user budget; `rate_limited` once spent. */
@@ -19,10 +29,40 @@ export class RateLimiter {
 
   /** Counts one event under `key`; throws `rate_limited` once the window's budget is spent. */
   async hit(key: string, limit: RateLimit, what: string): Promise<void> {
-    const { count, ttlMs } = await this.kv.incrWindow(`rl:${key}`, limit.windowSeconds);
+    const { count, ttlMs } = await this.count(`rl:${key}`, limit.windowSeconds);
     if (count > limit.max) {
       throw new AppError('rate_limited', `Too many ${what}; retry later.`, { retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) });
     }
+  }
+
+  /**
+   * One hit of `key`. The hits of a key in the same turn of the event loop (the frames of
+   * one socket read: a client pipelining its sends) go to the store as ONE increment by
+   * their number, after the turn's I/O callbacks, and each gets its own place in the window
+   * (the count before them, plus its position): the answers of one increment each, for one
+   * command per burst. One round trip to Redis per send was a tenth of a gateway's CPU per
+   * message in `npm run bench`. A failing store fails every hit of the burst, as it would
+   * have failed each alone.
+   */
+  private count(key: string, windowSeconds: number): Promise<Count> {
+    let p = this.pending.get(key);
+    if (!p) {
+      const hits: PendingHits = { windowSeconds, waiters: [] };
+      this.pending.set(key, hits);
+      setImmediate(() => this.flush(key, hits));
+      p = hits;
+    }
+    const waiters = p.waiters;
+    return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
+  }
+
+  private flush(key: string, p: PendingHits): void {
+    this.pending.delete(key);
+    const n = p.waiters.length;
+    this.kv.incrWindow(key, p.windowSeconds, n).then(
+      ({ count, ttlMs }) => p.waiters.forEach((w, i) => w.resolve({ count: count - n + i + 1, ttlMs })),
+      (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
+    );
   }
 
   /**

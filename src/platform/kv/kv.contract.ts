@@ -115,6 +115,15 @@ export function keyValueContract(factory: KeyValueStoreFactory): void {
     assert.ok(next.ttlMs > 0 && next.ttlMs <= 1000);
   });
 
+  withKv('incrWindow by n counts n at once, in the same window', async (kv) => {
+    const k = `t:${newId()}`;
+    assert.equal((await kv.incrWindow(k, 60, 5)).count, 5);
+    assert.equal((await kv.incrWindow(k, 60)).count, 6);
+    const r = await kv.incrWindow(k, 60, 3);
+    assert.equal(r.count, 9);
+    assert.ok(r.ttlMs > 0 && r.ttlMs <= 60_000);
+  });
+
   withKv('incrWindow gives a counter that had no lifetime the window', async (kv) => {
     const k = `t:${newId()}`;
     await kv.set(k, '5');

@@ -56,7 +56,7 @@ export class MemoryKeyValueStore implements KeyValueStore {
     this.map.delete(key);
   }
 
-  async incrWindow(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number }> {
+  async incrWindow(key: string, ttlSeconds: number, by = 1): Promise<{ count: number; ttlMs: number }> {
     let e = this.live(key);
     if (!e) {
       e = { value: '0', expiresAt: this.expiry(ttlSeconds) };
@@ -65,7 +65,7 @@ export class MemoryKeyValueStore implements KeyValueStore {
       // a counter without a lifetime would never reset: give it the window (as Redis does)
       e.expiresAt = this.expiry(ttlSeconds);
     }
-    const count = Number(e.value) + 1;
+    const count = Number(e.value) + by;
     e.value = String(count);
     return { count, ttlMs: Math.max(0, e.expiresAt - this.now()) };
   }

@@ -12,10 +12,10 @@ export interface KeyValueStore {
   setIfAbsent(key: string, value: string, ttlSeconds?: number): Promise<boolean>;
   del(key: string): Promise<void>;
   /**
-   * INCR key, giving the key a lifetime of `ttlSeconds` when this call created it (a
-   * fixed window). Returns the new count and the milliseconds left in the window.
+   * INCRBY key `by` (default 1), giving the key a lifetime of `ttlSeconds` when this call
+   * created it (a fixed window). Returns the new count and the milliseconds left in the window.
    */
-  incrWindow(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number }>;
+  incrWindow(key: string, ttlSeconds: number, by?: number): Promise<{ count: number; ttlMs: number }>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { KeyValueStore } from './kv.port.js';
 // of the rate-limited action for good. The script also repairs a counter that somehow has
 // no expiry (PTTL -1), which is what `PEXPIRE ... NX` would do, but works before Redis 7.
 const INCR_WINDOW_LUA = `
-local count = redis.call('INCR', KEYS[1])
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -19,7 +19,7 @@ return {count, ttl}
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    parleyIncrWindow(key: string, ttlMs: number): Result<[number, number], Context>;
+    parleyIncrWindow(key: string, ttlMs: number, by: number): Result<[number, number], Context>;
   }
 }
 
@@ -74,8 +74,8 @@ export class RedisKeyValueStore implements KeyValueStore {
     await this.redis.del(key);
   }
 
-  async incrWindow(key: string, ttlSeconds: number): Promise<{ count: number; ttlMs: number }> {
-    const [count, ttl] = await this.redis.parleyIncrWindow(key, ttlMs(ttlSeconds));
+  async incrWindow(key: string, ttlSeconds: number, by = 1): Promise<{ count: number; ttlMs: number }> {
+    const [count, ttl] = await this.redis.parleyIncrWindow(key, ttlMs(ttlSeconds), by);
     return { count: Number(count), ttlMs: Math.max(0, Number(ttl)) };
   }
 
