@@ -183,7 +183,7 @@ export const CONFIG_SPEC = {
     int(1, 10000),
     "JOB_PREFETCH of each of a message's notification jobs (`notify.push`, `notify.email`, `notify.background`). The jobs a worker has in hand together are decided together (one read of each conversation's members and their presence for all its messages), so a busy conversation costs less per message the more it takes at once.",
   ),
-  JOB_BATCH: field('Jobs', '64', int(1, 1000), 'RabbitMQ: jobs of one kind enqueued together travel in one message of up to this many (1: one message per job). Workers read both forms; upgrade them before the processes that enqueue.'),
+  JOB_BATCH: field('Jobs', '256', int(1, 1000), 'RabbitMQ: jobs of one kind enqueued together travel in one message of up to this many (1: one message per job; the outbox relay moves up to 256 sends at a time). Workers read both forms; upgrade them before the processes that enqueue.'),
   JOB_MAX_ATTEMPTS: field('Jobs', '5', int(1, 100), 'Attempts before a failing job goes to the dead-letter queue.'),
   JOB_RETRY_DELAY: field('Jobs', '1s', duration, 'Delay before the first retry; each later retry waits twice as long as the one before.'),
   OUTBOX_RELAY: field('Jobs', 'true', bool, 'Run the outbox relay in this process (every role runs it by default). `false`: this process still writes outbox rows with its sends but never moves them to the queue; another process must. Tests use it to hold jobs between commit and relay.'),

@@ -95,7 +95,7 @@ export interface RabbitJobQueueOptions extends JobQueueSettings {
   heartbeatSeconds?: number;
   /** How long `open` waits for the first connection. Default 10 s. */
   connectTimeoutMs?: number;
-  /** Jobs of one kind enqueued together travel in one message of up to this many (JOB_BATCH). Default 64. */
+  /** Jobs of one kind enqueued together travel in one message of up to this many (JOB_BATCH). Default 256. */
   batchMax?: number;
 }
 
@@ -143,7 +143,7 @@ export class RabbitJobQueue implements JobQueue {
   private constructor(private readonly opts: RabbitJobQueueOptions) {
     this.logger = opts.logger.child({ component: 'jobs', driver: 'rabbitmq' });
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 30_000;
-    this.batchMax = Math.max(1, opts.batchMax ?? 64);
+    this.batchMax = Math.max(1, opts.batchMax ?? 256);
     this.conn = amqp.connect([opts.url], {
       heartbeatIntervalInSeconds: opts.heartbeatSeconds ?? 5,
       reconnectTimeInSeconds: opts.reconnectSeconds ?? 1,
