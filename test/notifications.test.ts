@@ -358,8 +358,9 @@ for (const { name: profile, sql, full } of PROFILES) {
       for (const m of [plain, mention, gone, dm, inBroken]) await jobsDone(m.id);
       // Hera is connected (online and active) while the burst is decided: nothing for her, mentioned or not.
       const ws = await WsTestClient.connect(server.wsUrl, here.accessToken);
-      await waitFor('Hera online', async () => (await server.parley.platform.presence.get([here.id]))[here.id]?.status === 'online');
       const svc = server.parley.services.notifications;
+      const activity = (svc as unknown as { d: { activity: { active(ids: string[]): Promise<Set<string>> } } }).d.activity;
+      await waitFor('Hera online and active', async () => (await server.parley.platform.presence.get([here.id]))[here.id]?.status === 'online' && (await activity.active([here.id])).has(here.id));
       // The jobs' own answers are forgotten, so these calls decide afresh.
       (svc as unknown as { recent: Map<string, unknown> }).recent.clear();
       const repo = (svc as unknown as { d: { repo: { audience(id: string): Promise<unknown> } } }).d.repo;

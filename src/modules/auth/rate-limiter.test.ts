@@ -35,3 +35,12 @@ test('other keys and other turns are counted apart; a failing store fails every 
   kv.incrWindow = () => Promise.reject(new Error('store down'));
   assert.deepEqual(await settle([rl.user('c', 'send', limit, 'messages'), rl.user('c', 'send', limit, 'messages')]), ['store down', 'store down']);
 });
+
+test('a key whose increment fails in a turn fails its own hits only', async () => {
+  const { kv } = counted();
+  const rl = new RateLimiter(kv);
+  const incr = kv.incrWindow.bind(kv);
+  kv.incrWindow = (key, ttl, by) => (key.endsWith(':bad') ? Promise.reject(new Error('store down')) : incr(key, ttl, by));
+  const limit = { max: 5, windowSeconds: 60 };
+  assert.deepEqual(await settle([rl.user('ok', 'send', limit, 'messages'), rl.user('bad', 'send', limit, 'messages'), rl.user('ok', 'send', limit, 'messages')]), ['ok', 'store down', 'ok']);
+});

@@ -1,6 +1,7 @@
 import { AppError } from '../../errors.js';
 import type { RateLimit } from '../../config.js';
 import type { KeyValueStore } from '../../platform/kv/index.js';
+import { TickBatcher } from '../../platform/batch/tick-batcher.js';
 
 /**
  * What a user does that is budgeted per user, whatever the transport: REST and every
@@ -10,15 +11,17 @@ export type UserAction = 'send' | 'typing' | 'read' | 'signal';
 
 type Count = { count: number; ttlMs: number };
 
-/** Hits of one key in this turn of the event loop, counted together (see `count`). */
-interface PendingHits {
-  windowSeconds: number;
-  waiters: { resolve: (c: Count) => void; reject: (err: unknown) => void }[];
-}
-
 /** Fixed-window rate limits over the key-value store, so every process shares the counts. */
 export class RateLimiter {
-  private readonly pending = new Map<string, PendingHits>();
+  /**
+   * The hits of this turn of the event loop: the frames of one socket read (a client
+   * pipelining its sends) go to the store as ONE increment per key, by that key's number of
+   * hits, and each hit gets its own place in the window (the count before them, plus its
+   * position): the answers of one increment each, for one command per burst. One command per
+   * send was some 15 % of the sending gateway's CPU in `npm run bench` at a room of 100. A
+   * key whose increment fails fails its own hits only, as each would have failed alone.
+   */
+  private readonly hits = new TickBatcher<{ key: string; windowSeconds: number }, Count | Error>((items) => this.countAll(items), 10_000);
 
   constructor(private readonly kv: KeyValueStore) {}
 
@@ -29,40 +32,35 @@ export class RateLimiter {
 
   /** Counts one event under `key`; throws `rate_limited` once the window's budget is spent. */
   async hit(key: string, limit: RateLimit, what: string): Promise<void> {
-    const { count, ttlMs } = await this.count(`rl:${key}`, limit.windowSeconds);
+    const r = await this.hits.add({ key: `rl:${key}`, windowSeconds: limit.windowSeconds });
+    if (r instanceof Error) throw r;
+    const { count, ttlMs } = r;
     if (count > limit.max) {
       throw new AppError('rate_limited', `Too many ${what}; retry later.`, { retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)) });
     }
   }
 
-  /**
-   * One hit of `key`. The hits of a key in the same turn of the event loop (the frames of
-   * one socket read: a client pipelining its sends) go to the store as ONE increment by
-   * their number, after the turn's I/O callbacks, and each gets its own place in the window
-   * (the count before them, plus its position): the answers of one increment each, for one
-   * command per burst. One command per send was some 15 % of the sending gateway's CPU in
-   * `npm run bench` at a room of 100. A failing store fails every hit of the burst, as it
-   * would have failed each alone.
-   */
-  private count(key: string, windowSeconds: number): Promise<Count> {
-    let p = this.pending.get(key);
-    if (!p) {
-      const hits: PendingHits = { windowSeconds, waiters: [] };
-      this.pending.set(key, hits);
-      setImmediate(() => this.flush(key, hits));
-      p = hits;
-    }
-    const waiters = p.waiters;
-    return new Promise((resolve, reject) => waiters.push({ resolve, reject }));
-  }
-
-  private flush(key: string, p: PendingHits): void {
-    this.pending.delete(key);
-    const n = p.waiters.length;
-    this.kv.incrWindow(key, p.windowSeconds, n).then(
-      ({ count, ttlMs }) => p.waiters.forEach((w, i) => w.resolve({ count: count - n + i + 1, ttlMs })),
-      (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
+  /** The counts of a turn's hits (see `hits`), in their order. */
+  private async countAll(items: { key: string; windowSeconds: number }[]): Promise<(Count | Error)[]> {
+    const byKey = new Map<string, number[]>();
+    items.forEach((it, i) => {
+      const at = byKey.get(it.key);
+      if (at) at.push(i);
+      else byKey.set(it.key, [i]);
+    });
+    const out: (Count | Error)[] = new Array(items.length);
+    await Promise.all(
+      [...byKey].map(async ([key, at]) => {
+        try {
+          // A key's limit is the same for every hit of it (the key names the action).
+          const { count, ttlMs } = await this.kv.incrWindow(key, items[at[0]!]!.windowSeconds, at.length);
+          at.forEach((i, j) => (out[i] = { count: count - at.length + j + 1, ttlMs }));
+        } catch (err) {
+          for (const i of at) out[i] = err instanceof Error ? err : new Error(String(err));
+        }
+      }),
     );
+    return out;
   }
 
   /**

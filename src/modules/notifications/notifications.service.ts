@@ -182,8 +182,9 @@ export class NotificationsService {
 
   /**
    * Who of the message's conversation is alerted and who gets a background push (everyone
-   * else: nothing), or null when nobody is notified at all: every member is active, muted
-   * or at level none, or the message is gone, deleted, or a system message.
+   * else: nothing; both lists may be empty), or null when there is nothing to decide: every
+   * member is active, muted or at level none (the sender aside), or the message is gone,
+   * deleted, or a system message.
    */
   async decisions(p: MessageJobPayload): Promise<MessageDecisions | null> {
     // The push, background and email jobs of one message all ask, within milliseconds of
@@ -227,7 +228,7 @@ export class NotificationsService {
     const failure = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
     // 1. Each conversation's audience; 2. the presence and activity of all their members at once.
     const audiences = new Map<string, Audience | Error>(
-      await Promise.all([...byConversation.keys()].map(async (conversationId) => [conversationId, await this.d.repo.audience(conversationId).catch(failure)] as const)),
+      await Promise.all([...byConversation.keys()].map(async (conversationId) => [conversationId, await Promise.resolve().then(() => this.d.repo.audience(conversationId)).catch(failure)] as const)),
     );
     const everyone = new Set<string>();
     for (const a of audiences.values()) if (a && !(a instanceof Error)) for (const r of a.recipients) everyone.add(r.user_id);

@@ -134,7 +134,7 @@ export class MemoryJobQueue implements JobQueue {
     return s;
   }
 
-  /** Starts ready jobs of `kind` while fewer than `prefetch` are in hand. */
+  /** Starts ready jobs of `kind` while fewer than `prefetchFor(kind)` are in hand. */
   private pump(kind: JobKind): void {
     const s = this.state(kind);
     const handler = s.handler;

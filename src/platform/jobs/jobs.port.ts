@@ -81,9 +81,9 @@ export interface JobQueue {
 
 /** The knobs both adapters take (from JOB_* and SHUTDOWN_GRACE). */
 export interface JobQueueSettings {
-  /** Jobs of one kind a consumer runs at once (RabbitMQ: also its prefetch, in messages). */
+  /** Jobs of one kind a consumer runs at once (RabbitMQ: also its prefetch, in messages, for every kind). */
   prefetch: number;
-  /** Kinds that take another number than `prefetch`. */
+  /** Kinds that run another number at once than `prefetch`. */
   prefetchOf?: Partial<Record<JobKind, number>>;
   maxAttempts: number;
   /** Delay before the first retry, in seconds; each later retry waits twice as long. */

@@ -32,8 +32,8 @@
  * `batchMax` jobs, `{"batch": [envelope, …]}`, so the broker stores, confirms, delivers and
  * acks one message where it did one per job; per job that was most of the broker's CPU and
  * a good part of the worker's. A single job still travels as a bare envelope. The batch is
- * the unit of transport only: its jobs run on their own (at most `prefetch` of a consumer
- * at once, across all its deliveries), a failing one is retried or dead-lettered alone (a
+ * the unit of transport only: its jobs run on their own (at most `prefetchFor(kind)` of a
+ * consumer at once, across all its deliveries), a failing one is retried or dead-lettered alone (a
  * copy of that job, published once every job of the batch is settled and confirmed before
  * the batch is acked), and the batch is acked once each of its jobs is done or handed on.
  * If the worker dies first, the whole batch comes back; a batch that comes back is split
@@ -117,7 +117,7 @@ interface Consumer {
   stopped: boolean;
   /** Deliveries being handled (each may carry several jobs). */
   inHand: Set<Promise<void>>;
-  /** Bounds the jobs running at once to `prefetch`, whatever the deliveries carry. */
+  /** Bounds the jobs running at once to `prefetchFor(kind)`, whatever the deliveries carry. */
   slots: Slots;
 }
 
@@ -365,9 +365,12 @@ export class RabbitJobQueue implements JobQueue {
       }
     });
     await this.declare(ch, [c.kind]);
-    // Per-consumer limit (global=false): at most `prefetch` unacked deliveries; `slots`
-    // bounds the jobs they carry that run at once to the same number.
-    await ch.prefetch(prefetchFor(this.opts, c.kind), false);
+    // Per-consumer limit (global=false): at most `prefetch` (JOB_PREFETCH) unacked
+    // deliveries, whatever the kind; `slots` bounds the jobs they carry that run at once to
+    // `prefetchFor(kind)`. A kind that runs more at once (JOB_PREFETCH_MESSAGE) gets them
+    // from the batches it holds, without holding more of the queue: up to JOB_PREFETCH ×
+    // JOB_BATCH jobs of a kind are unacked at one worker, whatever it runs at once.
+    await ch.prefetch(this.opts.prefetch, false);
     if (c.stopped) return;
     const { consumerTag } = await ch.consume(
       this.workQueue(c.kind),
