@@ -105,7 +105,8 @@ export class ClientSession {
    * current turn of the event loop, so every frame this session gets in that turn leaves in
    * one write: a burst of messages that came in one read from the bus costs each socket one
    * syscall instead of one per message (on loopback a write syscall also runs the receiving
-   * side's TCP stack; it was most of a gateway's CPU in `npm run bench`).
+   * side's TCP stack; it was most of a gateway's CPU in `npm run bench`). A fan-out's
+   * frames, built once for every session (`writeEncoded`), are written to it directly.
    */
   attach(ws: WebSocket, tcp?: Pick<Duplex, 'cork' | 'uncork' | 'write'>): void {
     this.ws = ws;
