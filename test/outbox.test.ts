@@ -22,7 +22,7 @@ import { CONTRACT_SETTINGS, waitFor } from '../src/platform/jobs/jobs.contract.j
 import type { JobKind, JobQueue } from '../src/platform/jobs/index.js';
 import { OutboxRelay } from '../src/modules/outbox/outbox.relay.js';
 import { OutboxRepository } from '../src/modules/outbox/outbox.repository.js';
-import { SEND_JOBS } from '../src/modules/messages/messages.service.js';
+import { MESSAGE_JOB_KINDS } from '../src/platform/jobs/jobs.port.js';
 
 const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 const AMQP_TEST_URL = process.env.AMQP_TEST_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -144,12 +144,12 @@ if (SQL_BACKENDS.includes('postgres')) {
 
         // 2. The queue, watched from the test: every delivery of each send job counted.
         consumer = await RabbitJobQueue.open({ ...CONTRACT_SETTINGS, url: amqpUrl, prefix: 'parley', queueType: 'classic', logger: silent, idempotency: new MemoryIdempotencyStore() });
-        const seen = await countDeliveries(consumer, SEND_JOBS);
+        const seen = await countDeliveries(consumer, MESSAGE_JOB_KINDS);
 
         // 3. Another process (the relay on, as by default) moves them.
         const second = await spawnParley(env, { args: ['--roles', 'api'] });
         children.push(second);
-        const expected = ids.flatMap((id) => SEND_JOBS.map((k) => `${k}:${id}`));
+        const expected = ids.flatMap((id) => MESSAGE_JOB_KINDS.map((k) => `${k}:${id}`));
         await waitFor('every job of every message in the queue', () => expected.every((id) => seen.has(id)), 60_000);
         await waitFor('the outbox drained', async () => Number((await sql.query<{ n: number }>('SELECT count(*) AS n FROM outbox WHERE relayed_at IS NULL')).rows[0]!.n) === 0, 30_000);
         for (const id of expected) assert.equal(seen.get(id), 1, `${id} reached the queue once`);

@@ -45,11 +45,8 @@ export interface OutboxWaker {
   wake(): void;
 }
 
-/** Jobs queued (through the outbox) for every stored message (design flow 1). */
-export const SEND_JOBS: readonly JobKind[] = MESSAGE_JOB_KINDS;
-
 /**
- * Mention detection, queued with SEND_JOBS for a message that mentions someone. The send
+ * Mention detection, queued with MESSAGE_JOB_KINDS for a message that mentions someone. The send
  * resolves the mentions itself (they are in the message and its statement's `mentions`
  * rows), so for a message mentioning nobody the job would read the message and find
  * nothing to record or invalidate: it is left out (one job, one message read and one
@@ -57,10 +54,10 @@ export const SEND_JOBS: readonly JobKind[] = MESSAGE_JOB_KINDS;
  */
 export const MENTION_JOB: JobKind = 'mentions.detect';
 
-/** The jobs of a new message: SEND_JOBS, mention detection when it mentions someone, then `extra`. */
+/** The jobs of a new message: MESSAGE_JOB_KINDS, mention detection when it mentions someone, then `extra`. */
 export function jobsOfSend(mentions: readonly string[], extra: readonly JobKind[]): readonly JobKind[] {
-  if (mentions.length === 0 && extra.length === 0) return SEND_JOBS;
-  return [...SEND_JOBS, ...(mentions.length ? [MENTION_JOB] : []), ...extra];
+  if (mentions.length === 0 && extra.length === 0) return MESSAGE_JOB_KINDS;
+  return [...MESSAGE_JOB_KINDS, ...(mentions.length ? [MENTION_JOB] : []), ...extra];
 }
 
 /** Everything MessagesService uses, given once at construction. */
@@ -89,7 +86,7 @@ export interface MessagesServiceDeps {
   /** From the threads module. */
   threads: ThreadHooks;
   /**
-   * Jobs a new message needs besides SEND_JOBS, from its text (link previews). They are
+   * Jobs a new message needs besides MESSAGE_JOB_KINDS, from its text (link previews). They are
    * outbox rows of the send's own statement, committed with the message.
    */
   jobsFor: (text: string | null) => readonly JobKind[];
